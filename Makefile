@@ -1,0 +1,55 @@
+# gridgame — everything a fresh clone needs is installed from here.
+# `make demo` and `make test` are the two promised commands; both install what is missing first.
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+NODE_BIN := node_modules/.bin
+FORGE  := $(NODE_BIN)/forge --offline --use ./tools/solc
+SOL    := $(wildcard ledger_contracts/src/*.sol ledger_contracts/src/*/*.sol)
+
+.PHONY: all install contracts test test-contracts test-python lint demo bench clean
+
+all: install contracts
+
+install: $(VENV)/.installed node_modules/.installed
+
+# A second run finds the stamps newer than their inputs and reinstalls nothing.
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (gridgame needs Python 3.11+; set PYTHON=...)" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found (gridgame needs Node 20+ and npm)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Contracts are compiled by Forge through solcjs (tools/solc); Python loads build/forge/*.json.
+build/forge/.built: node_modules/.installed foundry.toml $(SOL)
+	$(FORGE) build --quiet
+	touch $@
+
+contracts: build/forge/.built
+
+test: install contracts test-contracts test-python
+
+test-contracts: node_modules/.installed
+	$(FORGE) test
+
+test-python: $(VENV)/.installed build/forge/.built
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy ledger_contracts tx_queue market_clock optimizer prosumer_client demo
+
+demo: install contracts
+	$(PY) -m demo
+
+bench: install contracts
+	$(PY) -m bench
+
+clean:
+	rm -rf build .venv node_modules

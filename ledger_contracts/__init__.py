@@ -1,0 +1,1 @@
+"""gridgame: ledger_contracts."""

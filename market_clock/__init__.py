@@ -1,0 +1,1 @@
+"""gridgame: market_clock."""

@@ -1,0 +1,1 @@
+"""gridgame: tx_queue."""
