@@ -1,0 +1,158 @@
+"""Talking to a node: connect with a timeout, send locally signed transactions, decode reverts.
+
+Every transaction is signed here with a local key; the node's unlocked accounts are never used.
+A revert is raised as `LedgerRevert` carrying the decoded custom error, e.g.
+``MarketBidExceedsCapacity(seller=2, load=41000, capacity=36000)``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    Web3RPCError,
+)
+from web3.types import TxReceipt
+
+from .artifacts import error_abis
+from .errors import LedgerRevert, NodeUnavailable
+
+DEFAULT_RPC = "http://127.0.0.1:8545"
+DEFAULT_TIMEOUT = 10.0  # seconds, for every RPC request
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+_PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
+
+
+def connect(
+    rpc_url: str = DEFAULT_RPC, *, timeout: float = DEFAULT_TIMEOUT, wait: float = 0.0
+) -> Web3:
+    """A Web3 for `rpc_url`; with `wait` > 0, retry until the node answers or `wait` s pass."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            w3.eth.chain_id  # noqa: B018  (a real round trip)
+            return w3
+        except Exception as exc:  # connection refused, timeout, bad answer
+            if time.monotonic() >= deadline:
+                raise NodeUnavailable(f"no Ethereum node answers at {rpc_url}: {exc}") from exc
+            time.sleep(0.2)
+
+
+def account(private_key: str) -> LocalAccount:
+    return Account.from_key(private_key)
+
+
+def decode_revert(data: bytes | str | None) -> LedgerRevert:
+    """Turn revert data into a `LedgerRevert` named after the custom error it carries."""
+    raw = HexBytes(data or b"")
+    selector, body = bytes(raw[:4]), bytes(raw[4:])
+    if selector == _ERROR_SELECTOR:
+        return LedgerRevert("Error", {"message": abi_decode(["string"], body)[0]}, raw.hex())
+    if selector == _PANIC_SELECTOR:
+        return LedgerRevert("Panic", {"code": hex(abi_decode(["uint256"], body)[0])}, raw.hex())
+    entry = error_abis().get(selector)
+    if entry is None:
+        return LedgerRevert("UnknownError", {"data": "0x" + raw.hex()}, raw.hex())
+    types = [_abi_type(i) for i in entry["inputs"]]
+    values = abi_decode(types, body) if types else ()
+    names = [i["name"] or f"arg{k}" for k, i in enumerate(entry["inputs"])]
+    return LedgerRevert(entry["name"], dict(zip(names, values, strict=True)), raw.hex())
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){param['type'][5:]}"
+    return str(param["type"])
+
+
+def revert_from_exception(exc: Exception) -> LedgerRevert | None:
+    """The decoded revert inside a web3 exception, or None if `exc` is not a revert."""
+    if isinstance(exc, ContractCustomError | ContractPanicError | ContractLogicError):
+        data = exc.data if isinstance(exc.data, str) else None
+        if data is None and isinstance(exc, ContractLogicError):
+            return LedgerRevert("Error", {"message": str(exc.message or exc)})
+        return decode_revert(data)
+    if isinstance(exc, Web3RPCError) and exc.rpc_response:
+        err = exc.rpc_response.get("error") or {}
+        data = err.get("data") if isinstance(err, dict) else None
+        if isinstance(data, str) and data.startswith("0x"):
+            return decode_revert(data)
+    return None
+
+
+def call(fn: ContractFunction, *, sender: str | None = None) -> Any:
+    """`fn.call()` with reverts decoded into `LedgerRevert`."""
+    try:
+        return fn.call({"from": sender} if sender else None)
+    except Exception as exc:
+        revert = revert_from_exception(exc)
+        if revert is None:
+            raise
+        raise revert from exc
+
+
+def transact(
+    w3: Web3,
+    signer: LocalAccount,
+    fn: ContractFunction,
+    *,
+    gas: int | None = None,
+    nonce: int | None = None,
+    wait: bool = True,
+    timeout: float = 60.0,
+) -> TxReceipt | HexBytes:
+    """Sign `fn` with `signer`, send it, and (by default) wait for the receipt.
+
+    The call is simulated first (gas estimate), so a revert is raised as `LedgerRevert`
+    before anything is sent; a transaction that still reverts on chain raises too.
+    """
+    params: dict[str, Any] = {"from": signer.address, "chainId": w3.eth.chain_id}
+    params["nonce"] = nonce if nonce is not None else w3.eth.get_transaction_count(
+        signer.address, "pending"
+    )
+    try:
+        params["gas"] = gas if gas is not None else _padded(fn.estimate_gas(params))
+        tx = fn.build_transaction(params)
+    except Exception as exc:
+        revert = revert_from_exception(exc)
+        if revert is None:
+            raise
+        raise revert from exc
+    signed = signer.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    if not wait:
+        return tx_hash
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+    if receipt["status"] != 1:
+        raise _replayed_revert(w3, tx, receipt)
+    return receipt
+
+
+def _padded(estimate: int) -> int:
+    return estimate * 6 // 5 + 10_000
+
+
+def _replayed_revert(w3: Web3, tx: dict[str, Any], receipt: TxReceipt) -> LedgerRevert:
+    """Re-run a mined, reverted transaction as a call at its block to learn why."""
+    try:
+        w3.eth.call(
+            {"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"]},
+            receipt["blockNumber"] - 1,
+        )
+    except Exception as exc:
+        revert = revert_from_exception(exc)
+        if revert is not None:
+            return revert
+    return LedgerRevert("Reverted", {"tx": receipt["transactionHash"].hex()})
