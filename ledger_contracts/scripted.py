@@ -1,0 +1,151 @@
+"""One game driven in-process, every prosumer's key held here: set up the market, open a game,
+register offers and demands, play the turns with a best-response function, until it ends.
+
+This is what the ledger tests and the gas benchmark use; the real market runs every prosumer
+in its own process through the transaction queue (`python -m demo`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+from .chain import transact
+from .deploy import Deployment
+from .scenario import Scenario
+from .units import kwh_to_wh, price_to_micro
+
+# (demand kWh, seller prices, seller capacities kWh, loads of the others kWh, hops, fee, grid)
+Floats = Sequence[float]
+BestResponse = Callable[[float, Floats, Floats, Floats, Floats, float, float | None], Floats]
+
+END_REASONS = {0: "none", 1: "converged", 2: "round-limit", 3: "no-participants"}
+
+
+@dataclass
+class GameRun:
+    game_id: int
+    rounds: int
+    reason: str
+    allocation_wh: list[list[int]]  # buyer (turn order) x seller (offer order)
+    buyer_order: list[str]
+    sellers: list[str]
+    turns: int
+    seconds: float
+    gas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
+class ScriptedMarket:
+    """Holds the operator's (also the clock's) and every prosumer's key."""
+
+    def __init__(self, w3: Web3, deployment: Deployment, operator: LocalAccount,
+                 prosumers: Sequence[LocalAccount]) -> None:
+        self.w3 = w3
+        self.market: Contract = deployment.contract(w3, "Market")
+        self.operator = operator
+        self.prosumers = list(prosumers)
+        self.gas: dict[str, list[int]] = defaultdict(list)
+
+    def send(self, label: str, signer: LocalAccount, fn: Any) -> TxReceipt:
+        receipt = cast(TxReceipt, transact(self.w3, signer, fn))
+        self.gas[label].append(int(receipt["gasUsed"]))
+        return receipt
+
+    def setup(self, sc: Scenario) -> None:
+        """Admit the scenario's prosumers and configure zones and prices (once per market)."""
+        m, op = self.market, self.operator
+        if not m.functions.hasRole(m.functions.CLOCK_ROLE().call(), op.address).call():
+            self.send("grantRole", op, m.functions.grantRole(m.functions.CLOCK_ROLE().call(),
+                                                             op.address))
+        flat = [d for row in sc.hop_matrix for d in row]
+        self.send("setHopDistances", op, m.functions.setHopDistances(len(sc.hop_matrix), flat))
+        self.send("setGridPrices", op, m.functions.setGridPrices(
+            price_to_micro(sc.grid_retail), price_to_micro(sc.grid_feed_in)))
+        self.send("setTransmissionFee", op,
+                  m.functions.setTransmissionFee(price_to_micro(sc.fee_per_hop)))
+        zones = list(sc.seller_zones) + list(sc.buyer_zones)
+        for k, (who, zone) in enumerate(zip(self.prosumers[: sc.prosumers], zones, strict=True)):
+            if m.functions.prosumer(who.address).call()[2]:  # already admitted
+                continue
+            meter = Web3.keccak(text=f"meter-{k:04d}")
+            self.send("admit", op, m.functions.admit(who.address, meter, zone))
+
+    def register(self, sc: Scenario) -> int:
+        """Open a game, publish every offer and demand, close registration."""
+        m = self.market
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        registration_end = now + sc.registration_seconds
+        params = (registration_end, registration_end + sc.delivery_seconds,
+                  sc.round_limit, sc.turn_deadline, sc.epsilon_wh)
+        self.send("openGame", self.operator, m.functions.openGame(params))
+        game_id = int(m.functions.gameCount().call())
+        sellers = self.prosumers[: len(sc.sellers)]
+        buyers = self.prosumers[len(sc.sellers): sc.prosumers]
+        for who, (kwh, price) in zip(sellers, sc.sellers, strict=True):
+            self.send("publishOffer", who,
+                      m.functions.publishOffer(game_id, kwh_to_wh(kwh), price_to_micro(price)))
+        for who, kwh in zip(buyers, sc.buyers, strict=True):
+            self.send("publishDemand", who, m.functions.publishDemand(game_id, kwh_to_wh(kwh)))
+        advance_time(self.w3, sc.registration_seconds)
+        self.send("closeRegistration", self.operator, m.functions.closeRegistration(game_id))
+        return game_id
+
+    def play(self, game_id: int, best_response: BestResponse,
+             on_turn: Callable[[int, str, list[int]], None] | None = None) -> GameRun:
+        """Each buyer in turn submits its best response (in whole Wh) until the game ends."""
+        m = self.market
+        by_address = {p.address: p for p in self.prosumers}
+        offers = m.functions.offers(game_id).call()
+        prices = [o[2] / 1e6 for o in offers]
+        caps = [o[1] / 1000 for o in offers]
+        demand = {d[0]: d[1] for d in m.functions.demands(game_id).call()}
+        _, game_prices, _ = m.functions.game(game_id).call()
+        grid, fee = game_prices[0] / 1e6, game_prices[2] / 1e6
+        hops = {b: m.functions.hopsToSellers(game_id, b).call() for b in demand}
+        start, turns = time.perf_counter(), 0
+        while True:
+            state = m.functions.gameState(game_id).call()
+            status, buyer, loads, current = state
+            if status[0] != 2:  # Bidding
+                break
+            others = [(load - mine) / 1000 for load, mine in zip(loads, current, strict=True)]
+            x = best_response(demand[buyer] / 1000, prices, caps, others, hops[buyer], fee, grid)
+            bid = to_wh_bid(x, demand[buyer], [c * 1000 for c in caps], others)
+            if on_turn:
+                on_turn(status[4], buyer, bid)
+            self.send(f"bid@{len(offers)}", by_address[buyer], m.functions.bid(game_id, bid))
+            turns += 1
+        seconds = time.perf_counter() - start
+        _, _, status = m.functions.game(game_id).call()
+        return GameRun(
+            game_id=game_id, rounds=int(status[4]), reason=END_REASONS[int(status[1])],
+            allocation_wh=[list(r) for r in m.functions.allocation(game_id).call()],
+            buyer_order=[d[0] for d in m.functions.demands(game_id).call()],
+            sellers=[o[0] for o in offers], turns=turns, seconds=seconds, gas=self.gas,
+        )
+
+
+def to_wh_bid(x_kwh: Sequence[float], demand_wh: int, caps_wh: Sequence[float],
+              others_kwh: Sequence[float]) -> list[int]:
+    """Whole Wh, rounded down: never above the demand nor any seller's free capacity."""
+    bid = [max(0, math.floor(v * 1000 + 1e-9)) for v in x_kwh]
+    for j, (cap, other) in enumerate(zip(caps_wh, others_kwh, strict=True)):
+        bid[j] = min(bid[j], int(round(cap - other * 1000)))
+    while sum(bid) > demand_wh:  # float noise only: trim the largest entry
+        bid[bid.index(max(bid))] -= 1
+    return bid
+
+
+def advance_time(w3: Web3, seconds: int) -> None:
+    """Anvil only: move the chain's clock forward and mine a block."""
+    w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
