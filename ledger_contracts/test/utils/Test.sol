@@ -210,6 +210,18 @@ abstract contract Test is StdInvariant {
         vm.assertLt(left, right, "not <");
     }
 
+    function assertLt(uint256 left, uint256 right, string memory err) internal pure {
+        vm.assertLt(left, right, err);
+    }
+
+    function assertGe(uint256 left, uint256 right, string memory err) internal pure {
+        vm.assertGe(left, right, err);
+    }
+
+    function assertGt(uint256 left, uint256 right, string memory err) internal pure {
+        vm.assertGt(left, right, err);
+    }
+
     function assertGe(uint256 left, uint256 right) internal pure {
         vm.assertGe(left, right, "not >=");
     }
