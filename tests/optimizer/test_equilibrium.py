@@ -1,0 +1,211 @@
+"""Equilibria: the potential's minimiser against an independent solver, best-response play,
+the certificate, the fallbacks, and every bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from optimizer import InvalidInputError, equilibrium, make_game, potential
+from optimizer.dual_newton import solve as dual_newton_solve
+
+# the module, not the function of the same name that optimizer/__init__ exports
+eqmod = importlib.import_module("optimizer.equilibrium")
+
+
+def _phi_by_scipy(d: dict[str, list], t: float = 0.02) -> np.ndarray:
+    """Phi's minimiser by SLSQP with the analytic gradient and tight tolerances."""
+    p, c = np.array(d["sellers_price"]), np.array(d["sellers_capacity"])
+    dem, h = np.array(d["demands"]), np.array(d["hop_distances"], dtype=float)
+    B, S = h.shape
+
+    def phi(v: np.ndarray) -> float:
+        x = v.reshape(B, S)
+        L = x.sum(axis=0)
+        return float(np.sum(p * L + p / (2 * c) * (L**2 + (x**2).sum(axis=0))) + np.sum(t * h * x))
+
+    def grad(v: np.ndarray) -> np.ndarray:
+        x = v.reshape(B, S)
+        return (p + p / c * (x.sum(axis=0) + x) + t * h).ravel()
+
+    cons = [
+        {"type": "eq", "fun": lambda v, i=i: v.reshape(B, S)[i].sum() - dem[i]} for i in range(B)
+    ]
+    cons += [
+        {"type": "ineq", "fun": lambda v, j=j: c[j] - v.reshape(B, S)[:, j].sum()} for j in range(S)
+    ]
+    x0 = np.repeat(dem[:, None] / S, S, axis=1).ravel()
+    res = minimize(
+        phi,
+        x0,
+        jac=grad,
+        method="SLSQP",
+        bounds=[(0, None)] * (B * S),
+        constraints=cons,
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    assert res.success
+    return np.asarray(res.x).reshape(B, S)
+
+
+def test_demo_equilibrium_matches_an_independent_solver(demo: dict[str, list]) -> None:
+    res = equilibrium(
+        demo["demands"], demo["sellers_price"], demo["sellers_capacity"], demo["hop_distances"]
+    )
+    assert res.success and res.status == 0 and res.method == "potential"
+    np.testing.assert_allclose(res.x, _phi_by_scipy(demo), atol=1e-5)
+    np.testing.assert_allclose(res.x.sum(axis=1), demo["demands"], rtol=1e-12)
+    assert res.residual < 1e-9 and abs(res.gap) < 1e-9
+    game = make_game(
+        demo["demands"], demo["sellers_price"], demo["sellers_capacity"], demo["hop_distances"]
+    )
+    assert res.potential == pytest.approx(potential(game, res.x, res.grid))
+    p, c = np.array(demo["sellers_price"]), np.array(demo["sellers_capacity"])
+    np.testing.assert_allclose(res.unit_prices, p * (1 + res.loads / c))
+    trans = 0.02 * np.array(demo["hop_distances"])
+    np.testing.assert_allclose(res.costs, (res.x * (res.unit_prices + trans)).sum(axis=1))
+    assert res.total_cost == pytest.approx(res.costs.sum())
+
+
+def test_best_response_play_reaches_phis_minimiser_when_no_seller_is_full(
+    demo: dict[str, list],
+) -> None:
+    roomy = [10 * c for c in demo["sellers_capacity"]]
+    args = (demo["demands"], demo["sellers_price"], roomy, demo["hop_distances"])
+    pot = equilibrium(*args)
+    play = equilibrium(*args, method="best-response", epsilon=1e-10)
+    assert play.success and play.method == "best-response" and play.rounds == play.nit > 1
+    assert len(play.history) == play.rounds
+    np.testing.assert_array_equal(play.history[-1], play.x)
+    np.testing.assert_allclose(play.x, pot.x, atol=1e-7)
+
+
+def test_on_the_demo_play_stops_at_another_equilibrium(demo: dict[str, list]) -> None:
+    """Two sellers fill up; who got there first keeps it. Still an equilibrium (residual 0),
+    but not Phi's minimiser: the ledger's converged game is not the potential's minimiser."""
+    args = (demo["demands"], demo["sellers_price"], demo["sellers_capacity"], demo["hop_distances"])
+    pot = equilibrium(*args)
+    play = equilibrium(*args, method="best-response", epsilon=1e-10)
+    np.testing.assert_allclose(pot.loads[2:], [29.0, 49.0])
+    assert play.success and play.residual < 1e-9 and pot.residual < 1e-9
+    assert play.potential > pot.potential + 0.1
+
+
+def test_round_limit_is_a_status_not_an_error(demo: dict[str, list]) -> None:
+    res = equilibrium(
+        demo["demands"],
+        demo["sellers_price"],
+        demo["sellers_capacity"],
+        demo["hop_distances"],
+        method="best-response",
+        max_rounds=1,
+        keep_history=False,
+    )
+    assert not res.success and res.status == 1 and "round limit" in res.message
+    assert res.rounds == 1 and res.history == []
+
+
+def _full_cheap_seller(order: list[int] | None = None, method: str = "best-response") -> Any:
+    # both buyers want all of seller 0, which has room for one of them
+    return equilibrium(
+        [10.0, 10.0], [0.01, 1.0], [10.0, 1000.0], [[0, 0], [0, 0]], method=method, order=order
+    )  # type: ignore[arg-type]
+
+
+def test_with_a_full_seller_play_order_decides_and_phi_splits_it() -> None:
+    first, second = _full_cheap_seller([0, 1]), _full_cheap_seller([1, 0])
+    np.testing.assert_allclose(first.x[:, 0], [10.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(second.x[:, 0], [0.0, 10.0], atol=1e-12)
+    pot = _full_cheap_seller(method="potential")
+    np.testing.assert_allclose(pot.x, [[5.0, 5.0], [5.0, 5.0]], atol=1e-9)
+    # all three are equilibria (nobody can improve), Phi's minimiser has the lowest potential
+    assert max(first.residual, second.residual, pot.residual) < 1e-9
+    assert pot.potential < first.potential
+
+
+def test_grid_fallback_in_a_game() -> None:
+    res = equilibrium([30.0, 30.0], [0.1, 0.2], [10.0, 10.0], [[0, 1], [1, 0]], grid_price=0.3)
+    assert res.grid.sum() > 0
+    np.testing.assert_allclose(res.x.sum(axis=1) + res.grid, [30.0, 30.0])
+    marginal = (
+        res.unit_prices + np.array([0.1, 0.2]) * res.x / 10.0 + 0.02 * np.array([[0, 1], [1, 0]])
+    )
+    assert np.all(marginal[res.x > 1e-9] <= 0.3 + 1e-9)
+
+
+def test_interior_point_fallback_gives_the_same_answer(
+    demo: dict[str, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = (demo["demands"], demo["sellers_price"], demo["sellers_capacity"], demo["hop_distances"])
+    direct = equilibrium(*args)
+    monkeypatch.setattr(eqmod, "NEWTON_FIRST", 0)
+    polished = equilibrium(*args)
+    assert polished.success and "interior point + dual Newton" in polished.message
+    np.testing.assert_allclose(polished.x, direct.x, atol=1e-9)
+
+    def no_polish(pb: Any, nu0: Any = None, tol: float = 1e-10, maxiter: int = 100) -> Any:
+        return dataclasses.replace(dual_newton_solve(pb, nu0, tol, 0), converged=False)
+
+    monkeypatch.setattr(eqmod.dual_newton, "solve", no_polish)
+    rough = equilibrium(*args)
+    assert rough.success and rough.message == "converged: interior point"
+    np.testing.assert_allclose(rough.x, direct.x, atol=1e-4)
+
+
+GAME: dict[str, Any] = {
+    "demands": [5.0, 6.0],
+    "sellers_price": [0.1, 0.2, 0.3],
+    "sellers_capacity": [10.0, 10.0, 10.0],
+    "hop_distances": [[1, 2, 3], [3, 2, 1]],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"demands": [5.0, -6.0]}, "demands[1]", "negative"),
+        ({"demands": [5.0, float("nan")]}, "demands[1]", "finite"),
+        ({"demands": []}, "demands", "empty"),
+        ({"demands": [20.0, 20.0]}, "demands", "exceeds the sellers' total capacity"),
+        ({"sellers_price": [0.1, 0.0, 0.3]}, "sellers_price[1]", "positive"),
+        ({"sellers_capacity": [10.0, 10.0]}, "sellers_capacity", "has 2 entries"),
+        ({"sellers_capacity": [10.0, 0.0, 10.0]}, "sellers_capacity[1]", "positive"),
+        ({"hop_distances": [[1, 2, 3]]}, "hop_distances", "has 1 rows"),
+        ({"hop_distances": [[1, 2], [3, 2]]}, "hop_distances", "has 2 columns"),
+        ({"hop_distances": [[1, 2, 3], [3, 2]]}, "hop_distances[1]", "has 2 entries"),
+        ({"hop_distances": [1, 2, 3]}, "hop_distances[0]", "list of numbers"),
+        ({"hop_distances": [[[1, 2, 3]], [[3, 2, 1]]]}, "hop_distances", "matrix"),
+        ({"hop_distances": [[1, 2, 3], [3, -2, 1]]}, "hop_distances[1][1]", "negative"),
+        ({"hop_distances": [[1, 2, 3], 4]}, "hop_distances[1]", "list of numbers"),
+        ({"transmission_cost_per_hop": float("inf")}, "transmission_cost_per_hop", "finite"),
+        ({"grid_price": -1.0}, "grid_price", "positive"),
+        ({"method": "anarchy"}, "method", "'potential' or 'best-response'"),
+        ({"order": [0, 0]}, "order", "permutation"),
+        ({"order": [0]}, "order", "permutation"),
+        ({"order": [0.5, 1.0]}, "order", "buyer indices"),
+        ({"method": "best-response", "order": [1, 2]}, "order", "permutation"),
+        ({"method": "best-response", "epsilon": 0.0}, "epsilon", "positive"),
+        ({"method": "best-response", "epsilon": float("nan")}, "epsilon", "finite"),
+        ({"method": "best-response", "max_rounds": 0}, "max_rounds", "positive integer"),
+        ({"method": "best-response", "max_rounds": 2.5}, "max_rounds", "positive integer"),
+        ({"tol": -1e-9}, "tol", "negative"),
+        ({"tol": 0.0}, "tol", "positive"),
+    ],
+)
+def test_bad_game_is_a_value_error_naming_the_argument(
+    change: dict[str, Any], field: str, problem: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=problem) as info:
+        equilibrium(**{**GAME, **change})
+    assert info.value.field == field
+
+
+def test_total_demand_over_capacity_by_rounding_is_scaled() -> None:
+    res = equilibrium([10.0, 10.0 + 1e-12], [0.1, 0.2], [10.0, 10.0], [[0, 0], [0, 0]])
+    assert res.success
+    np.testing.assert_allclose(res.loads, [10.0, 10.0])
