@@ -16,6 +16,8 @@ interface Vm {
     function roll(uint256 newHeight) external;
     function deal(address account, uint256 newBalance) external;
     function getBlockTimestamp() external view returns (uint256);
+    /// @dev Marks every storage slot of `target` cold again, so gas is measured as in a fresh transaction.
+    function cool(address target) external;
 
     // Accounts and signatures
     function addr(uint256 privateKey) external pure returns (address);
