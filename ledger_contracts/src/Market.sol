@@ -38,10 +38,23 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     uint256 private constant _SELLER = uint256(Role.Seller);
     uint256 private constant _BUYER = uint256(Role.Buyer);
 
+    /// @dev `GameStatus` plus a copy of `params.turnDeadline`, so a turn reads one slot: 256 bits.
+    struct Status {
+        Phase phase;
+        EndReason endReason;
+        uint16 sellerCount;
+        uint16 buyerCount;
+        uint32 round;
+        uint16 turn;
+        uint64 turnDeadline;
+        uint64 roundMaxChange;
+        uint32 turnSeconds;
+    }
+
     struct GameData {
         GameParams params;
         GamePrices prices;
-        GameStatus status;
+        Status status;
         mapping(uint256 index => Offer) offers;
         mapping(uint256 index => Demand) demands;
         mapping(address account => uint256 entry) participants;
@@ -192,6 +205,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
         g.params = params;
         g.prices = GamePrices(_retailPrice, _feedInPrice, _transmissionFee);
         g.status.phase = Phase.Registration;
+        g.status.turnSeconds = params.turnDeadline;
         emit GameOpened(
             gameId, params.registrationEnd, params.deliveryEnd, params.roundLimit, params.turnDeadline, params.epsilon
         );
@@ -200,7 +214,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     /// @inheritdoc IMarket
     function closeRegistration(uint256 gameId) external onlyRole(CLOCK_ROLE) {
         GameData storage g = _games[gameId];
-        GameStatus memory s = g.status;
+        Status memory s = g.status;
         if (s.phase != Phase.Registration) revert MarketWrongPhase(gameId, Phase.Registration, s.phase);
         uint256 registrationEnd = g.params.registrationEnd;
         if (block.timestamp < registrationEnd) {
@@ -242,7 +256,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     /// @inheritdoc IMarket
     function skipTurn(uint256 gameId) external onlyRole(CLOCK_ROLE) {
         GameData storage g = _games[gameId];
-        GameStatus memory s = g.status;
+        Status memory s = g.status;
         if (s.phase != Phase.Bidding) revert MarketWrongPhase(gameId, Phase.Bidding, s.phase);
         if (block.timestamp <= s.turnDeadline) revert MarketTurnNotExpired(gameId, s.turnDeadline, block.timestamp);
         emit TurnSkipped(gameId, g.demands[_orderAt(g, s.turn)].buyer, s.round);
@@ -285,7 +299,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
 
     /// @inheritdoc IMarket
     function bid(uint256 gameId, uint256[] calldata whPerSeller) external {
-        (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer) = _checkTurn(gameId);
+        (GameData storage g, Status memory s, uint256 buyerIndex, address buyer) = _checkTurn(gameId);
         uint256 sellerCount = s.sellerCount;
         if (whPerSeller.length != sellerCount) revert MarketBidLengthMismatch(sellerCount, whPerSeller.length);
         uint256 total;
@@ -306,7 +320,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
 
     /// @inheritdoc IMarket
     function stand(uint256 gameId) external {
-        (GameData storage g, GameStatus memory s,, address buyer) = _checkTurn(gameId);
+        (GameData storage g, Status memory s,, address buyer) = _checkTurn(gameId);
         emit BidStood(gameId, buyer, s.round);
         _endTurn(gameId, g, s, 0);
     }
@@ -379,7 +393,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
         returns (GameParams memory params, GamePrices memory prices, GameStatus memory status)
     {
         GameData storage g = _games[gameId];
-        return (g.params, g.prices, g.status);
+        return (g.params, g.prices, _gameStatus(g.status));
     }
 
     /// @inheritdoc IMarket
@@ -390,7 +404,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     /// @inheritdoc IMarket
     function gameState(uint256 gameId) external view returns (GameState memory state) {
         GameData storage g = _games[gameId];
-        state.status = g.status;
+        state.status = _gameStatus(g.status);
         uint256 sellerCount = state.status.sellerCount;
         state.loads = _unpackU32(g.loadWords, 0, sellerCount);
         if (state.status.phase == Phase.Bidding) {
@@ -482,7 +496,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     function _checkTurn(uint256 gameId)
         private
         view
-        returns (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer)
+        returns (GameData storage g, Status memory s, uint256 buyerIndex, address buyer)
     {
         address caller = _msgSender();
         if (!_prosumers[caller].admitted) revert MarketNotAdmitted(caller);
@@ -554,7 +568,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
 
     /// @dev Ends the current turn, whose largest bid change was `change`: starts the next turn,
     /// the next round, or ends the game (converged, or round limit).
-    function _endTurn(uint256 gameId, GameData storage g, GameStatus memory s, uint256 change) private {
+    function _endTurn(uint256 gameId, GameData storage g, Status memory s, uint256 change) private {
         // Safe casts: change < 2^32 (bid entries are below 2^32); next < buyerCount (uint16).
         // forge-lint: disable-next-line(unsafe-typecast)
         if (change > s.roundMaxChange) s.roundMaxChange = uint64(change);
@@ -575,8 +589,8 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     }
 
     /// @dev Stores `s` with a fresh deadline for its turn and announces the turn.
-    function _startTurn(uint256 gameId, GameData storage g, GameStatus memory s) private {
-        uint256 deadline = block.timestamp + g.params.turnDeadline;
+    function _startTurn(uint256 gameId, GameData storage g, Status memory s) private {
+        uint256 deadline = block.timestamp + s.turnSeconds;
         // Safe cast: a timestamp plus a uint32 stays far below 2^64.
         // forge-lint: disable-next-line(unsafe-typecast)
         s.turnDeadline = uint64(deadline);
@@ -585,11 +599,18 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     }
 
     /// @dev Stores `s` as ended for `reason` and announces it.
-    function _end(uint256 gameId, GameData storage g, GameStatus memory s, EndReason reason) private {
+    function _end(uint256 gameId, GameData storage g, Status memory s, EndReason reason) private {
         s.phase = Phase.Converged;
         s.endReason = reason;
         g.status = s;
         emit GameEnded(gameId, s.round, reason);
+    }
+
+    /// @dev The public view of a stored status.
+    function _gameStatus(Status memory s) private pure returns (GameStatus memory) {
+        return GameStatus(
+            s.phase, s.endReason, s.sellerCount, s.buyerCount, s.round, s.turn, s.turnDeadline, s.roundMaxChange
+        );
     }
 
     /// @dev The demand index of the buyer playing at `position` in turn order.
