@@ -27,8 +27,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Contracts are compiled by Forge through solcjs (tools/solc); Python loads build/forge/*.json.
-build/forge/.built: node_modules/.installed foundry.toml $(SOL)
-	$(FORGE) build --quiet
+# Forge can exit 0 when the compiler's output is unreadable, so the artifacts are checked too.
+build/forge/.built: node_modules/.installed foundry.toml tools/solc $(SOL)
+	$(FORGE) build
+	@for c in GridForwarder Market; do test -f build/forge/$$c.sol/$$c.json || \
+	  { echo "error: contract build produced no build/forge/$$c.sol/$$c.json" >&2; exit 1; }; done
 	touch $@
 
 contracts: build/forge/.built
