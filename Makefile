@@ -4,8 +4,10 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-NODE_BIN := node_modules/.bin
-FORGE  := $(NODE_BIN)/forge --offline --use ./tools/solc
+# The platform binary itself: the npm launcher (node_modules/.bin/forge) exits 0 whatever forge
+# returns, which would hide failing tests.
+FORGE_BIN = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
+FORGE_FLAGS := --offline --use ./tools/solc
 SOL    := $(wildcard ledger_contracts/src/*.sol ledger_contracts/src/*/*.sol)
 
 .PHONY: all install contracts test test-contracts test-python lint demo bench clean
@@ -29,7 +31,7 @@ node_modules/.installed: package.json package-lock.json
 # Contracts are compiled by Forge through solcjs (tools/solc); Python loads build/forge/*.json.
 # Forge can exit 0 when the compiler's output is unreadable, so the artifacts are checked too.
 build/forge/.built: node_modules/.installed foundry.toml tools/solc $(SOL)
-	$(FORGE) build
+	$(FORGE_BIN) build $(FORGE_FLAGS)
 	@for c in GridForwarder Market; do test -f build/forge/$$c.sol/$$c.json || \
 	  { echo "error: contract build produced no build/forge/$$c.sol/$$c.json" >&2; exit 1; }; done
 	touch $@
@@ -38,8 +40,8 @@ contracts: build/forge/.built
 
 test: install contracts test-contracts test-python
 
-test-contracts: node_modules/.installed
-	$(FORGE) test
+test-contracts: build/forge/.built
+	$(FORGE_BIN) test $(FORGE_FLAGS)
 
 test-python: $(VENV)/.installed build/forge/.built
 	$(PY) -m pytest

@@ -4,8 +4,9 @@
         w3 = connect(node.url)
         operator = account(node.keys[0])
 
-Anvil comes from the npm package @foundry-rs/anvil (`node_modules/.bin/anvil`); the binary
-can be overridden with the environment variable ANVIL.
+Anvil comes from the npm package @foundry-rs/anvil; we run its platform binary directly (the
+npm launcher in node_modules/.bin would leave an orphan node behind if it were killed). The
+binary can be overridden with the environment variable ANVIL.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ def anvil_binary() -> str:
     explicit = os.environ.get("ANVIL")
     if explicit:
         return explicit
-    local = REPO_ROOT / "node_modules" / ".bin" / "anvil"
-    if local.exists():
+    for local in sorted((REPO_ROOT / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
         return str(local)
     found = shutil.which("anvil")
     if found:
