@@ -1,0 +1,167 @@
+"""ERC-2771 forward requests: the EIP-712 digest, the calldata the forwarder builds, and the
+ABI encodings the relay sends. Pure functions, no network: the same bytes as OpenZeppelin 5's
+`ERC2771Forwarder` (`ForwardRequest(address from,address to,uint256 value,uint256 gas,
+uint256 nonce,uint48 deadline,bytes data)`, signed over the domain name/version/chainId/
+verifyingContract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+FORWARD_REQUEST_TYPE = (
+    "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
+    "uint48 deadline,bytes data)"
+)
+FORWARD_REQUEST_TYPEHASH = keccak(text=FORWARD_REQUEST_TYPE)
+DOMAIN_TYPEHASH = keccak(
+    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+)
+# secp256k1 group order: OpenZeppelin's ECDSA refuses s in the upper half (malleable signatures).
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+MAX_UINT48 = 2**48 - 1
+
+_REQUEST_TUPLE = "(address,address,uint256,uint256,uint48,bytes,bytes)"
+SEL_NONCES = keccak(text="nonces(address)")[:4]
+SEL_VERIFY = keccak(text=f"verify({_REQUEST_TUPLE})")[:4]
+SEL_EXECUTE_BATCH = keccak(text=f"executeBatch({_REQUEST_TUPLE}[],address)")[:4]
+SEL_IS_TRUSTED_FORWARDER = keccak(text="isTrustedForwarder(address)")[:4]
+SEL_EIP712_DOMAIN = keccak(text="eip712Domain()")[:4]
+TOPIC_EXECUTED = keccak(text="ExecutedForwardRequest(address,uint256,bool)")
+ECRECOVER = "0x0000000000000000000000000000000000000001"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The forwarder's EIP-712 domain."""
+
+    name: str
+    version: str
+    chain_id: int
+    verifying_contract: str
+
+    @property
+    def separator(self) -> bytes:
+        return keccak(abi_encode(
+            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+            [DOMAIN_TYPEHASH, keccak(text=self.name), keccak(text=self.version),
+             self.chain_id, self.verifying_contract],
+        ))
+
+
+@dataclass(frozen=True)
+class ForwardRequest:
+    """OpenZeppelin's `ForwardRequestData`: the nonce is not carried, it is implied by the
+    signature (the forwarder checks it against `nonces(from)`)."""
+
+    sender: str  # `from`
+    to: str
+    value: int
+    gas: int
+    deadline: int
+    data: bytes
+    signature: bytes
+
+    def as_tuple(self) -> tuple[str, str, int, int, int, bytes, bytes]:
+        return (self.sender, self.to, self.value, self.gas, self.deadline, self.data,
+                self.signature)
+
+    @property
+    def request_hash(self) -> bytes:
+        """Identifies this exact signed request (every field, the signature included)."""
+        return keccak(abi_encode([_REQUEST_TUPLE], [self.as_tuple()]))
+
+    @property
+    def forwarded_calldata(self) -> bytes:
+        """What the forwarder sends to the target: the call data, then the signer (ERC-2771)."""
+        return self.data + bytes.fromhex(self.sender[2:])
+
+    def struct_hash(self, nonce: int) -> bytes:
+        return keccak(abi_encode(
+            ["bytes32", "address", "address", "uint256", "uint256", "uint256", "uint48",
+             "bytes32"],
+            [FORWARD_REQUEST_TYPEHASH, self.sender, self.to, self.value, self.gas, nonce,
+             self.deadline, keccak(self.data)],
+        ))
+
+    def digest(self, domain: Domain, nonce: int) -> bytes:
+        """The EIP-712 hash the signature must sign for `nonce`."""
+        return keccak(b"\x19\x01" + domain.separator + self.struct_hash(nonce))
+
+
+def signature_problem(signature: bytes) -> str | None:
+    """Why OpenZeppelin's ECDSA would refuse this signature outright, or None."""
+    if len(signature) != 65:
+        return f"signature must be 65 bytes (r, s, v), got {len(signature)}"
+    s = int.from_bytes(signature[32:64], "big")
+    if s == 0 or s > SECP256K1_N // 2:
+        return "signature s value is zero or in the upper half of the curve order (malleable)"
+    if signature[64] not in (27, 28):
+        return f"signature v must be 27 or 28, got {signature[64]}"
+    return None
+
+
+def ecrecover_input(digest: bytes, signature: bytes) -> bytes:
+    """Input of the ecrecover precompile (0x01): hash, v, r, s as 32-byte words."""
+    r, s, v = signature[:32], signature[32:64], signature[64]
+    return digest + v.to_bytes(32, "big") + r + s
+
+
+def encode_nonces(account: str) -> bytes:
+    return SEL_NONCES + abi_encode(["address"], [account])
+
+
+def encode_verify(request: ForwardRequest) -> bytes:
+    return SEL_VERIFY + abi_encode([_REQUEST_TUPLE], [request.as_tuple()])
+
+
+def encode_execute_batch(requests: list[ForwardRequest], refund_receiver: str) -> bytes:
+    return SEL_EXECUTE_BATCH + abi_encode(
+        [f"{_REQUEST_TUPLE}[]", "address"], [[r.as_tuple() for r in requests], refund_receiver]
+    )
+
+
+def decode_execute_batch(calldata: bytes) -> tuple[list[ForwardRequest], str]:
+    if calldata[:4] != SEL_EXECUTE_BATCH:
+        raise ValueError("not an executeBatch call")
+    items, refund = abi_decode([f"{_REQUEST_TUPLE}[]", "address"], calldata[4:])
+    return [
+        ForwardRequest(to_checksum_address(f), to_checksum_address(t), v, g, d, bytes(data),
+                       bytes(sig))
+        for f, t, v, g, d, data, sig in items
+    ], to_checksum_address(refund)
+
+
+def encode_is_trusted_forwarder(forwarder: str) -> bytes:
+    return SEL_IS_TRUSTED_FORWARDER + abi_encode(["address"], [forwarder])
+
+
+def decode_domain(returned: bytes) -> tuple[str, str, int, str]:
+    """(name, version, chainId, verifyingContract) from ERC-5267 `eip712Domain()`."""
+    _fields, name, version, chain_id, verifying, _salt, _ext = abi_decode(
+        ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"], returned
+    )
+    return name, version, chain_id, to_checksum_address(verifying)
+
+
+def decode_executed(topics: list[bytes], data: bytes) -> tuple[str, int, bool]:
+    """(signer, nonce, success) of an `ExecutedForwardRequest` log."""
+    signer = to_checksum_address(topics[1][12:])
+    nonce, success = abi_decode(["uint256", "bool"], data)
+    return signer, nonce, success
+
+
+def batch_gas_limit(requests: list[ForwardRequest], calldata_len: int) -> int:
+    """A safe gas limit for `executeBatch(requests)`.
+
+    Each forwarded call gets at most `request.gas`, and the forwarder insists that 1/63 of it
+    is left after the call (EIP-150), so a request needs gas * 64/63 plus the forwarder's own
+    work (signature recovery, trust check, nonce update, event: well under 60k). Calldata is
+    priced at the EIP-7623 floor (40 gas per byte), an upper bound of its real cost.
+    """
+    per_request = sum(r.gas * 64 // 63 + 60_000 for r in requests)
+    return 21_000 + 40 * calldata_len + 30_000 + per_request
