@@ -1,0 +1,329 @@
+"""The durable queue: SQLite in WAL mode with synchronous=FULL, so a committed row survives a
+kill -9 and a power cut. One connection behind a lock serialises every read and write.
+
+Two tables: `requests` (every accepted forward request and its fate) and `txs` (every relay
+transaction, its signed bytes and relay nonce, written BEFORE it is sent).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .forward import ForwardRequest
+from .ledger import Revert
+
+STATUSES = ("queued", "submitted", "mined", "reverted", "failed")
+FINAL = frozenset({"mined", "reverted", "failed"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS txs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    relay_nonce INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL UNIQUE,
+    raw BLOB NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'mined', 'reverted', 'dropped')),
+    created_at REAL NOT NULL,
+    block_number INTEGER,
+    gas_used INTEGER,
+    note TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS txs_pending_nonce ON txs (relay_nonce) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT UNIQUE,
+    request_hash BLOB NOT NULL UNIQUE,
+    signer TEXT NOT NULL,
+    target TEXT NOT NULL,
+    value TEXT NOT NULL,
+    gas INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    simulated INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'mined', 'reverted', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    tx_id INTEGER REFERENCES txs (id),
+    executed_tx TEXT,
+    block_number INTEGER,
+    error TEXT,
+    reason TEXT,
+    accepted_at REAL NOT NULL,
+    submitted_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS requests_status ON requests (status, id);
+CREATE INDEX IF NOT EXISTS requests_tx ON requests (tx_id);
+CREATE UNIQUE INDEX IF NOT EXISTS requests_live_nonce ON requests (signer, nonce)
+    WHERE status IN ('queued', 'submitted');
+"""
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    id: int
+    idempotency_key: str | None
+    request: ForwardRequest
+    nonce: int
+    simulated: bool
+    status: str
+    attempts: int
+    tx_id: int | None
+    tx_hash: str | None
+    relay_nonce: int | None
+    block_number: int | None
+    error: Revert | None
+    reason: str | None
+    accepted_at: float
+    submitted_at: float | None
+    finished_at: float | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+@dataclass(frozen=True)
+class StoredTx:
+    id: int
+    relay_nonce: int
+    tx_hash: str
+    raw: bytes
+    status: str
+    request_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What became of one request of a relay transaction. `status` "queued" puts it back in
+    the queue (`count_attempt`: the failure counts towards the request's attempt limit)."""
+
+    request_id: int
+    status: str
+    error: Revert | None = None
+    reason: str | None = None
+    count_attempt: bool = False
+    executed_tx: str | None = None  # set when another transaction executed the request
+    block_number: int | None = None
+
+
+_SELECT = """SELECT r.*, t.tx_hash AS tx_hash, t.relay_nonce AS relay_nonce
+             FROM requests r LEFT JOIN txs t ON t.id = r.tx_id"""
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30.0)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal" and self.path != ":memory:":
+            raise ConfigError(f"{self.path}: SQLite refused WAL mode (got {mode})")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ------------------------------------------------------------------ identity
+
+    def bind(self, **facts: str) -> None:
+        """Tie the database to one chain, forwarder and relay; refuse a different one later."""
+        with self._tx() as db:
+            for key, value in facts.items():
+                row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                if row is None:
+                    db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+                elif row[0] != value:
+                    raise ConfigError(f"database {self.path} belongs to {key}={row[0]}, "
+                                      f"not {value}; use another --db")
+
+    # ------------------------------------------------------------------ requests
+
+    def add_request(self, request: ForwardRequest, nonce: int, *, idempotency_key: str | None,
+                    simulated: bool) -> StoredRequest:
+        """Insert a queued request and commit (durable on return). Raises
+        `sqlite3.IntegrityError` on a duplicate key, request or live (signer, nonce)."""
+        with self._tx() as db:
+            cur = db.execute(
+                """INSERT INTO requests (idempotency_key, request_hash, signer, target, value,
+                   gas, nonce, deadline, data, signature, simulated, status, accepted_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)""",
+                (idempotency_key, request.request_hash, request.sender, request.to,
+                 str(request.value), request.gas, nonce, request.deadline, request.data,
+                 request.signature, int(simulated), time.time()),
+            )
+            request_id = cur.lastrowid
+        stored = self.get(int(request_id or 0))
+        assert stored is not None
+        return stored
+
+    def get(self, request_id: int) -> StoredRequest | None:
+        rows = self._read(f"{_SELECT} WHERE r.id = ?", (request_id,))
+        return _request(rows[0]) if rows else None
+
+    def by_key(self, key: str) -> StoredRequest | None:
+        rows = self._read(f"{_SELECT} WHERE r.idempotency_key = ?", (key,))
+        return _request(rows[0]) if rows else None
+
+    def by_hash(self, request_hash: bytes) -> StoredRequest | None:
+        rows = self._read(f"{_SELECT} WHERE r.request_hash = ?", (request_hash,))
+        return _request(rows[0]) if rows else None
+
+    def live_nonces(self, signer: str) -> list[int]:
+        """Nonces of the signer's requests still queued or submitted, ascending."""
+        rows = self._read("""SELECT nonce FROM requests WHERE signer = ?
+                             AND status IN ('queued', 'submitted') ORDER BY nonce""", (signer,))
+        return [int(r[0]) for r in rows]
+
+    def live_by_nonce(self, signer: str, nonce: int) -> StoredRequest | None:
+        rows = self._read(f"""{_SELECT} WHERE r.signer = ? AND r.nonce = ?
+                              AND r.status IN ('queued', 'submitted')""", (signer, nonce))
+        return _request(rows[0]) if rows else None
+
+    def depth(self) -> int:
+        rows = self._read("SELECT count(*) FROM requests WHERE status IN ('queued', 'submitted')")
+        return int(rows[0][0])
+
+    def counts(self) -> dict[str, int]:
+        rows = self._read("SELECT status, count(*) FROM requests GROUP BY status")
+        found = {str(r[0]): int(r[1]) for r in rows}
+        return {s: found.get(s, 0) for s in STATUSES}
+
+    def find(self, *, status: str | None = None, signer: str | None = None,
+             after_id: int = 0, limit: int = 100) -> list[StoredRequest]:
+        where: list[str] = ["r.id > ?"]
+        args: list[Any] = [after_id]
+        if status is not None:
+            where.append("r.status = ?")
+            args.append(status)
+        if signer is not None:
+            where.append("r.signer = ?")
+            args.append(signer)
+        rows = self._read(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id LIMIT ?",
+                          (*args, limit))
+        return [_request(r) for r in rows]
+
+    def queued(self, limit: int) -> list[StoredRequest]:
+        return self.find(status="queued", limit=limit)
+
+    def fail(self, request_ids: list[int], reason: str) -> None:
+        """Give up on queued requests (e.g. expired before they could be relayed)."""
+        with self._tx() as db:
+            db.executemany(
+                """UPDATE requests SET status = 'failed', reason = ?, finished_at = ?
+                   WHERE id = ? AND status = 'queued'""",
+                [(reason, time.time(), i) for i in request_ids])
+
+    # ------------------------------------------------------------------ relay transactions
+
+    def add_tx(self, relay_nonce: int, tx_hash: str, raw: bytes, request_ids: list[int]) -> int:
+        """Record a signed relay transaction and mark its requests submitted, in one commit,
+        before the transaction is sent."""
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                """INSERT INTO txs (relay_nonce, tx_hash, raw, status, created_at)
+                   VALUES (?, ?, ?, 'pending', ?)""", (relay_nonce, tx_hash, raw, now))
+            tx_id = int(cur.lastrowid or 0)
+            for request_id in request_ids:
+                updated = db.execute(
+                    """UPDATE requests SET status = 'submitted', tx_id = ?, submitted_at = ?
+                       WHERE id = ? AND status = 'queued'""", (tx_id, now, request_id))
+                if updated.rowcount != 1:
+                    raise ConfigError(f"request {request_id} is not queued any more")
+        return tx_id
+
+    def pending_txs(self) -> list[StoredTx]:
+        rows = self._read("SELECT * FROM txs WHERE status = 'pending' ORDER BY relay_nonce")
+        out = []
+        for row in rows:
+            ids = self._read("SELECT id FROM requests WHERE tx_id = ? ORDER BY id", (row["id"],))
+            out.append(StoredTx(int(row["id"]), int(row["relay_nonce"]), str(row["tx_hash"]),
+                                bytes(row["raw"]), str(row["status"]),
+                                tuple(int(r[0]) for r in ids)))
+        return out
+
+    def submitted_without_pending_tx(self) -> list[int]:
+        rows = self._read("""SELECT r.id FROM requests r JOIN txs t ON t.id = r.tx_id
+                             WHERE r.status = 'submitted' AND t.status != 'pending'""")
+        return [int(r[0]) for r in rows]
+
+    def finish_tx(self, tx_id: int, status: str, fates: list[Fate], *,
+                  block_number: int | None = None, gas_used: int | None = None,
+                  note: str | None = None) -> None:
+        """Close a relay transaction (mined, reverted or dropped) and record every request's
+        fate, in one commit."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute("""UPDATE txs SET status = ?, block_number = ?, gas_used = ?, note = ?
+                          WHERE id = ?""", (status, block_number, gas_used, note, tx_id))
+            for fate in fates:
+                error = json.dumps({"name": fate.error.name, "args": fate.error.args,
+                                    "text": fate.error.text}) if fate.error else None
+                if fate.status == "queued":
+                    db.execute(
+                        """UPDATE requests SET status = 'queued', tx_id = NULL,
+                           submitted_at = NULL, attempts = attempts + ?, reason = ?
+                           WHERE id = ? AND tx_id = ?""",
+                        (int(fate.count_attempt), fate.reason, fate.request_id, tx_id))
+                else:
+                    db.execute(
+                        """UPDATE requests SET status = ?, block_number = ?, error = ?,
+                           reason = ?, executed_tx = ?, finished_at = ?
+                           WHERE id = ? AND tx_id = ?""",
+                        (fate.status, fate.block_number or block_number, error, fate.reason,
+                         fate.executed_tx, now, fate.request_id, tx_id))
+
+
+def _request(row: sqlite3.Row) -> StoredRequest:
+    error = json.loads(row["error"]) if row["error"] else None
+    return StoredRequest(
+        id=int(row["id"]),
+        idempotency_key=row["idempotency_key"],
+        request=ForwardRequest(row["signer"], row["target"], int(row["value"]), int(row["gas"]),
+                               int(row["deadline"]), bytes(row["data"]),
+                               bytes(row["signature"])),
+        nonce=int(row["nonce"]),
+        simulated=bool(row["simulated"]),
+        status=str(row["status"]),
+        attempts=int(row["attempts"]),
+        tx_id=row["tx_id"],
+        tx_hash=row["executed_tx"] or (row["tx_hash"] if row["tx_id"] is not None else None),
+        relay_nonce=row["relay_nonce"] if row["tx_id"] is not None else None,
+        block_number=row["block_number"],
+        error=Revert(error["name"], error["args"], error["text"]) if error else None,
+        reason=row["reason"],
+        accepted_at=float(row["accepted_at"]),
+        submitted_at=row["submitted_at"],
+        finished_at=row["finished_at"],
+    )
