@@ -1,0 +1,319 @@
+"""The one submitter: relays queued requests in order with the relay's account and nonces.
+
+Each relay transaction is `executeBatch(requests, refundReceiver=relay)` on the forwarder, so
+one failing request does not revert the others. Up to `window` transactions with consecutive
+relay nonces are in flight; receipts are collected in nonce order.
+
+Crash safety: a transaction is signed, then recorded (raw bytes, hash, relay nonce, its
+requests marked submitted) in one commit, and only then sent. After a restart every pending
+transaction is sent again (same bytes, so the same hash; a node that has it says so) and its
+receipt awaited; one whose relay nonce was taken by another transaction is dropped and its
+requests queued again. The forwarder's per-signer nonce makes each request executable once,
+whatever the relay resends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from . import forward as fw
+from .errors import NodeDown, RpcError
+from .ledger import Ledger
+from .logs import RateLimited, fields, get_logger
+from .outcomes import Judge
+from .store import FINAL, Fate, Store, StoredRequest
+
+log = get_logger("submitter")
+
+# Answers to eth_sendRawTransaction that mean "this nonce is taken or the tx is known":
+# the receipt (or its absence once the nonce is used) decides.
+_BENIGN = ("already known", "known transaction", "already imported", "nonce too low",
+           "alreadyknown", "already exists", "replacement transaction underpriced")
+
+
+@dataclass
+class InFlight:
+    tx_id: int
+    relay_nonce: int
+    tx_hash: str
+    raw: bytes
+    requests: list[StoredRequest]
+    last_broadcast: float | None = None
+
+
+@dataclass
+class SubmitterConfig:
+    window: int = 4
+    max_batch: int = 100
+    max_batch_gas: int = 15_000_000
+    max_attempts: int = 3
+    poll_interval: float = 0.005
+    idle_wait: float = 0.5
+    rebroadcast_after: float = 15.0
+    gas_price_factor: float = 2.0
+
+
+@dataclass
+class Status:
+    alive: bool = False
+    node_ok: bool = False
+    last_error: str | None = None
+    next_nonce: int | None = None
+    in_flight: int = 0
+    sent_txs: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class TxRejected(Exception):
+    pass
+
+
+class Submitter:
+    def __init__(self, store: Store, ledger: Ledger, relay: LocalAccount,
+                 config: SubmitterConfig,
+                 notify: Callable[[list[int]], None] = lambda ids: None) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.relay = relay
+        self.config = config
+        self.notify = notify
+        self.judge = Judge(ledger, store, max_attempts=config.max_attempts)
+        self.status = Status()
+        self.inflight: list[InFlight] = []
+        self._next_nonce: int | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._gas_price: tuple[float, int] = (0.0, 0)
+        self._gas_cap = config.max_batch_gas
+        self._down_log = RateLimited(5.0)
+        self._nonce_checked = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="submitter", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        self.status.alive = True
+        backoff = 0.1
+        try:
+            while not self._stop.is_set():
+                try:
+                    if self._next_nonce is None:
+                        self._recover()
+                    busy = self._step()
+                    self.status.node_ok = True
+                    backoff = 0.1
+                except NodeDown as exc:
+                    self.status.node_ok = False
+                    for t in self.inflight:  # a restarted node may have lost its mempool
+                        t.last_broadcast = None
+                    self.status.last_error = str(exc)
+                    if self._down_log.due():
+                        log.warning("node down, requests wait", extra=fields(error=str(exc)))
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                except Exception as exc:
+                    self.status.last_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("submitter step failed")
+                    self._stop.wait(1.0)
+                    continue
+                self.status.in_flight = len(self.inflight)
+                if not busy:
+                    wait = self.config.poll_interval if self.inflight else self.config.idle_wait
+                    self._wake.wait(wait)
+                    self._wake.clear()
+        finally:
+            self.status.alive = False
+
+    # ------------------------------------------------------------------ recovery
+
+    def _recover(self) -> None:
+        """Take over what a previous run left: pending transactions, the next relay nonce."""
+        self.ledger.ensure_ready()
+        block = self.ledger.rpc.call("eth_getBlockByNumber", ["latest", False])
+        self._gas_cap = min(self.config.max_batch_gas, int(block["gasLimit"], 16) * 9 // 10)
+        pending_nonce = int(self.ledger.rpc.call(
+            "eth_getTransactionCount", [self.relay.address, "pending"]), 16)
+        self.inflight = [
+            InFlight(t.id, t.relay_nonce, t.tx_hash, t.raw,
+                     [r for i in t.request_ids if (r := self.store.get(i)) is not None])
+            for t in self.store.pending_txs()]
+        last = self.inflight[-1].relay_nonce + 1 if self.inflight else 0
+        self._next_nonce = max(pending_nonce, last)
+        self.status.next_nonce = self._next_nonce
+        if self.inflight:
+            log.info("resuming pending relay transactions", extra=fields(
+                txs=len(self.inflight), nonces=[t.relay_nonce for t in self.inflight]))
+
+    # ------------------------------------------------------------------ one step
+
+    def _step(self) -> bool:
+        busy = self._collect()
+        self._rebroadcast()
+        busy = self._send_next() or busy
+        return busy
+
+    def _collect(self) -> bool:
+        if not self.inflight:
+            return False
+        receipts = self.ledger.rpc.batch(
+            [("eth_getTransactionReceipt", [t.tx_hash]) for t in self.inflight])
+        done = 0
+        for t, receipt in zip(self.inflight, receipts, strict=True):
+            if isinstance(receipt, RpcError):
+                raise NodeDown(f"receipt of {t.tx_hash}: {receipt}")
+            if receipt is None:
+                break
+            self._finish(t, receipt)
+            done += 1
+        del self.inflight[:done]
+        if self.inflight and done == 0:
+            self._check_dropped(self.inflight[0])
+        return done > 0
+
+    def _finish(self, t: InFlight, receipt: dict[str, Any]) -> None:
+        fates = self.judge.mined(t.tx_hash, receipt, t.requests)
+        status = "mined" if int(receipt["status"], 16) == 1 else "reverted"
+        self.store.finish_tx(t.tx_id, status, fates, block_number=int(receipt["blockNumber"], 16),
+                             gas_used=int(receipt["gasUsed"], 16))
+        self._count(fates)
+        log.info("relay transaction mined", extra=fields(
+            tx=t.tx_hash, relay_nonce=t.relay_nonce, status=status, requests=len(t.requests),
+            outcomes={s: sum(f.status == s for f in fates) for s in {f.status for f in fates}}))
+        self.notify([f.request_id for f in fates if f.status in FINAL])
+
+    def _check_dropped(self, t: InFlight) -> None:
+        """The oldest transaction has no receipt: if its relay nonce is used anyway, another
+        transaction took it; queue its requests again."""
+        now = time.monotonic()
+        if now - self._nonce_checked < 1.0:
+            return
+        self._nonce_checked = now
+        used = int(self.ledger.rpc.call(
+            "eth_getTransactionCount", [self.relay.address, "latest"]), 16)
+        if used <= t.relay_nonce:
+            return
+        if self.ledger.rpc.call("eth_getTransactionReceipt", [t.tx_hash]) is not None:
+            return  # mined meanwhile: the next step collects it
+        reason = f"relay nonce {t.relay_nonce} was used by another transaction"
+        self._drop(t, [Fate(r.id, "queued", reason=reason) for r in t.requests], reason)
+        self.inflight.remove(t)
+
+    def _drop(self, t: InFlight, fates: list[Fate], reason: str) -> None:
+        self.store.finish_tx(t.tx_id, "dropped", fates, note=reason)
+        self._count(fates)
+        log.warning("relay transaction dropped", extra=fields(
+            tx=t.tx_hash, relay_nonce=t.relay_nonce, reason=reason))
+        self.notify([f.request_id for f in fates if f.status in FINAL])
+
+    def _rebroadcast(self) -> None:
+        now = time.monotonic()
+        for t in self.inflight:
+            if t.last_broadcast is None or now - t.last_broadcast > self.config.rebroadcast_after:
+                try:
+                    self._broadcast(t)
+                except TxRejected as exc:
+                    log.error("node refuses a pending relay transaction", extra=fields(
+                        tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)))
+
+    def _broadcast(self, t: InFlight) -> None:
+        try:
+            self.ledger.rpc.call("eth_sendRawTransaction", ["0x" + t.raw.hex()])
+        except RpcError as exc:
+            t.last_broadcast = time.monotonic()
+            if not any(b in exc.message.lower() for b in _BENIGN):
+                raise TxRejected(exc.message) from exc
+            return
+        t.last_broadcast = time.monotonic()
+
+    # ------------------------------------------------------------------ sending
+
+    def _send_next(self) -> bool:
+        if len(self.inflight) >= self.config.window:
+            return False
+        batch = self._pick()
+        if not batch:
+            return False
+        assert self._next_nonce is not None
+        requests = [r.request for r in batch]
+        data = fw.encode_execute_batch(requests, self.relay.address)
+        tx: dict[str, Any] = {
+            "nonce": self._next_nonce, "to": self.ledger.forwarder, "value": 0, "data": data,
+            "gas": fw.batch_gas_limit(requests, len(data)), "gasPrice": self._price(),
+            "chainId": self.ledger.deployment.chain_id}
+        signed = self.relay.sign_transaction(tx)
+        tx_hash = signed.hash.to_0x_hex()
+        raw = bytes(signed.raw_transaction)
+        tx_id = self.store.add_tx(self._next_nonce, tx_hash, raw, [r.id for r in batch])
+        t = InFlight(tx_id, self._next_nonce, tx_hash, raw,
+                     [r for i in (r.id for r in batch) if (r := self.store.get(i)) is not None])
+        self.inflight.append(t)
+        self._next_nonce += 1
+        self.status.next_nonce = self._next_nonce
+        self.status.sent_txs += 1
+        try:
+            self._broadcast(t)
+        except TxRejected as exc:  # the node will never take it: free its nonce
+            reason = f"relay transaction rejected by the node: {exc}"
+            self.inflight.remove(t)
+            self._drop(t, [self.judge.again(r, reason) for r in t.requests], reason)
+            self._next_nonce = t.relay_nonce
+            self.status.next_nonce = self._next_nonce
+            return False
+        log.debug("relay transaction sent", extra=fields(
+            tx=tx_hash, relay_nonce=t.relay_nonce, requests=len(batch)))
+        return True
+
+    def _pick(self) -> list[StoredRequest]:
+        """Queued requests in acceptance order, within the batch and gas limits. A request
+        queued again after a failed attempt goes alone, so it cannot sink a batch twice."""
+        now = time.time()
+        batch: list[StoredRequest] = []
+        expired: list[int] = []
+        gas = 0
+        for r in self.store.queued(self.config.max_batch):
+            if r.request.deadline < now:
+                expired.append(r.id)
+                continue
+            cost = r.request.gas * 64 // 63 + 60_000 + 40 * (len(r.request.data) + 500)
+            if batch and (gas + cost > self._gas_cap - 100_000 or r.attempts > 0):
+                break
+            batch.append(r)
+            gas += cost
+            if r.attempts > 0:
+                break
+        if expired:
+            self.store.fail(expired, "deadline passed while the request was queued")
+            self.notify(expired)
+            self.status.counters["failed"] = self.status.counters.get("failed", 0) + len(expired)
+        return batch
+
+    def _price(self) -> int:
+        fetched, price = self._gas_price
+        if time.monotonic() - fetched > 2.0:
+            price = int(self.ledger.rpc.call("eth_gasPrice", []), 16)
+            self._gas_price = (time.monotonic(), price)
+        return max(1, int(price * self.config.gas_price_factor))
+
+    def _count(self, fates: list[Fate]) -> None:
+        for f in fates:
+            self.status.counters[f.status] = self.status.counters.get(f.status, 0) + 1
