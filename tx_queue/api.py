@@ -1,0 +1,133 @@
+"""HTTP routes: /requests (submit, read, list, long-poll), /signers/{address}/nonce, /health."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from .errors import InvalidRequest, NodeDown, RpcError
+from .ledger import decode_uint
+from .models import (
+    Address,
+    ForwardRequestIn,
+    HealthOut,
+    NodeHealth,
+    QueueHealth,
+    RelayHealth,
+    RequestList,
+    RequestOut,
+    SignerNonceOut,
+    StatusName,
+)
+from .service import QueueService
+
+MAX_WAIT = 60.0
+
+
+def get_service(request: Request) -> QueueService:
+    service: QueueService = request.app.state.service
+    return service
+
+
+Service = Annotated[QueueService, Depends(get_service)]
+router = APIRouter()
+
+
+@router.post("/requests", status_code=202, response_model=RequestOut, response_model_by_alias=True,
+             responses={200: {"model": RequestOut, "description": "idempotent repeat"},
+                        409: {"description": "replay"}, 422: {"description": "refused"},
+                        429: {"description": "queue full"}, 503: {"description": "node down"}})
+def submit(body: ForwardRequestIn, service: Service, response: Response,
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> RequestOut:
+    """Check a signed forward request and queue it (durably) for relaying."""
+    key = body.idempotency_key
+    if idempotency_key is not None and key is not None and idempotency_key != key:
+        raise InvalidRequest("the Idempotency-Key header and the idempotency_key field differ")
+    stored, created = service.intake.submit(body.to_request(), idempotency_key=key or
+                                            idempotency_key, nonce_hint=body.nonce)
+    response.status_code = 202 if created else 200
+    response.headers["Location"] = f"/requests/{stored.id}"
+    return RequestOut.of(stored)
+
+
+@router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True)
+async def get_request(
+    service: Service,
+    request_id: Annotated[int, Path(ge=1)],
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait for a final "
+                                                                "state (long poll)")] = 0.0,
+) -> RequestOut:
+    """A request and its fate; with `wait`, answers as soon as it is final (or when `wait`
+    seconds have passed)."""
+    deadline = time.monotonic() + wait
+    while True:
+        event = service.waiters.register(request_id)
+        try:
+            stored = await run_in_threadpool(service.store.get, request_id)
+            if stored is None:
+                raise HTTPException(404, f"no request {request_id}")
+            remaining = deadline - time.monotonic()
+            if stored.final or remaining <= 0:
+                return RequestOut.of(stored)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), min(remaining, 1.0))
+        finally:
+            service.waiters.unregister(request_id, event)
+
+
+@router.get("/requests", response_model=RequestList, response_model_by_alias=True)
+def list_requests(
+    service: Service,
+    status: StatusName | None = None,
+    signer: Annotated[Address | None, Query(alias="from")] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> RequestList:
+    """Requests in acceptance order, optionally of one status and/or one signer."""
+    rows = service.store.find(status=status, signer=signer, after_id=after, limit=limit)
+    return RequestList(requests=[RequestOut.of(r) for r in rows],
+                       next_after=rows[-1].id if len(rows) == limit else None)
+
+
+@router.get("/signers/{address}/nonce", response_model=SignerNonceOut)
+def signer_nonce(service: Service, address: Annotated[Address, Path()]) -> SignerNonceOut:
+    """The forwarder nonce the signer's next request must be signed for."""
+    try:
+        service.ledger.ensure_ready()
+        chain = service.rpc.call(*service.ledger.nonce_call(address))
+    except (NodeDown, RpcError) as exc:
+        raise HTTPException(503, f"node unavailable: {exc}") from exc
+    chain_nonce = decode_uint(chain)
+    live = service.store.live_nonces(address)
+    return SignerNonceOut(address=address, chain_nonce=chain_nonce,
+                          next_nonce=max(chain_nonce, live[-1] + 1) if live else chain_nonce,
+                          live=live)
+
+
+@router.get("/health", response_model=HealthOut)
+def health(service: Service) -> HealthOut:
+    """Node reachability, queue depth, relay address."""
+    node = NodeHealth(url=service.settings.rpc, reachable=False)
+    try:
+        chain_id, block = service.health_rpc.batch([("eth_chainId", []),
+                                                    ("eth_blockNumber", [])])
+        node = NodeHealth(url=service.settings.rpc, reachable=True, chain_id=int(chain_id, 16),
+                          block=int(block, 16))
+    except Exception as exc:  # any failure means: not usable now
+        node.error = str(exc)
+    sub = service.submitter.status
+    counts = service.store.counts()
+    return HealthOut(
+        status="ok" if node.reachable and sub.alive else "degraded",
+        node=node,
+        queue=QueueHealth(depth=counts["queued"] + counts["submitted"],
+                          max_depth=service.settings.max_depth, counts=counts,
+                          in_flight_txs=sub.in_flight),
+        relay=RelayHealth(address=service.relay.address, next_nonce=sub.next_nonce,
+                          submitter_alive=sub.alive, last_error=sub.last_error),
+    )

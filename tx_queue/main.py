@@ -1,0 +1,45 @@
+"""The FastAPI application of the transaction queue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .api import router
+from .errors import NodeDown, Refused
+from .service import QueueService
+from .settings import Settings
+
+
+def create_app(settings: Settings, service: QueueService | None = None) -> FastAPI:
+    """The app; its service is built at start-up unless given (built already)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal service
+        if service is None:
+            service = QueueService(settings)
+        app.state.service = service
+        service.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            service.stop()
+
+    app = FastAPI(title="gridgame tx_queue", lifespan=lifespan,
+                  description="Relays EIP-712 signed ERC-2771 forward requests onto the ledger.")
+    app.include_router(router)
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(NodeDown)
+    async def node_down(_: Request, exc: NodeDown) -> JSONResponse:
+        return JSONResponse({"detail": f"node unavailable: {exc}"}, status_code=503)
+
+    return app

@@ -1,0 +1,50 @@
+"""Typed settings, from command-line flags and environment variables with the same names
+(`--max-depth 500` or `MAX_DEPTH=500`); flags win. The relay's private key is never a flag:
+`--key-file FILE` or the environment variable RELAY_KEY, else on a local Anvil chain (chain id
+31337) Anvil's dev key number 9 (the operator deploys with number 0)."""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+
+from ledger_contracts.chain import DEFAULT_RPC
+
+RELAY_DEV_KEY_INDEX = 9
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        cli_prog_name="python -m tx_queue", cli_kebab_case=True, cli_implicit_flags=True,
+        case_sensitive=False, extra="ignore",
+    )
+
+    rpc: str = Field(DEFAULT_RPC, description="JSON-RPC URL of the Ethereum node")
+    deployment: str = Field("deployment.json", description="deployment file (contract addresses)")
+    db: str = Field("tx_queue.db", description="SQLite database file of the queue")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8082, ge=0, le=65535, description="port to listen on")
+    key_file: str | None = Field(None, description="file holding the relay's private key "
+                                                   "(else env RELAY_KEY; Anvil: dev key 9)")
+    max_depth: int = Field(10_000, ge=1, description="most requests queued or in flight; "
+                                                      "beyond, POST /requests answers 429")
+    window: int = Field(4, ge=1, le=64, description="relay transactions in flight at once")
+    max_batch: int = Field(100, ge=1, le=1000, description="most requests per relay transaction")
+    max_batch_gas: int = Field(15_000_000, ge=100_000, description="gas limit cap of one "
+                                                                    "relay transaction")
+    max_request_gas: int = Field(5_000_000, ge=21_000, description="largest `gas` a request "
+                                                                    "may ask for")
+    max_attempts: int = Field(3, ge=1, description="relay attempts before a request fails")
+    min_deadline_margin: float = Field(2.0, ge=0, description="seconds a deadline must leave "
+                                                              "to relay the request")
+    rpc_timeout: float = Field(10.0, gt=0, description="seconds per JSON-RPC request")
+    node_wait: float = Field(30.0, ge=0, description="seconds to wait for the node at start-up "
+                                                     "when the relay key needs it")
+    log_level: str = Field("info", description="debug, info, warning or error")
+
+
+def parse(argv: list[str] | None = None) -> Settings:
+    """Settings from `argv` (flags) over the environment over the defaults."""
+    return CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
