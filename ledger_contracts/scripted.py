@@ -100,8 +100,12 @@ class ScriptedMarket:
         return game_id
 
     def play(self, game_id: int, best_response: BestResponse,
-             on_turn: Callable[[int, str, list[int]], None] | None = None) -> GameRun:
-        """Each buyer in turn submits its best response (in whole Wh) until the game ends."""
+             on_turn: Callable[[int, str, list[int]], None] | None = None,
+             opening: dict[str, Sequence[float]] | None = None) -> GameRun:
+        """Each buyer in turn submits its best response (in whole Wh) until the game ends.
+
+        With `opening` (kWh per seller, by buyer address), a buyer's first bid is that instead
+        (e.g. its share of the equilibrium: the `equilibrium` strategy of prosumer agents)."""
         m = self.market
         by_address = {p.address: p for p in self.prosumers}
         offers = m.functions.offers(game_id).call()
@@ -118,7 +122,11 @@ class ScriptedMarket:
             if status[0] != 2:  # Bidding
                 break
             others = [(load - mine) / 1000 for load, mine in zip(loads, current, strict=True)]
-            x = best_response(demand[buyer] / 1000, prices, caps, others, hops[buyer], fee, grid)
+            if opening is not None and status[4] == 1:
+                x = opening[buyer]
+            else:
+                x = best_response(demand[buyer] / 1000, prices, caps, others, hops[buyer], fee,
+                                  grid)
             bid = to_wh_bid(x, demand[buyer], [c * 1000 for c in caps], others)
             if on_turn:
                 on_turn(status[4], buyer, bid)
