@@ -1,0 +1,121 @@
+"""The demo's child processes: started with their output interleaved on our stdout, waited for
+until healthy, and all stopped on exit, error or Ctrl-C (and, on Linux, if the demo dies)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import IO
+
+import httpx
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ClusterError(Exception):
+    """A child process failed to start or died while it was needed."""
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+
+
+class Cluster:
+    """Starts and supervises named processes; `with Cluster() as c:` stops them all."""
+
+    def __init__(self, out: IO[str] = sys.stdout, echo: bool = True) -> None:
+        self.out = out
+        self.echo = echo
+        self.children: dict[str, Child] = {}
+        self._lock = threading.Lock()
+
+    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> Child:
+        proc = subprocess.Popen(
+            list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+        child = Child(name, list(argv), proc)
+        self.children[name] = child
+        threading.Thread(target=self._pump, args=(child,), daemon=True).start()
+        return child
+
+    def _pump(self, child: Child) -> None:
+        assert child.proc.stdout is not None
+        for line in child.proc.stdout:
+            line = line.rstrip("\n")
+            child.lines.append(line)
+            if self.echo:
+                with self._lock:
+                    print(line, file=self.out, flush=True)
+
+    def wait_healthy(self, name: str, url: str, timeout: float = 30.0) -> None:
+        """Poll `url` until it answers 200; fail early if the process exits."""
+        child = self.children[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child.proc.poll() is not None:
+                tail = "\n  ".join(child.lines[-10:])
+                raise ClusterError(f"{name} exited with code {child.proc.returncode}:\n  {tail}")
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise ClusterError(f"{name} did not become healthy at {url} within {timeout:.0f} s")
+
+    def check_alive(self, *names: str) -> None:
+        for name in names or tuple(self.children):
+            child = self.children[name]
+            if child.proc.poll() is not None and child.proc.returncode != 0:
+                tail = "\n  ".join(child.lines[-10:])
+                raise ClusterError(f"{name} died with code {child.proc.returncode}:\n  {tail}")
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 5.0) -> None:
+        child = self.children.get(name)
+        if child is None or child.proc.poll() is not None:
+            return
+        child.proc.send_signal(sig)
+        try:
+            child.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.proc.kill()
+            child.proc.wait(timeout=timeout)
+
+    def stop_all(self) -> None:
+        alive = [c for c in self.children.values() if c.proc.poll() is None]
+        for child in reversed(alive):
+            child.proc.terminate()
+        deadline = time.monotonic() + 5.0
+        for child in alive:
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop_all()
