@@ -1,0 +1,422 @@
+"""The playing agent: follows the market's events; when a game opens it publishes its offer or
+demand; on its turn it reads the state in one call, asks the optimizer for its best response
+and bids it through the queue, or stands when the best response moves no entry by more than
+the game's epsilon.
+
+`decide` is the pure part (no chain, no HTTP): given the game's fixed terms, the turn state
+and a best-response function, it says wait, bid (and what) or stand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ledger_contracts.errors import LedgerError
+from ledger_contracts.events import Event
+from ledger_contracts.scripted import to_wh_bid
+from ledger_contracts.units import wh_to_kwh
+
+from .client import Prosumer
+from .errors import ProsumerError
+from .follower import Follower
+from .logs import Tagged, kwh, kwh_list, tagged
+from .market import END_REASONS, GameState, MarketReader
+from .relay import RelayError
+from .solver import BestResponseQuery, OptimizerClient
+from .sources import Intent, Source
+
+RETRIES = 3  # failed attempts at one turn before standing instead
+GIVE_UP_AFTER_STANDING = 2  # failed attempts at standing before leaving it to the clock
+PENDING_CHECK = 0.25  # s between outcome checks of a request whose event has not come
+HEARTBEAT = 1.0  # s without news after which a bidding buyer reads the state anyway
+
+
+# ====================================================================== the decision
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """A buyer's fixed terms in one game, known once registration closed."""
+
+    game_id: int
+    demand_wh: int
+    prices: tuple[float, ...]  # per kWh, offer order
+    caps_wh: tuple[int, ...]
+    hops: tuple[int, ...]
+    fee: float  # per kWh per hop
+    grid: float | None  # retail price: the buyer's fallback
+    epsilon_wh: int
+
+    def query(self, state: GameState) -> BestResponseQuery:
+        others = tuple(wh_to_kwh(load - mine) for load, mine in
+                       zip(state.loads_wh, state.current_bid_wh, strict=True))
+        return BestResponseQuery(wh_to_kwh(self.demand_wh), self.prices,
+                                 tuple(wh_to_kwh(c) for c in self.caps_wh), others,
+                                 tuple(float(h) for h in self.hops), self.fee, self.grid)
+
+    @classmethod
+    def load(cls, reader: MarketReader, game_id: int, buyer: str) -> TurnContext:
+        info = reader.game(game_id)
+        offers = reader.offers(game_id)
+        demand = next((d.wh for d in reader.demands(game_id)
+                       if d.buyer.lower() == buyer.lower()), None)
+        if demand is None:
+            raise ProsumerError(f"{buyer} has no demand in game {game_id}")
+        return cls(game_id, demand, tuple(o.price for o in offers),
+                   tuple(o.wh for o in offers), reader.hops_to_sellers(game_id, buyer),
+                   info.prices.transmission_fee, info.prices.retail, info.params.epsilon_wh)
+
+
+class Action(Enum):
+    WAIT = "wait"  # not this buyer's turn (or not bidding yet)
+    ENDED = "ended"  # bidding is over
+    BID = "bid"
+    STAND = "stand"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    bid_wh: tuple[int, ...] = ()
+    change_wh: int = 0  # largest |new - standing| entry of the best response
+    best_kwh: tuple[float, ...] = ()
+    query: BestResponseQuery | None = None
+
+
+BestResponseFn = Callable[[BestResponseQuery], Sequence[float]]
+
+
+def decide(ctx: TurnContext, state: GameState, me: str,
+           best_response: BestResponseFn) -> Decision:
+    """What `me` does now: wait, or bid its best response in whole Wh (never above its demand
+    nor a seller's free capacity), or stand if that moves no entry by more than epsilon."""
+    if state.status.phase == "converged":
+        return Decision(Action.ENDED)
+    if not state.is_turn_of(me):
+        return Decision(Action.WAIT)
+    query = ctx.query(state)
+    best = tuple(float(v) for v in best_response(query))
+    bid = tuple(to_wh_bid(best, ctx.demand_wh, ctx.caps_wh, query.used_capacities))
+    change = max((abs(b - c) for b, c in zip(bid, state.current_bid_wh, strict=True)),
+                 default=0)
+    action = Action.STAND if change <= ctx.epsilon_wh else Action.BID
+    return Decision(action, bid, change, best, query)
+
+
+# ====================================================================== the loop
+
+
+@dataclass
+class Pending:
+    request_id: int
+    action: Action
+    round: int
+    noticed: float  # perf_counter when the turn was noticed
+    sent: float
+    checked: float
+
+
+@dataclass
+class GameTrack:
+    game_id: int
+    role: str | None = None  # "seller" / "buyer" once registered
+    intent: Intent | None = None
+    ctx: TurnContext | None = None
+    bidding: bool = False  # registration closed, the game not ended
+    due: float | None = None  # perf_counter at which to look at the turn
+    looked: float = 0.0  # perf_counter of the last look at the state
+    noticed: float = 0.0
+    pending: Pending | None = None
+    failures: int = 0
+    agent_ms: list[float] = field(default_factory=list)  # noticed -> request queued
+    turn_ms: list[float] = field(default_factory=list)  # noticed -> our event seen
+    last_bid_wh: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class GameSummary:
+    game_id: int
+    reason: str
+    rounds: int
+    role: str | None
+    kwh: float | None
+    price: float | None
+    bid_kwh: tuple[float, ...]
+    turns: int
+    agent_ms_mean: float | None
+    turn_ms_mean: float | None
+    turn_ms_max: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": "game_ended", "game": self.game_id, "reason": self.reason,
+                "rounds": self.rounds, "role": self.role, "kwh": self.kwh, "price": self.price,
+                "bid_kwh": list(self.bid_kwh), "turns": self.turns,
+                "agent_ms_mean": self.agent_ms_mean, "turn_ms_mean": self.turn_ms_mean,
+                "turn_ms_max": self.turn_ms_max}
+
+
+class Agent:
+    """One prosumer's player. `run()` until `games` games ended (0: forever) or `stop()`."""
+
+    def __init__(self, prosumer: Prosumer, follower: Follower, optimizer: OptimizerClient,
+                 source: Source, *, name: str = "PROSUMER", poll_interval: float = 0.01,
+                 games: int = 0, on_game_end: Callable[[GameSummary], None] | None = None,
+                 log: Tagged | None = None) -> None:
+        self.prosumer = prosumer
+        self.reader = prosumer.reader
+        self.me = prosumer.address
+        self.follower = follower
+        self.optimizer = optimizer
+        self.source = source
+        self.poll_interval = poll_interval
+        self.games = games
+        self.on_game_end = on_game_end
+        self.log = log or tagged(name)
+        self.tracks: dict[int, GameTrack] = {}
+        self.ended = 0
+        self.running = False
+
+    # ------------------------------------------------------------------ driving
+
+    def run(self) -> int:
+        """Play until done; returns the number of games that ended meanwhile."""
+        self.running = True
+        self.log.info(f"Created {self.source.describe()}")
+        self.catch_up()
+        while self.running:
+            if not self.step():
+                time.sleep(self.poll_interval)
+        return self.ended
+
+    def stop(self) -> None:
+        self.running = False
+
+    def step(self) -> bool:
+        """One poll: handle new events, due turns, unconfirmed requests. True if anything
+        happened (the caller polls again at once)."""
+        events = self.follower.poll()
+        now = time.perf_counter()
+        for event in events:
+            self.handle(event, now)
+            if not self.running:
+                return True
+        busy = bool(events)
+        for track in list(self.tracks.values()):
+            if track.pending is not None and (events or now - track.pending.checked
+                                              > PENDING_CHECK):
+                self._check_pending(track)
+            if (track.due is None and track.pending is None and track.bidding
+                    and track.role == "buyer" and now - track.looked > HEARTBEAT):
+                self._schedule(track, now)  # a missed event must not cost the turn
+            if track.due is not None and track.due <= time.perf_counter():
+                self._turn(track)
+                busy = True
+        return busy
+
+    def catch_up(self) -> None:
+        """Join what is already under way: the last games' open registration or bidding."""
+        count = self.reader.game_count()
+        if not count:
+            return
+        chain_now = self.reader.chain_time()
+        self.prosumer.sync_clock(chain_now)
+        for game_id in range(max(1, count - 2), count + 1):
+            info = self.reader.game(game_id)
+            role = self.reader.participant(game_id, self.me).role
+            phase = info.status.phase
+            if role != "none" and phase in ("registration", "bidding"):
+                track = self.tracks.setdefault(game_id, GameTrack(game_id, role=role))
+                track.bidding = phase == "bidding"
+                if role == "buyer" and track.bidding:
+                    self._schedule(track, time.perf_counter())
+            elif phase == "registration" and chain_now < info.params.registration_end:
+                self._register(game_id, info.params.registration_end)
+
+    # ------------------------------------------------------------------ events
+
+    def handle(self, event: Event, now: float) -> None:
+        name, args, game_id = event.name, event.args, event.game
+        if game_id is None:
+            return
+        track = self.tracks.get(game_id)
+        mine = str(args.get("buyer", "")).lower() == self.me.lower()
+        if name == "GameOpened":
+            self.log.info(f"Received GameOpened for game {game_id}")
+            self._register(game_id, int(args["registrationEnd"]))
+        elif track is None or track.role is None:
+            if name == "GameEnded":
+                self._game_ended(game_id, args, None)
+        elif name == "RegistrationClosed":
+            track.bidding = True
+            self.log.info(f"Received RegistrationClosed for game {game_id}: "
+                          f"{args['sellers']} sellers, {args['buyers']} buyers")
+        elif name == "TurnStarted" and mine:
+            self._schedule(track, now)
+        elif name in ("BidSubmitted", "BidStood") and mine:
+            self._confirmed(track, event, now)
+        elif name == "TurnSkipped" and mine:
+            self.log.warning(f"My turn in game {game_id} round {args['round']} expired and "
+                             "was skipped; my previous bid stands")
+            track.pending, track.due = None, None
+        elif name == "GameEnded":
+            self._game_ended(game_id, args, track)
+
+    def _schedule(self, track: GameTrack, now: float) -> None:
+        track.due = now
+        track.noticed = now
+        track.failures = 0
+
+    def _confirmed(self, track: GameTrack, event: Event, now: float) -> None:
+        pending, track.pending = track.pending, None
+        if "amounts" in event.args:
+            track.last_bid_wh = tuple(int(v) for v in event.args["amounts"])
+        if pending is not None:
+            track.turn_ms.append((now - pending.noticed) * 1000)
+            self.log.debug(f"{pending.action.value} of game {track.game_id} round "
+                           f"{event.args['round']} mined: turn {track.turn_ms[-1]:.1f} ms "
+                           f"after it was noticed")
+
+    def _game_ended(self, game_id: int, args: dict[str, Any], track: GameTrack | None) -> None:
+        code = int(args["reason"])
+        reason = END_REASONS[code] if code < len(END_REASONS) else f"unknown({code})"
+        rounds = int(args["rounds"])
+        self.log.info(f"Received GameEnded for game {game_id}: {reason} after {rounds} rounds")
+        if track is not None:
+            self.tracks.pop(game_id, None)
+            if track.role == "buyer":
+                self.log.verbose(f"Final bid in game {game_id}: "
+                                 f"{kwh_list(wh_to_kwh(v) for v in track.last_bid_wh)}")
+        if self.on_game_end is not None:
+            self.on_game_end(_summary(game_id, reason, rounds, track))
+        self.ended += 1
+        if self.games and self.ended >= self.games:
+            self.stop()
+
+    # ------------------------------------------------------------------ registration
+
+    def _register(self, game_id: int, registration_end: int) -> None:
+        intent = self.source.intent(game_id, registration_end)
+        if intent is None:
+            self.log.info(f"Nothing to trade in game {game_id}: no surplus and no deficit")
+            return
+        track = self.tracks.setdefault(game_id, GameTrack(game_id))
+        track.intent = intent
+        try:
+            self.prosumer.sync_clock()
+            if intent.role == "seller":
+                assert intent.price is not None
+                self.prosumer.offer(game_id, intent.kwh, intent.price)
+                self.log.info(f"Published offer in game {game_id}: {kwh(intent.kwh)} kWh at "
+                              f"{kwh(intent.price)}")
+            else:
+                self.prosumer.demand(game_id, intent.kwh)
+                self.log.info(f"Published demand in game {game_id}: {kwh(intent.kwh)} kWh")
+            track.role = intent.role
+        except (ProsumerError, RelayError, LedgerError) as exc:
+            self.log.error(f"Could not register in game {game_id}: {exc}")
+            self.tracks.pop(game_id, None)
+
+    # ------------------------------------------------------------------ turns
+
+    def _best(self, query: BestResponseQuery) -> tuple[float, ...]:
+        return self.optimizer.best_response(query).solution
+
+    def _turn(self, track: GameTrack) -> None:
+        if track.pending is not None:  # our request for this turn is on its way
+            track.due = None
+            return
+        game_id = track.game_id
+        if track.failures > RETRIES + GIVE_UP_AFTER_STANDING:
+            self.log.error(f"Giving up this turn in game {game_id}; the clock will skip it")
+            track.due = None
+            return
+        try:
+            if track.ctx is None:
+                track.ctx = TurnContext.load(self.reader, game_id, self.me)
+            t0 = track.looked = time.perf_counter()
+            state = self.reader.state(game_id)
+            t1 = time.perf_counter()
+            if track.failures < RETRIES:
+                decision = decide(track.ctx, state, self.me, self._best)
+            else:  # bidding keeps failing: keep the standing bid rather than miss the turn
+                decision = _fallback(state, self.me)
+            t2 = time.perf_counter()
+            if decision.action in (Action.WAIT, Action.ENDED):
+                track.due = None
+                return
+            self._log_turn(track, state, decision)
+            if decision.action is Action.STAND:
+                request = self.prosumer.stand(game_id)
+            else:
+                request = self.prosumer.bid(game_id, list(decision.bid_wh))
+            t3 = time.perf_counter()
+        except (ProsumerError, RelayError, LedgerError) as exc:
+            track.failures += 1
+            track.due = time.perf_counter() + 0.05 * track.failures
+            self.log.error(f"Turn in game {game_id} failed (attempt {track.failures}): {exc}")
+            return
+        track.due = None
+        track.pending = Pending(request, decision.action, state.status.round, track.noticed,
+                                t3, t3)
+        track.agent_ms.append((t3 - track.noticed) * 1000)
+        self.log.debug(f"Turn timings in game {game_id}: noticed->state "
+                       f"{(t0 - track.noticed) * 1000:.1f} ms, state {(t1 - t0) * 1000:.1f} ms, "
+                       f"optimizer {(t2 - t1) * 1000:.1f} ms, sign+queue "
+                       f"{(t3 - t2) * 1000:.1f} ms")
+
+    def _log_turn(self, track: GameTrack, state: GameState, decision: Decision) -> None:
+        game_id, ctx = track.game_id, track.ctx
+        assert ctx is not None
+        self.log.info(f"Buyer playing in game {game_id} (round {state.status.round})")
+        if decision.query is None:
+            self.log.warning(f"Standing in game {game_id} after {track.failures} failed "
+                             "attempts: my previous bid stands")
+            return
+        self.log.silly(f"Sellers used capacities: {kwh_list(decision.query.used_capacities)}")
+        self.log.verbose(f"Optimized solution for demand of {kwh(wh_to_kwh(ctx.demand_wh))}: "
+                         f"{kwh_list(decision.best_kwh)}")
+        self.log.verbose(f"Previous solution: {kwh_list(state.current_bid)}")
+        if decision.action is Action.STAND:
+            self.log.info(f"Standing in game {game_id}: my best response moves at most "
+                          f"{decision.change_wh} Wh (epsilon {ctx.epsilon_wh} Wh)")
+
+    def _check_pending(self, track: GameTrack) -> None:
+        pending = track.pending
+        assert pending is not None
+        pending.checked = time.perf_counter()
+        try:
+            outcome = self.prosumer.outcome(pending.request_id)
+        except RelayError as exc:
+            self.log.warning(f"Could not read request {pending.request_id}: {exc}")
+            return
+        if not outcome.final or outcome.status == "mined":
+            return  # its event confirms it
+        track.pending = None
+        track.failures += 1
+        track.due = time.perf_counter()
+        why = outcome.error or outcome.reason or outcome.status
+        self.log.error(f"{pending.action.value} in game {track.game_id} refused: {why}")
+
+
+def _fallback(state: GameState, me: str) -> Decision:
+    if state.status.phase == "converged":
+        return Decision(Action.ENDED)
+    return Decision(Action.STAND if state.is_turn_of(me) else Action.WAIT)
+
+
+def _summary(game_id: int, reason: str, rounds: int, track: GameTrack | None) -> GameSummary:
+    def mean(v: list[float]) -> float | None:
+        return round(sum(v) / len(v), 3) if v else None
+
+    intent = track.intent if track else None
+    return GameSummary(
+        game_id, reason, rounds, track.role if track else None,
+        intent.kwh if intent else None, intent.price if intent else None,
+        tuple(wh_to_kwh(v) for v in track.last_bid_wh) if track else (),
+        len(track.turn_ms) if track else 0, mean(track.agent_ms) if track else None,
+        mean(track.turn_ms) if track else None,
+        round(max(track.turn_ms), 3) if track and track.turn_ms else None)

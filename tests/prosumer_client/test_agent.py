@@ -1,0 +1,248 @@
+"""The agent without a chain: the pure decision function, and the event loop driven by fakes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from ledger_contracts.events import Event
+from prosumer_client.agent import Action, Agent, GameSummary, TurnContext, decide
+from prosumer_client.errors import Refused
+from prosumer_client.logs import tagged
+from prosumer_client.market import (
+    Demand,
+    GameInfo,
+    GameParams,
+    GamePrices,
+    GameState,
+    GameStatus,
+    Offer,
+    Participation,
+)
+from prosumer_client.solver import BestResponse, BestResponseQuery
+from prosumer_client.sources import Fixed
+
+ME = "0x00000000000000000000000000000000000000A1"
+OTHER = "0x00000000000000000000000000000000000000B2"
+CTX = TurnContext(game_id=3, demand_wh=20_000, prices=(0.08, 0.07), caps_wh=(40_000, 30_000),
+                  hops=(0, 1), fee=0.02, grid=0.25, epsilon_wh=5)
+
+
+def status(phase: str = "bidding", round_: int = 1) -> GameStatus:
+    return GameStatus(phase, "converged" if phase == "converged" else "none", 2, 2, round_, 0,
+                      0, 0)
+
+
+def state(buyer: str | None = ME, loads: tuple[int, ...] = (5_000, 3_000),
+          bid: tuple[int, ...] = (0, 0), phase: str = "bidding") -> GameState:
+    return GameState(3, status(phase), buyer, loads, bid)
+
+
+def fixed(*kwh: float):  # type: ignore[no-untyped-def]
+    calls: list[BestResponseQuery] = []
+
+    def best(query: BestResponseQuery) -> Sequence[float]:
+        calls.append(query)
+        return kwh
+
+    best.calls = calls  # type: ignore[attr-defined]
+    return best
+
+
+def test_not_my_turn_waits_and_an_ended_game_ends() -> None:
+    never = fixed()
+    assert decide(CTX, state(buyer=OTHER), ME, never).action is Action.WAIT
+    assert decide(CTX, state(buyer=None, phase="registration"), ME, never).action is Action.WAIT
+    assert decide(CTX, state(buyer=None, phase="converged"), ME, never).action is Action.ENDED
+    assert never.calls == []  # type: ignore[attr-defined]
+
+
+def test_my_turn_bids_the_best_response_in_whole_wh() -> None:
+    best = fixed(12.3456789, 7.6543)
+    decision = decide(CTX, state(buyer=ME.lower(), bid=(1_000, 0)), ME, best)
+    assert decision.action is Action.BID
+    assert decision.bid_wh == (12_345, 7_654)  # rounded down
+    assert decision.change_wh == 11_345
+    query = best.calls[0]  # type: ignore[attr-defined]
+    assert query.buyer_demand == 20.0
+    assert query.used_capacities == (4.0, 3.0)  # loads minus my own bid
+    assert query.sellers_capacity == (40.0, 30.0)
+    assert query.hop_distances == (0.0, 1.0)
+    assert query.grid_price == 0.25 and query.transmission_cost_per_hop == 0.02
+
+
+def test_a_best_response_within_epsilon_stands() -> None:
+    current = (12_000, 8_000)
+    still = decide(CTX, state(bid=current, loads=(20_000, 9_000)), ME, fixed(12.005, 7.995))
+    assert still.action is Action.STAND and still.change_wh == 5
+    moved = decide(CTX, state(bid=current, loads=(20_000, 9_000)), ME, fixed(12.006, 7.994))
+    assert moved.action is Action.BID and moved.change_wh == 6
+
+
+def test_a_bid_never_exceeds_demand_nor_free_capacity() -> None:
+    ctx = replace(CTX, demand_wh=10_000, caps_wh=(4_000, 30_000))
+    # The others take 3000 of seller 0's 4000 Wh; float noise asks a little more.
+    decision = decide(ctx, state(loads=(3_000, 0)), ME, fixed(1.0000004, 9.0000001))
+    assert decision.bid_wh == (1_000, 9_000)
+    over = decide(ctx, state(loads=(0, 0)), ME, fixed(3.0000009, 7.0000009))
+    assert sum(over.bid_wh) <= 10_000
+
+
+# ---------------------------------------------------------------------- the loop
+
+
+class FakeReader:
+    def __init__(self) -> None:
+        self.current = state(buyer=OTHER)
+        self.reads = 0
+
+    def game_count(self) -> int:
+        return 0
+
+    def chain_time(self) -> int:
+        return 1_000
+
+    def game(self, game_id: int) -> GameInfo:
+        return GameInfo(game_id, GameParams(2_000, 3_000, 10, 60, 5),
+                        GamePrices(250_000, 50_000, 20_000), self.current.status)
+
+    def state(self, game_id: int) -> GameState:
+        self.reads += 1
+        return self.current
+
+    def offers(self, game_id: int) -> list[Offer]:
+        return [Offer(0, OTHER, 40_000, 80_000), Offer(1, OTHER, 30_000, 70_000)]
+
+    def demands(self, game_id: int) -> list[Demand]:
+        return [Demand(0, ME, 20_000)]
+
+    def hops_to_sellers(self, game_id: int, address: str) -> tuple[int, ...]:
+        return (0, 1)
+
+    def participant(self, game_id: int, address: str) -> Participation:
+        return Participation("none", 0)
+
+
+class FakeProsumer:
+    address = ME
+
+    def __init__(self) -> None:
+        self.reader = FakeReader()
+        self.sent: list[tuple[str, Any]] = []
+        self.fail_bids = 0
+
+    def sync_clock(self, chain_time: int | None = None) -> None:
+        pass
+
+    def demand(self, game_id: int, kwh: float) -> None:
+        self.sent.append(("demand", (game_id, kwh)))
+
+    def offer(self, game_id: int, kwh: float, price: float) -> None:
+        self.sent.append(("offer", (game_id, kwh, price)))
+
+    def bid(self, game_id: int, wh: list[int]) -> int:
+        if self.fail_bids:
+            self.fail_bids -= 1
+            raise Refused("bid", "MarketBidExceedsCapacity(seller=0, load=1, capacity=0)")
+        self.sent.append(("bid", (game_id, wh)))
+        return len(self.sent)
+
+    def stand(self, game_id: int) -> int:
+        self.sent.append(("stand", game_id))
+        return len(self.sent)
+
+
+class FakeFollower:
+    def __init__(self) -> None:
+        self.batches: list[list[Event]] = []
+
+    def poll(self) -> list[Event]:
+        return self.batches.pop(0) if self.batches else []
+
+
+class FakeOptimizer:
+    def __init__(self, *solution: float) -> None:
+        self.solution = solution
+
+    def best_response(self, query: BestResponseQuery) -> BestResponse:
+        return BestResponse(self.solution, 0.0, 1.0, "exact")
+
+
+def ev(name: str, block: int, **args: Any) -> Event:
+    return Event(block, "0x", 0, "Market", name, {"gameId": 3, **args})
+
+
+def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    summaries: list[GameSummary] = []
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), games=1, on_game_end=summaries.append,
+                  log=tagged("P001"))
+    agent.running = True
+
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    assert prosumer.sent == [("demand", (3, 20.0))]
+
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
+                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("bid", (3, [12_500, 7_500]))
+
+    # Someone else's turn: no state read, nothing sent.
+    reads = prosumer.reader.reads
+    follower.batches.append([ev("BidSubmitted", 3, buyer=ME, round=1, amounts=[12_500, 7_500]),
+                             ev("TurnStarted", 3, round=2, buyer=OTHER, deadline=9)])
+    agent.step()
+    assert prosumer.reader.reads == reads and len(prosumer.sent) == 2
+
+    prosumer.reader.current = state(buyer=ME, loads=(12_500, 7_500), bid=(12_500, 7_500))
+    follower.batches.append([ev("TurnStarted", 4, round=2, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("stand", 3)
+
+    follower.batches.append([ev("BidStood", 5, buyer=ME, round=2),
+                             ev("GameEnded", 5, rounds=2, reason=1)])
+    agent.step()
+    assert not agent.running and agent.ended == 1
+    (summary,) = summaries
+    assert summary.reason == "converged" and summary.rounds == 2 and summary.role == "buyer"
+    assert summary.turns == 2 and summary.bid_kwh == (12.5, 7.5)
+
+
+def test_a_refused_bid_is_retried_then_the_agent_stands() -> None:
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    prosumer.fail_bids = 3
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
+                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    deadline = time.monotonic() + 5  # retries back off 50, 100, 150 ms
+    while prosumer.sent[-1][0] != "stand" and time.monotonic() < deadline:
+        agent.step()
+        time.sleep(0.005)
+    assert prosumer.sent[-1] == ("stand", 3)
+    assert prosumer.fail_bids == 0
+
+
+@pytest.mark.parametrize("role", ["seller", "buyer"])
+def test_a_game_that_opens_is_joined_with_the_sources_intent(role: str) -> None:
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    source = Fixed("seller", 40.0, 0.08) if role == "seller" else Fixed("buyer", 9.5)
+    agent = Agent(prosumer, follower, FakeOptimizer(), source,  # type: ignore[arg-type]
+                  log=tagged("S001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    expected = ("offer", (3, 40.0, 0.08)) if role == "seller" else ("demand", (3, 9.5))
+    assert prosumer.sent == [expected]
+    assert agent.tracks[3].role == role
