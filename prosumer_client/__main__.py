@@ -1,0 +1,7 @@
+"""`python -m prosumer_client --help`"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,280 @@
+"""The CLI's commands: each takes the parsed flags and the settings and returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import time
+from typing import Any
+
+from web3 import Web3
+
+from ledger_contracts.chain import connect
+from ledger_contracts.deploy import Deployment
+from ledger_contracts.keys import load_key
+from ledger_contracts.units import wh_to_kwh
+
+from .agent import Agent, GameSummary
+from .client import Prosumer
+from .errors import ProsumerError, SettlementNotDeployed
+from .follower import Follower
+from .logs import kwh, kwh_list, setup, tagged
+from .market import MarketReader
+from .profiles import Profile
+from .relay import Outcome, RelayClient
+from .rpc import Rpc
+from .settings import KEY_ENV, Settings
+from .solver import OptimizerClient
+from .sources import Fixed, FromProfile, Source
+
+
+def _chain(settings: Settings, wait: float = 0.0) -> tuple[Web3, Deployment]:
+    deployment = Deployment.load(settings.deployment)
+    w3 = connect(settings.rpc, timeout=settings.rpc_timeout, wait=wait)
+    deployment.check_chain(w3)
+    return w3, deployment
+
+
+def _key(settings: Settings) -> str:
+    return load_key(settings.key_file, env=KEY_ENV)
+
+
+def _prosumer(settings: Settings, w3: Web3, deployment: Deployment) -> Prosumer:
+    relay = RelayClient(settings.queue, w3, deployment, _key(settings),
+                        timeout=settings.http_timeout)
+    reader = MarketReader(w3, deployment, Rpc(settings.rpc, timeout=settings.rpc_timeout))
+    return Prosumer(relay, reader)
+
+
+def _whose(args: argparse.Namespace, settings: Settings) -> str:
+    if getattr(args, "address", None):
+        return str(args.address)
+    from eth_account import Account
+
+    try:
+        return str(Account.from_key(_key(settings)).address)
+    except Exception as exc:
+        raise ProsumerError(f"{exc}; or name the prosumer with --address") from None
+
+
+def _print(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    print(json.dumps(data) if args.json else text, flush=True)
+
+
+def _receipt(outcome: Outcome) -> dict[str, Any]:
+    return {"request": outcome.id, "tx": outcome.tx_hash, "block": outcome.block_number}
+
+
+# ---------------------------------------------------------------------- offer / demand
+
+
+def offer(args: argparse.Namespace, settings: Settings) -> int:
+    setup(settings.log_level)
+    w3, deployment = _chain(settings)
+    prosumer = _prosumer(settings, w3, deployment)
+    prosumer.sync_clock()
+    outcome = prosumer.offer(args.game, args.kwh, args.price)
+    index = prosumer.reader.participant(args.game, prosumer.address).index
+    data = {"game": args.game, "role": "seller", "index": index, "kwh": args.kwh,
+            "price": args.price, "address": prosumer.address, **_receipt(outcome)}
+    _print(args, data, f"offer published: game {args.game}, {kwh(args.kwh)} kWh at "
+                       f"{kwh(args.price)} per kWh (seller #{index}, block "
+                       f"{outcome.block_number}, tx {outcome.tx_hash})")
+    return 0
+
+
+def demand(args: argparse.Namespace, settings: Settings) -> int:
+    setup(settings.log_level)
+    w3, deployment = _chain(settings)
+    prosumer = _prosumer(settings, w3, deployment)
+    prosumer.sync_clock()
+    outcome = prosumer.demand(args.game, args.kwh)
+    index = prosumer.reader.participant(args.game, prosumer.address).index
+    data = {"game": args.game, "role": "buyer", "index": index, "kwh": args.kwh,
+            "address": prosumer.address, **_receipt(outcome)}
+    _print(args, data, f"demand published: game {args.game}, {kwh(args.kwh)} kWh (buyer "
+                       f"#{index}, block {outcome.block_number}, tx {outcome.tx_hash})")
+    return 0
+
+
+# ---------------------------------------------------------------------- play
+
+
+def source_of(args: argparse.Namespace) -> Source:
+    if args.sell is not None:
+        return Fixed("seller", args.sell, args.price)
+    if args.buy is not None:
+        return Fixed("buyer", args.buy)
+    profile = Profile.load(args.profile, time_column=args.time_column,
+                           load_column=args.load_column, pv_column=args.pv_column)
+    return FromProfile(profile, args.price, args.period, args.utc_offset, args.scale)
+
+
+def play(args: argparse.Namespace, settings: Settings) -> int:
+    setup(settings.log_level)
+    log = tagged(settings.name)
+    source = source_of(args)  # a bad profile fails before anything connects
+    w3, deployment = _chain(settings, wait=10.0)
+    prosumer = _prosumer(settings, w3, deployment)
+    optimizer = OptimizerClient(settings.optimizer, method=args.method,
+                                timeout=settings.http_timeout)
+    if not _wait_for(optimizer.health, 10.0):
+        log.warning(f"the optimizer at {settings.optimizer} does not answer yet; turns fail "
+                    "until it does")
+
+    def report(summary: GameSummary) -> None:
+        if args.json:
+            print(json.dumps(summary.to_dict()), flush=True)
+
+    follower = Follower(prosumer.reader.rpc, deployment)
+    agent = Agent(prosumer, follower, optimizer, source, name=settings.name,
+                  poll_interval=settings.poll_interval, games=args.games,
+                  on_game_end=report, log=log)
+    previous = signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    try:
+        agent.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        follower.close()
+        optimizer.close()
+        prosumer.relay.close()
+    log.info(f"Stopped after {agent.ended} game(s) ended")
+    return 0
+
+
+def _wait_for(check: Any, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+# ---------------------------------------------------------------------- settlement
+
+
+def _settlement(deployment: Deployment, what: str) -> str:
+    if "Settlement" not in deployment.contracts:
+        raise SettlementNotDeployed(what)
+    return deployment.address("Settlement")
+
+
+def meter(args: argparse.Namespace, settings: Settings) -> int:
+    _settlement(Deployment.load(settings.deployment), "posting a meter reading")
+    raise ProsumerError("meter readings are not wired to the Settlement contract yet")
+
+
+def balance(args: argparse.Namespace, settings: Settings) -> int:
+    _settlement(Deployment.load(settings.deployment), "the balance")
+    raise ProsumerError("the balance is not wired to the wallet yet")
+
+
+def history(args: argparse.Namespace, settings: Settings) -> int:
+    _settlement(Deployment.load(settings.deployment), "the history")
+    raise ProsumerError("the history is not wired to the wallet yet")
+
+
+# ---------------------------------------------------------------------- status
+
+
+def status(args: argparse.Namespace, settings: Settings) -> int:
+    w3, deployment = _chain(settings)
+    reader = MarketReader(w3, deployment)
+    who = _whose(args, settings)
+    data = status_of(reader, who, args.game)
+    _print(args, data, status_text(data))
+    return 0
+
+
+def status_of(reader: MarketReader, who: str, game_id: int | None = None) -> dict[str, Any]:
+    """The prosumer's record and its view of a game (the latest by default), in kWh."""
+    record = reader.prosumer(who)
+    out: dict[str, Any] = {
+        "address": record.address,
+        "prosumer": {"admitted": record.admitted, "admission_index": record.admission_index,
+                     "meter_id": record.meter_id, "zone": record.zone,
+                     "produced_kwh": record.produced, "consumed_kwh": record.consumed},
+        "game": None}
+    count = reader.game_count()
+    if game_id is None:
+        game_id = count or None
+    if game_id is None:
+        return out
+    if game_id > count:
+        raise ProsumerError(f"there is no game {game_id} (games opened: {count})")
+    info = reader.game(game_id)
+    state = reader.state(game_id)
+    offers = reader.offers(game_id)
+    part = reader.participant(game_id, who)
+    game: dict[str, Any] = {
+        "id": game_id, "phase": info.status.phase, "end_reason": info.status.end_reason,
+        "round": info.status.round, "turn": info.status.turn,
+        "current_buyer": state.current_buyer, "turn_deadline": info.status.turn_deadline,
+        "registration_end": info.params.registration_end,
+        "delivery_end": info.params.delivery_end, "round_limit": info.params.round_limit,
+        "epsilon_wh": info.params.epsilon_wh, "grid_retail": info.prices.retail,
+        "grid_feed_in": info.prices.feed_in, "transmission_fee": info.prices.transmission_fee,
+        "buyers": info.status.buyer_count,
+        "sellers": [{"index": o.index, "seller": o.seller, "kwh": o.kwh, "price": o.price,
+                     "load_kwh": state.loads[o.index] if o.index < len(state.loads) else 0.0}
+                    for o in offers],
+        "role": part.role, "index": part.index if part.role != "none" else None,
+    }
+    if part.role == "seller":
+        game["offer"] = {"kwh": offers[part.index].kwh, "price": offers[part.index].price}
+    elif part.role == "buyer":
+        mine = next(d for d in reader.demands(game_id) if d.buyer.lower() == who.lower())
+        game["demand_kwh"] = mine.kwh
+        game["bid_kwh"] = ([wh_to_kwh(v) for v in reader.bid_of(game_id, who)]
+                           if info.status.phase != "registration" else None)
+    out["game"] = game
+    return out
+
+
+def _when(unix: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(unix)) if unix else "-"
+
+
+def status_text(data: dict[str, Any]) -> str:
+    p = data["prosumer"]
+    lines = [f"prosumer {data['address']}"]
+    if p["admitted"]:
+        lines.append(f"  admitted (#{p['admission_index']}), zone {p['zone']}, meter "
+                     f"{p['meter_id']}")
+    else:
+        lines.append("  not admitted" + (" (revoked)" if p["admission_index"] else ""))
+    lines.append(f"  metered: produced {kwh(p['produced_kwh'])} kWh, consumed "
+                 f"{kwh(p['consumed_kwh'])} kWh")
+    g = data["game"]
+    if g is None:
+        lines.append("no game opened yet")
+        return "\n".join(lines)
+    phase = g["phase"]
+    if phase == "bidding":
+        phase += (f", round {g['round']}, turn {g['turn'] + 1} of {g['buyers']} (buyer "
+                  f"{g['current_buyer']}, until {_when(g['turn_deadline'])})")
+    elif phase == "converged":
+        phase += f" ({g['end_reason']} after {g['round']} rounds)"
+    lines.append(f"game {g['id']}: {phase}")
+    lines.append(f"  registration ends {_when(g['registration_end'])}, delivery ends "
+                 f"{_when(g['delivery_end'])}; epsilon {g['epsilon_wh']} Wh, round limit "
+                 f"{g['round_limit']}; grid {kwh(g['grid_retail'])}/{kwh(g['grid_feed_in'])}, "
+                 f"fee {kwh(g['transmission_fee'])} per hop")
+    if g["role"] == "seller":
+        lines.append(f"  role: seller #{g['index']}, offer {kwh(g['offer']['kwh'])} kWh at "
+                     f"{kwh(g['offer']['price'])}")
+    elif g["role"] == "buyer":
+        lines.append(f"  role: buyer #{g['index']}, demand {kwh(g['demand_kwh'])} kWh")
+        if g["bid_kwh"] is not None:
+            lines.append(f"  bid (kWh per seller): {kwh_list(g['bid_kwh'])}")
+    else:
+        lines.append("  role: none in this game")
+    lines.append(f"  sellers: {len(g['sellers'])}, buyers: {g['buyers']}")
+    for s in g["sellers"]:
+        lines.append(f"    #{s['index']} {s['seller']}  {kwh(s['kwh'])} kWh at "
+                     f"{kwh(s['price'])}, load {kwh(s['load_kwh'])} kWh")
+    return "\n".join(lines)

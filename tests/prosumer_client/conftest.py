@@ -1,0 +1,156 @@
+"""A market for the prosumer client's tests: fresh contracts on the session's Anvil, admitted
+prosumers, and the transaction queue and optimizer running as real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger_contracts.anvil import Anvil, free_port
+from ledger_contracts.deploy import Deployment, deploy
+from ledger_contracts.scenario import Scenario
+from ledger_contracts.scripted import ScriptedMarket
+
+REPO = Path(__file__).resolve().parents[2]
+FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator, 9 the queue's relay)
+
+# Sellers (kWh, price) and buyers (kWh); the agents' game uses the first 2 sellers and 3
+# buyers, the CLI tests the others. Zones 0..2 with the default hop matrix.
+SCENARIO = Scenario(
+    sellers=((40.0, 0.08), (30.0, 0.07), (50.0, 0.09)),
+    buyers=(20.0, 25.0, 15.0, 10.0, 12.0),
+    seller_zones=(0, 1, 2),
+    buyer_zones=(0, 1, 2, 0, 1),
+    epsilon_wh=5,
+    round_limit=50,
+    turn_deadline=60,
+)
+
+
+@dataclass
+class Service:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+@dataclass
+class Market:
+    w3: Web3
+    rpc: str
+    deployment: Deployment
+    deployment_file: Path
+    operator: LocalAccount
+    driver: ScriptedMarket
+    prosumers: list[LocalAccount]  # admitted, in SCENARIO order: sellers then buyers
+    keys: list[str]
+    queue_url: str
+    optimizer_url: str
+    tmp: Path
+    scenario: Scenario = SCENARIO
+    repo: Path = REPO
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def market(self):  # type: ignore[no-untyped-def]
+        return self.driver.market
+
+    def open_game(self, registration_seconds: int = 30, epsilon_wh: int = 5) -> int:
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        end = now + registration_seconds
+        self.driver.send("openGame", self.operator, self.market.functions.openGame(
+            (end, end + 900, SCENARIO.round_limit, SCENARIO.turn_deadline, epsilon_wh)))
+        return int(self.market.functions.gameCount().call())
+
+    def close_registration(self, game_id: int, seconds: int = 31) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        self.driver.send("closeRegistration", self.operator,
+                         self.market.functions.closeRegistration(game_id))
+
+    def key_file(self, index: int) -> Path:
+        path = self.tmp / f"key{index}.txt"
+        path.write_text(self.keys[index] + "\n")
+        path.chmod(0o600)
+        return path
+
+    def common_flags(self) -> list[str]:
+        return ["--rpc", self.rpc, "--deployment", str(self.deployment_file),
+                "--queue", self.queue_url, "--optimizer", self.optimizer_url]
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {s.name} ---\n{s.output()}" for s in self.services)
+
+
+def _start(name: str, args: list[str], log: Path, health: str, timeout: float = 30.0
+           ) -> Service:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    service = Service(name, proc, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{service.output()}")
+        try:
+            if httpx.get(health, timeout=1.0).status_code == 200:
+                return service
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    stop(service)
+    raise RuntimeError(f"{name} did not answer {health} within {timeout} s:\n"
+                       f"{service.output()}")
+
+
+def stop(service: Service) -> None:
+    if service.proc.poll() is None:
+        service.proc.terminate()
+        try:
+            service.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            service.proc.kill()
+            service.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
+    tmp = tmp_path_factory.mktemp("prosumer_market")
+    operator = dev_accounts[0]
+    deployment = deploy(w3, operator)
+    deployment_file = tmp / "deployment.json"
+    deployment.save(deployment_file)
+    prosumers = dev_accounts[FIRST_PROSUMER:FIRST_PROSUMER + SCENARIO.prosumers]
+    driver = ScriptedMarket(w3, deployment, operator, prosumers)
+    driver.setup(SCENARIO)
+    queue_port, optimizer_port = free_port(), free_port()
+    m = Market(w3, anvil.url, deployment, deployment_file, operator, driver, prosumers,
+               anvil.keys, f"http://127.0.0.1:{queue_port}",
+               f"http://127.0.0.1:{optimizer_port}", tmp)
+    try:
+        m.services.append(_start(
+            "tx_queue", ["tx_queue", "--rpc", anvil.url, "--deployment", str(deployment_file),
+                         "--db", str(tmp / "queue.db"), "--port", str(queue_port)],
+            tmp / "tx_queue.log", m.queue_url + "/health"))
+        m.services.append(_start(
+            "optimizer", ["optimizer", "--port", str(optimizer_port), "--log-level",
+                          "warning"], tmp / "optimizer.log", m.optimizer_url + "/health"))
+        yield m
+    finally:
+        for service in m.services:
+            stop(service)
