@@ -107,7 +107,7 @@ def address(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     g = common.add_argument_group("connection and identity (env PROSUMER_<FLAG>)")
     g.add_argument("--rpc", help="JSON-RPC URL of the node (default http://127.0.0.1:8545)")
     g.add_argument("--deployment", help="deployment file (default deployment.json)")
@@ -119,11 +119,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
     top = argparse.ArgumentParser(prog="python -m prosumer_client", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  formatter_class=argparse.RawDescriptionHelpFormatter,
+                                  allow_abbrev=False)
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        # No abbreviations: `--key 0x...` must not pass for `--key-file` (and echo a key).
+        return sub.add_parser(name, parents=[common], help=help_text, description=help_text,
+                              allow_abbrev=False)
 
     p = add("offer", "publish an offer in a game")
     p.add_argument("--game", type=positive_int, required=True)

@@ -38,6 +38,10 @@ class Prosumer:
         self._clock_offset = 0.0  # chain time - wall time, from the last sync
         self._forwarder: str | None = None
 
+    def close(self) -> None:
+        self.relay.close()
+        self.reader.rpc.close()
+
     @property
     def market(self) -> Any:
         return self.reader.fn

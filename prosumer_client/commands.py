@@ -12,6 +12,7 @@ from web3 import Web3
 
 from ledger_contracts.chain import connect
 from ledger_contracts.deploy import Deployment
+from ledger_contracts.errors import LedgerError
 from ledger_contracts.keys import load_key
 from ledger_contracts.units import wh_to_kwh
 
@@ -54,7 +55,7 @@ def _whose(args: argparse.Namespace, settings: Settings) -> str:
 
     try:
         return str(Account.from_key(_key(settings)).address)
-    except Exception as exc:
+    except (LedgerError, ValueError) as exc:
         raise ProsumerError(f"{exc}; or name the prosumer with --address") from None
 
 
@@ -73,9 +74,12 @@ def offer(args: argparse.Namespace, settings: Settings) -> int:
     setup(settings.log_level)
     w3, deployment = _chain(settings)
     prosumer = _prosumer(settings, w3, deployment)
-    prosumer.sync_clock()
-    outcome = prosumer.offer(args.game, args.kwh, args.price)
-    index = prosumer.reader.participant(args.game, prosumer.address).index
+    try:
+        prosumer.sync_clock()
+        outcome = prosumer.offer(args.game, args.kwh, args.price)
+        index = prosumer.reader.participant(args.game, prosumer.address).index
+    finally:
+        prosumer.close()
     data = {"game": args.game, "role": "seller", "index": index, "kwh": args.kwh,
             "price": args.price, "address": prosumer.address, **_receipt(outcome)}
     _print(args, data, f"offer published: game {args.game}, {kwh(args.kwh)} kWh at "
@@ -88,9 +92,12 @@ def demand(args: argparse.Namespace, settings: Settings) -> int:
     setup(settings.log_level)
     w3, deployment = _chain(settings)
     prosumer = _prosumer(settings, w3, deployment)
-    prosumer.sync_clock()
-    outcome = prosumer.demand(args.game, args.kwh)
-    index = prosumer.reader.participant(args.game, prosumer.address).index
+    try:
+        prosumer.sync_clock()
+        outcome = prosumer.demand(args.game, args.kwh)
+        index = prosumer.reader.participant(args.game, prosumer.address).index
+    finally:
+        prosumer.close()
     data = {"game": args.game, "role": "buyer", "index": index, "kwh": args.kwh,
             "address": prosumer.address, **_receipt(outcome)}
     _print(args, data, f"demand published: game {args.game}, {kwh(args.kwh)} kWh (buyer "
@@ -140,7 +147,7 @@ def play(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGTERM, previous)
         follower.close()
         optimizer.close()
-        prosumer.relay.close()
+        prosumer.close()
     log.info(f"Stopped after {agent.ended} game(s) ended")
     return 0
 
@@ -182,10 +189,13 @@ def history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def status(args: argparse.Namespace, settings: Settings) -> int:
-    w3, deployment = _chain(settings)
-    reader = MarketReader(w3, deployment)
     who = _whose(args, settings)
-    data = status_of(reader, who, args.game)
+    w3, deployment = _chain(settings)
+    reader = MarketReader(w3, deployment, Rpc(settings.rpc, timeout=settings.rpc_timeout))
+    try:
+        data = status_of(reader, who, args.game)
+    finally:
+        reader.rpc.close()
     _print(args, data, status_text(data))
     return 0
 

@@ -1,5 +1,5 @@
-"""A market for the prosumer client's tests: fresh contracts on the session's Anvil, admitted
-prosumers, and the transaction queue and optimizer running as real subprocesses."""
+"""A market for the prosumer client's tests (once per session): fresh contracts on the session's
+Anvil, admitted prosumers, and the transaction queue and optimizer as real subprocesses."""
 
 from __future__ import annotations
 
@@ -75,9 +75,13 @@ class Market:
             (end, end + 900, SCENARIO.round_limit, SCENARIO.turn_deadline, epsilon_wh)))
         return int(self.market.functions.gameCount().call())
 
-    def close_registration(self, game_id: int, seconds: int = 31) -> None:
+    def advance(self, seconds: int) -> None:
+        """Move the chain's clock (Anvil) and mine a block."""
         self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def close_registration(self, game_id: int, seconds: int = 31) -> None:
+        self.advance(seconds)
         self.driver.send("closeRegistration", self.operator,
                          self.market.functions.closeRegistration(game_id))
 
@@ -127,8 +131,8 @@ def stop(service: Service) -> None:
             service.proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
+@pytest.fixture(scope="session")
+def prosumer_market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     tmp = tmp_path_factory.mktemp("prosumer_market")
     operator = dev_accounts[0]

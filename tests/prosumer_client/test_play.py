@@ -52,7 +52,8 @@ def _wait_registered(market: Market, game_id: int, sellers: int, buyers: int,
         f"--- {n}\n{p.read_text()}" for n, p in logs.items()) + market.diagnostics())
 
 
-def test_agents_play_to_convergence(market: Market, tmp_path: Path) -> None:
+def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path) -> None:
+    market = prosumer_market
     sc = market.scenario
     procs: dict[str, subprocess.Popen[bytes]] = {}
     logs: dict[str, Path] = {}
