@@ -15,7 +15,8 @@ interface IMarket {
     /// @dev `None`: no such game. `Registration`: offers and demands are accepted until
     /// `registrationEnd`. `Bidding`: buyers bid in turn. `Converged`: bidding is over and the
     /// allocation is final; `GameStatus.endReason` says why (converged, round limit, or nobody to
-    /// trade with). Later phases (settled, closed) belong to the settlement issue.
+    /// trade with). Later stages (trades fixed, closing, closed) are the settlement's own status
+    /// (`ISettlement.Status`).
     enum Phase {
         None,
         Registration,
@@ -224,6 +225,15 @@ interface IMarket {
     /// @notice The bid would load seller number `seller` (offer order) with `load` Wh, above its `capacity`.
     error MarketBidExceedsCapacity(uint256 seller, uint256 load, uint256 capacity);
 
+    /// @notice The settlement contract is already `settlement`; it is set once.
+    error MarketSettlementAlreadySet(address settlement);
+
+    /// @notice The settlement contract cannot be the zero address.
+    error MarketInvalidSettlement(address settlement);
+
+    /// @notice Settlement must be set before the first game; `gameCount` games were opened.
+    error MarketSettlementAfterGames(uint256 gameCount);
+
     // =============================================================== events
 
     /// @notice `prosumer` was admitted with meter `meterId` in grid `zone`.
@@ -240,6 +250,9 @@ interface IMarket {
 
     /// @notice The transmission fee was set (micro-units per kWh per hop).
     event TransmissionFeeSet(uint256 feePerHop);
+
+    /// @notice `settlement` escrows every demand from now on and holds `SETTLEMENT_ROLE`.
+    event SettlementSet(address indexed settlement);
 
     /// @notice Settlement added metered energy to `prosumer`'s cumulative record.
     event MeteringRecorded(address indexed prosumer, uint256 producedWh, uint256 consumedWh);
@@ -322,6 +335,13 @@ interface IMarket {
     /// @dev Admin only. Applies to games opened afterwards. Emits {TransmissionFeeSet}.
     function setTransmissionFee(uint256 feePerHop) external;
 
+    /// @notice Sets the settlement contract, once, before the first game: from then on every
+    /// demand is escrowed by it (`ISettlement.escrowDemand`) in the same transaction, and a
+    /// demand it refuses is not recorded. Grants it `SETTLEMENT_ROLE`. Games of a market without
+    /// settlement run on the ledger alone, with no escrow.
+    /// @dev Admin only. Emits {SettlementSet}.
+    function setSettlement(address settlement_) external;
+
     // =============================================================== settlement
 
     /// @notice Adds metered energy to `prosumer`'s cumulative production and consumption, which
@@ -351,8 +371,9 @@ interface IMarket {
     /// @dev Admitted prosumers, once per game, while registration is open. Emits {OfferPublished}.
     function publishOffer(uint256 gameId, uint256 wh, uint256 price) external;
 
-    /// @notice Demands `wh` Wh (0 < wh < 2^32).
-    /// @dev Admitted prosumers, once per game, while registration is open. Emits {DemandPublished}.
+    /// @notice Demands `wh` Wh (0 < wh < 2^32); with settlement set, escrows its worst-case cost.
+    /// @dev Admitted prosumers, once per game, while registration is open. Emits {DemandPublished},
+    /// then the settlement's escrow event; the settlement's refusal (balance, allowance) reverts it.
     function publishDemand(uint256 gameId, uint256 wh) external;
 
     /// @notice Replaces the caller's bid with `whPerSeller` (Wh per seller, offer order) and ends its turn.
@@ -365,6 +386,9 @@ interface IMarket {
     function stand(uint256 gameId) external;
 
     // =============================================================== views
+
+    /// @notice The settlement contract (zero if none).
+    function settlement() external view returns (address);
 
     /// @notice The record of `account` (all zero if never admitted).
     function prosumer(address account) external view returns (Prosumer memory);

@@ -6,6 +6,7 @@ import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol"
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 
 import {IMarket} from "./IMarket.sol";
+import {ISettlement} from "./ISettlement.sol";
 import {BuyerOrder} from "./libraries/BuyerOrder.sol";
 import {PackedWords} from "./libraries/PackedWords.sol";
 
@@ -75,6 +76,7 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     uint64 private _feedInPrice;
     uint64 private _transmissionFee;
     uint256 private _gameCount;
+    address private _settlement;
 
     /// @param operator Receives `DEFAULT_ADMIN_ROLE` and grants the other roles.
     /// @param trustedForwarder The `GridForwarder` relaying signed requests.
@@ -161,6 +163,16 @@ contract Market is IMarket, AccessControl, ERC2771Context {
         // forge-lint: disable-next-line(unsafe-typecast)
         _transmissionFee = uint64(feePerHop);
         emit TransmissionFeeSet(feePerHop);
+    }
+
+    /// @inheritdoc IMarket
+    function setSettlement(address settlement_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_settlement != address(0)) revert MarketSettlementAlreadySet(_settlement);
+        if (settlement_ == address(0)) revert MarketInvalidSettlement(settlement_);
+        if (_gameCount != 0) revert MarketSettlementAfterGames(_gameCount);
+        _settlement = settlement_;
+        _grantRole(SETTLEMENT_ROLE, settlement_);
+        emit SettlementSet(settlement_);
     }
 
     // =============================================================== settlement
@@ -295,6 +307,8 @@ contract Market is IMarket, AccessControl, ERC2771Context {
         // forge-lint: disable-next-line(unsafe-typecast)
         g.status.buyerCount = uint16(index + 1);
         emit DemandPublished(gameId, buyer, index, wh);
+        address settlement_ = _settlement;
+        if (settlement_ != address(0)) ISettlement(settlement_).escrowDemand(gameId, buyer, wh);
     }
 
     /// @inheritdoc IMarket
@@ -326,6 +340,11 @@ contract Market is IMarket, AccessControl, ERC2771Context {
     }
 
     // =============================================================== views
+
+    /// @inheritdoc IMarket
+    function settlement() external view returns (address) {
+        return _settlement;
+    }
 
     /// @inheritdoc IMarket
     function prosumer(address account) external view returns (Prosumer memory) {
