@@ -89,7 +89,7 @@ abstract contract MarketFixture is Test {
         market.publishOffer(gameId, wh, price);
     }
 
-    function _demand(uint256 gameId, address buyer, uint256 wh) internal {
+    function _demand(uint256 gameId, address buyer, uint256 wh) internal virtual {
         vm.prank(buyer);
         market.publishDemand(gameId, wh);
     }
