@@ -33,6 +33,11 @@ RETRIES = 3  # failed attempts at one turn before standing instead
 GIVE_UP_AFTER_STANDING = 2  # failed attempts at standing before leaving it to the clock
 PENDING_CHECK = 0.25  # s between outcome checks of a request whose event has not come
 HEARTBEAT = 1.0  # s without news after which a bidding buyer reads the state anyway
+# Polling: at the full rate only when a turn of ours is near; CPU matters when a dozen agents
+# share a small machine with the node and the queue.
+NEAR = 2  # turns away from ours at which to poll at the full rate
+FAR_FACTOR = 3  # further away: poll this many times slower
+IDLE = 0.05  # s between polls with no turn of ours to come (sellers; registration)
 
 
 # ====================================================================== the decision
@@ -50,6 +55,16 @@ class TurnContext:
     fee: float  # per kWh per hop
     grid: float | None  # retail price: the buyer's fallback
     epsilon_wh: int
+    order: tuple[str, ...] = ()  # the buyers in turn order (lower case)
+    position: int = 0  # this buyer's place in `order`
+
+    def turns_until_mine(self, current_buyer: str) -> int | None:
+        """How many turns pass before this buyer's, from `current_buyer`'s (0: it is mine)."""
+        try:
+            current = self.order.index(current_buyer.lower())
+        except ValueError:
+            return None
+        return (self.position - current) % len(self.order)
 
     def query(self, state: GameState) -> BestResponseQuery:
         others = tuple(wh_to_kwh(load - mine) for load, mine in
@@ -62,13 +77,16 @@ class TurnContext:
     def load(cls, reader: MarketReader, game_id: int, buyer: str) -> TurnContext:
         info = reader.game(game_id)
         offers = reader.offers(game_id)
-        demand = next((d.wh for d in reader.demands(game_id)
-                       if d.buyer.lower() == buyer.lower()), None)
-        if demand is None:
+        demands = reader.demands(game_id)  # in turn order once registration closed
+        order = tuple(d.buyer.lower() for d in demands)
+        if buyer.lower() not in order:
             raise ProsumerError(f"{buyer} has no demand in game {game_id}")
+        position = order.index(buyer.lower())
+        demand = demands[position].wh
         return cls(game_id, demand, tuple(o.price for o in offers),
                    tuple(o.wh for o in offers), reader.hops_to_sellers(game_id, buyer),
-                   info.prices.transmission_fee, info.prices.retail, info.params.epsilon_wh)
+                   info.prices.transmission_fee, info.prices.retail, info.params.epsilon_wh,
+                   order, position)
 
 
 class Action(Enum):
@@ -128,6 +146,7 @@ class GameTrack:
     ctx: TurnContext | None = None
     bidding: bool = False  # registration closed, the game not ended
     due: float | None = None  # perf_counter at which to look at the turn
+    current: str | None = None  # the buyer whose turn it is (from TurnStarted)
     looked: float = 0.0  # perf_counter of the last look at the state
     noticed: float = 0.0
     pending: Pending | None = None
@@ -189,8 +208,25 @@ class Agent:
         self.catch_up()
         while self.running:
             if not self.step():
-                time.sleep(self.poll_interval)
+                time.sleep(self.interval())
         return self.ended
+
+    def interval(self) -> float:
+        """How long to sleep before the next poll: the full rate when one of our turns is at
+        most NEAR turns away or a request of ours is in flight, slower otherwise."""
+        fast = self.poll_interval
+        playing = [t for t in self.tracks.values() if t.role == "buyer" and t.bidding]
+        if not playing:
+            return max(fast, IDLE)
+        for track in playing:
+            if track.due is not None or track.pending is not None:
+                return fast
+            if track.ctx is None or track.current is None:
+                return fast
+            away = track.ctx.turns_until_mine(track.current)
+            if away is None or away <= NEAR:
+                return fast
+        return fast * FAR_FACTOR
 
     def stop(self) -> None:
         self.running = False
@@ -254,8 +290,15 @@ class Agent:
             track.bidding = True
             self.log.info(f"Received RegistrationClosed for game {game_id}: "
                           f"{args['sellers']} sellers, {args['buyers']} buyers")
-        elif name == "TurnStarted" and mine:
-            self._schedule(track, now)
+            if track.role == "buyer" and track.ctx is None:
+                try:  # the game's fixed terms, before the first turn (same block) needs them
+                    track.ctx = TurnContext.load(self.reader, game_id, self.me)
+                except (ProsumerError, LedgerError) as exc:
+                    self.log.warning(f"Could not read game {game_id}'s terms yet: {exc}")
+        elif name == "TurnStarted":
+            track.current = str(args["buyer"])
+            if mine:
+                self._schedule(track, now)
         elif name in ("BidSubmitted", "BidStood") and mine:
             self._confirmed(track, event, now)
         elif name == "TurnSkipped" and mine:
@@ -363,10 +406,12 @@ class Agent:
         track.pending = Pending(request, decision.action, state.status.round, track.noticed,
                                 t3, t3)
         track.agent_ms.append((t3 - track.noticed) * 1000)
+        sent = getattr(self.prosumer, "timings", {})
         self.log.debug(f"Turn timings in game {game_id}: noticed->state "
                        f"{(t0 - track.noticed) * 1000:.1f} ms, state {(t1 - t0) * 1000:.1f} ms, "
                        f"optimizer {(t2 - t1) * 1000:.1f} ms, sign+queue "
-                       f"{(t3 - t2) * 1000:.1f} ms")
+                       f"{(t3 - t2) * 1000:.1f} ms (estimate {sent.get('estimate', 0):.1f}, "
+                       f"sign {sent.get('sign', 0):.1f}, queue {sent.get('queue', 0):.1f})")
 
     def _log_turn(self, track: GameTrack, state: GameState, decision: Decision) -> None:
         game_id, ctx = track.game_id, track.ctx

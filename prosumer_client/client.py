@@ -37,6 +37,7 @@ class Prosumer:
         self.deadline_seconds = deadline_seconds
         self._clock_offset = 0.0  # chain time - wall time, from the last sync
         self._forwarder: str | None = None
+        self.timings: dict[str, float] = {}  # ms of the last send: estimate, sign, queue
 
     def close(self) -> None:
         self.relay.close()
@@ -81,8 +82,15 @@ class Prosumer:
     # ------------------------------------------------------------------ plumbing
 
     def send(self, what: str, call: Any, *, gas: int | None = None) -> int:
+        """Sign and queue `call`; `timings` keeps how long signing and queueing took (ms)."""
         try:
-            return self.relay.send(call, gas=gas, deadline=self.deadline())
+            t0 = time.perf_counter()
+            signed = self.relay.sign(call, gas=gas, deadline=self.deadline())
+            t1 = time.perf_counter()
+            request = self.relay.submit(signed)
+            t2 = time.perf_counter()
+            self.timings.update(sign=(t1 - t0) * 1000, queue=(t2 - t1) * 1000)
+            return request
         except RequestRefused as exc:
             if exc.status in (409, 422):
                 raise Refused(what, _reason(exc.detail)) from exc
@@ -104,10 +112,13 @@ class Prosumer:
             self._forwarder = self.relay.deployment.address("GridForwarder")
         call = {"from": self._forwarder, "to": self.reader.address,
                 "data": "0x" + data.hex() + self.address[2:].lower()}
+        t0 = time.perf_counter()
         try:
             return int(self.reader.rpc.call("eth_estimateGas", [call]), 16) * 5 // 4 + 20_000
         except LedgerError:
             return None
+        finally:
+            self.timings["estimate"] = (time.perf_counter() - t0) * 1000
 
     def outcome(self, request_id: int) -> Outcome:
         """The request's state now (no waiting)."""
