@@ -14,6 +14,8 @@ from web3 import Web3
 from ledger_contracts.deploy import Deployment
 from ledger_contracts.events import Event
 
+from .settlement import format_settlement
+
 END_REASONS = {1: "converged", 2: "round limit", 3: "no participants"}
 
 
@@ -114,4 +116,6 @@ def format_report(r: dict[str, Any]) -> str:
     lines.append(f"Timings: bidding {tm.get('bidding_seconds', 0):.2f} s, "
                  f"{tm.get('ms_per_turn', 0):.1f} ms per turn, "
                  f"game {tm.get('game_seconds', 0):.2f} s")
+    if r.get("settlement"):
+        lines += ["", format_settlement(r["settlement"])]
     return "\n".join(lines)

@@ -1,0 +1,79 @@
+"""The demo's meter simulator: when a game's trades are fixed, it posts every participant's
+reading for the delivery period through the queue, as an account with the meter role would.
+
+By default delivery is full: a seller produced what it sold, a buyer consumed its demand (what
+it bought from peers plus its grid import). `delivery` scales a prosumer's reading by name,
+e.g. {"S001": 0.5} for a seller that delivers half, {"P002": 1.2} for a buyer that consumes
+20 % more than its demand.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger_contracts.deploy import Deployment
+from ledger_contracts.events import EventReader
+from prosumer_client.relay import RelayClient, RequestReverted
+
+
+class MeterSimulator:
+    def __init__(self, w3: Web3, deployment: Deployment, queue_url: str, meter: LocalAccount,
+                 names: dict[str, str], delivery: dict[str, float] | None = None,
+                 log: Callable[[str], None] = print) -> None:
+        self.w3 = w3
+        self.deployment = deployment
+        self.market = deployment.contract(w3, "Market")
+        self.settlement = deployment.contract(w3, "Settlement")
+        self.relay = RelayClient(queue_url, w3, deployment, meter)
+        self.names = names
+        self.delivery = delivery or {}
+        self.log = log
+        self.read_games: set[int] = set()
+
+    def readings(self, game_id: int) -> list[tuple[str, int, int]]:
+        """(prosumer, produced Wh, consumed Wh) for every participant of a game."""
+        out = []
+        for offer in self.market.functions.offers(game_id).call():
+            seller = offer[0]
+            sold = int(self.settlement.functions.party(game_id, seller).call()[4])  # tradedWh
+            out.append((seller, round(sold * self._factor(seller)), 0))
+        for demand in self.market.functions.demands(game_id).call():
+            buyer, wh = demand[0], int(demand[1])
+            out.append((buyer, 0, round(wh * self._factor(buyer))))
+        return out
+
+    def _factor(self, address: str) -> float:
+        return self.delivery.get(self.names.get(address, address), 1.0)
+
+    def post(self, game_id: int) -> None:
+        ids = []
+        for prosumer, produced, consumed in self.readings(game_id):
+            call = self.settlement.functions.postReading(game_id, prosumer, produced, consumed)
+            ids.append((prosumer, self.relay.send(call)))
+        for prosumer, request_id in ids:
+            try:
+                self.relay.wait(request_id, timeout=60)
+            except RequestReverted as exc:
+                self.log(f"[METER] reading of {self.names.get(prosumer, prosumer)} refused: {exc}")
+        self.read_games.add(game_id)
+        self.log(f"[METER] [{_now()}] info: Posted {len(ids)} readings for game {game_id}")
+
+    def run(self, stop: Callable[[], bool], interval: float = 0.1) -> None:
+        reader = EventReader(self.w3, self.deployment)
+        last = self.deployment.block - 1
+        while not stop():
+            head = self.w3.eth.block_number
+            if head > last:
+                for event in reader.read(from_block=last + 1, to_block=head):
+                    if event.name == "TradesFixed" and event.game not in self.read_games:
+                        self.post(int(event.args["gameId"]))
+                last = head
+            time.sleep(interval)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
