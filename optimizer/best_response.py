@@ -30,6 +30,41 @@ Method = Literal["exact", "slsqp"]
 ArrayLike = Sequence[float] | Array
 
 
+PRECISION = 1e-10
+"""Largest relative miss of the demand accepted from the sorted-breakpoint pass; beyond it
+(only with costs spread over many orders of magnitude) the bisection fallback runs."""
+
+
+def _bought(lam: float | Array, a: Array, w: Array, room: Array) -> Array:
+    return np.minimum(np.maximum((lam - a) * w, 0.0), room)
+
+
+def _newton(demand: float, lam: float, a: Array, w: Array, room: Array) -> tuple[Array, float]:
+    """One Newton step on lambda: removes the rounding left in sum(x) - demand."""
+    x = _bought(lam, a, w, room)
+    free = (x > 0.0) & (x < room)
+    if free.any():
+        lam += (demand - float(x.sum())) / float(w[free].sum())
+        x = _bought(lam, a, w, room)
+    return x, float(lam)
+
+
+def _bisect(demand: float, a: Array, w: Array, room: Array, pts: Array) -> tuple[Array, float]:
+    """Binary search of the sorted breakpoints, summing directly at each: robust to rounding."""
+    lo, hi = 0, pts.size - 1
+    if _bought(pts[hi], a, w, room).sum() < demand:
+        return room.copy(), float(pts[hi])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _bought(pts[mid], a, w, room).sum() < demand:
+            lo = mid
+        else:
+            hi = mid
+    f0, f1 = _bought(pts[lo], a, w, room).sum(), _bought(pts[hi], a, w, room).sum()
+    lam = pts[lo] + (demand - f0) * (pts[hi] - pts[lo]) / (f1 - f0) if f1 > f0 else pts[hi]
+    return _newton(demand, float(lam), a, w, room)
+
+
 def solve_capped_simplex(
     demand: float, a: Array, b: Array, room: Array, grid_price: float | None = None
 ) -> tuple[Array, float, float]:
@@ -39,6 +74,16 @@ def solve_capped_simplex(
     (a small excess from rounding fills every seller).
     """
     w = 0.5 / b
+    if grid_price is not None:
+        x = _bought(grid_price, a, w, room)
+        if x.sum() < demand:  # the sellers' kWh cheaper than g don't cover it: grid for the rest
+            return x, grid_price, demand - float(x.sum())
+    if demand <= 0.0:  # nothing to buy; lambda is the price of the first kWh
+        open_ = room > 0
+        lam = float(a[open_].min()) if open_.any() else float("inf")
+        if grid_price is not None:
+            lam = min(lam, grid_price)
+        return np.zeros_like(a), lam if lam < np.inf else float("nan"), 0.0
     pts = np.concatenate((a, a + room / w))
     order = np.argsort(pts)
     pts = pts[order]
@@ -47,32 +92,15 @@ def solve_capped_simplex(
     total = np.empty_like(pts)
     total[0] = 0.0
     np.cumsum(slope[:-1] * np.diff(pts), out=total[1:])
-
-    if grid_price is not None and grid_price < pts[-1]:
-        k = int(np.searchsorted(pts, grid_price, side="right")) - 1
-        at_g = 0.0 if k < 0 else total[k] + slope[k] * (grid_price - pts[k])
-        if at_g < demand:
-            x = np.clip((grid_price - a) * w, 0.0, room)
-            return x, grid_price, max(demand - float(x.sum()), 0.0)
-    elif grid_price is not None and total[-1] < demand:
-        return room.copy(), grid_price, demand - float(room.sum())
-
-    if demand <= 0.0:
-        open_ = room > 0
-        lam = float(a[open_].min()) if open_.any() else float("nan")
-        return np.zeros_like(a), lam, 0.0
     k = int(np.searchsorted(total, demand, side="left"))
     if k >= pts.size:  # demand == capacity up to rounding: every seller full
-        return room.copy(), float(pts[-1]), 0.0
-    step = (demand - total[k - 1]) / slope[k - 1] if slope[k - 1] > 0 else 0.0
-    lam = min(pts[k - 1] + step, pts[k])
-    x = np.clip((lam - a) * w, 0.0, room)
-    # one Newton step on lambda removes the rounding left in sum(x) - demand
-    free = (x > 0.0) & (x < room)
-    if free.any():
-        lam += (demand - x.sum()) / w[free].sum()
-        x = np.clip((lam - a) * w, 0.0, room)
-    return x, float(lam), 0.0
+        x, lam = room.copy(), float(pts[-1])
+    else:
+        step = (demand - total[k - 1]) / slope[k - 1] if slope[k - 1] > 0 else 0.0
+        x, lam = _newton(demand, min(pts[k - 1] + step, pts[k]), a, w, room)
+    if abs(demand - float(x.sum())) > PRECISION * demand:
+        x, lam = _bisect(demand, a, w, room, pts)
+    return x, lam, 0.0
 
 
 def solve_capped_simplex_rows(
@@ -92,16 +120,18 @@ def solve_capped_simplex_rows(
     lam = pts[:, 0].copy()  # zero demand: nothing bought
     lam[k == pts.shape[1]] = np.inf  # more than the sellers' room: all full (+ grid)
     ki, ri = k[inside] - 1, rows[inside]
-    step = (demand[ri] - total[ri, ki]) / np.maximum(slope[ri, ki], 1e-300)
+    gain = demand[ri] - total[ri, ki]
+    step = np.divide(gain, slope[ri, ki], out=np.zeros_like(gain), where=slope[ri, ki] > 0)
     lam[ri] = np.minimum(pts[ri, ki] + step, pts[ri, ki + 1])
     if grid_price is not None:
         lam = np.minimum(lam, grid_price)
-    x = np.clip((lam[:, None] - a) * w, 0.0, room)
-    grid = (
-        np.maximum(demand - x.sum(axis=1), 0.0)
-        if grid_price is not None
-        else (np.zeros_like(demand))
-    )
+    x = np.minimum(np.maximum((lam[:, None] - a) * w, 0.0), room)
+    grid = np.zeros_like(demand)
+    if grid_price is not None:
+        grid = np.where(lam >= grid_price, np.maximum(demand - x.sum(axis=1), 0.0), 0.0)
+    # rows whose total missed the demand (rounding at extreme scales): solve them one by one
+    for i in np.flatnonzero(np.abs(demand - x.sum(axis=1) - grid) > 1e-9 * demand):
+        x[i], _, grid[i] = solve_capped_simplex(float(demand[i]), a[i], b[i], room[i], grid_price)
     return x, grid
 
 

@@ -172,7 +172,7 @@ def solve(
     x = here.x
     # repair: sellers overloaded by rounding give back the excess proportionally
     over = x.sum(axis=0)
-    x = x * np.where(over > pb.capacity, pb.capacity / np.maximum(over, 1e-300), 1.0)
+    x = x * (pb.capacity / np.maximum(over, pb.capacity))
     grid = np.zeros_like(pb.demand)
     if pb.grid_price is not None:
         grid = np.maximum(pb.demand - x.sum(axis=1), 0.0)

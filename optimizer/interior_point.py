@@ -12,6 +12,7 @@ iteration count hardly depends on the size. It is robust where active-set method
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,8 @@ from optimizer.results import Array
 TOL = 1e-10
 """Relative primal and dual residuals, and duality gap relative to the objective."""
 MAXITER = 200
+STALLED = 1e-15
+"""Duality gap (relative) below which further iterations cannot reduce the residuals."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ class _Point:
     def gap(self) -> float:
         return float(np.sum(self.x * self.zx) + self.u @ self.zu + self.y @ self.zy)
 
+    def gap_after(self, d: _Point, a: float) -> float:
+        """``self.step(d, a).gap()`` without building the point."""
+        return float(
+            np.sum((self.x + a * d.x) * (self.zx + a * d.zx))
+            + (self.u + a * d.u) @ (self.zu + a * d.zu)
+            + (self.y + a * d.y) @ (self.zy + a * d.zy)
+        )
+
     def max_step(self, d: _Point) -> float:
         pairs = (
             (self.x, d.x),
@@ -79,7 +90,9 @@ class _Point:
             (self.zu, d.zu),
             (self.zy, d.zy),
         )
-        return min((float(np.min(-v[dv < 0] / dv[dv < 0], initial=np.inf)) for v, dv in pairs))
+        return min(
+            float(np.min(-v[dv < -1e-300] / dv[dv < -1e-300], initial=np.inf)) for v, dv in pairs
+        )
 
 
 def _scale(pb: Problem) -> tuple[_Scaled, float, float]:
@@ -174,6 +187,38 @@ def _direction(
     )
 
 
+NEIGHBOURHOOD = 1e-4
+"""Every product x z stays above this fraction of the average: keeps the iterates away from
+the boundary, where Mehrotra's steps can cycle (seen on small LP-like cases)."""
+
+
+def _centred(v: _Point, d: _Point, a: float, n: int) -> float:
+    """The longest step, at most ``a``, that keeps the next point in the neighbourhood."""
+    for _ in range(40):
+        products = [
+            (v.x + a * d.x) * (v.zx + a * d.zx),
+            (v.u + a * d.u) * (v.zu + a * d.zu),
+            (v.y + a * d.y) * (v.zy + a * d.zy),
+        ]
+        total = sum(float(p.sum()) for p in products)
+        smallest = min(float(p.min(initial=np.inf)) for p in products)
+        if smallest >= NEIGHBOURHOOD * total / n:
+            return a
+        a *= 0.7
+    return a
+
+
+def _targets(v: _Point, mu: float, aff: _Point | None) -> tuple[Array, Array, Array]:
+    """Complementarity targets mu - x z (- dx dz, Mehrotra's second-order term)."""
+    if aff is None:
+        return mu - v.x * v.zx, mu - v.u * v.zu, mu - v.y * v.zy
+    return (
+        mu - v.x * v.zx - aff.x * aff.zx,
+        mu - v.u * v.zu - aff.u * aff.zu,
+        mu - v.y * v.zy - aff.y * aff.zy,
+    )
+
+
 def solve(pb: Problem, tol: float = TOL, maxiter: int = MAXITER) -> IPMSolution:
     sp, kwh, money = _scale(pb)
     B, S = pb.c.shape
@@ -214,26 +259,30 @@ def solve(pb: Problem, tol: float = TOL, maxiter: int = MAXITER) -> IPMSolution:
         if err_p < tol and err_d < tol and gap < tol * (1.0 + abs(objective)):
             converged = True
             break
+        if gap < STALLED * (1.0 + abs(objective)):
+            # complementarity is gone but rounding holds the residuals up (e.g. demand equal
+            # to capacity: no strictly feasible point); accept what is close enough
+            converged = max(err_p, err_d) < math.sqrt(tol)
+            break
         if nit == maxiter:
             break
         nit += 1
         # predictor: straight to complementarity 0; corrector: centred, second-order term
         sys_ = _System.at(sp, v)
-        aff = _direction(sys_, v, res, (-v.x * v.zx, -v.u * v.zu, -v.y * v.zy))
+        aff = _direction(sys_, v, res, _targets(v, 0.0, None))
         a_aff = min(1.0, v.max_step(aff))
-        sigma = (v.step(aff, a_aff).gap() / gap) ** 3 if gap > 0 else 0.0
+        sigma = (v.gap_after(aff, a_aff) / gap) ** 3 if gap > 0 else 0.0
         mu = sigma * gap / n
-        cor = _direction(
-            sys_,
-            v,
-            res,
-            (
-                mu - v.x * v.zx - aff.x * aff.zx,
-                mu - v.u * v.zu - aff.u * aff.zu,
-                mu - v.y * v.zy - aff.y * aff.zy,
-            ),
-        )
-        v = v.step(cor, min(1.0, 0.995 * v.max_step(cor)))
+        cor = _direction(sys_, v, res, _targets(v, mu, aff))
+        a = min(1.0, 0.995 * v.max_step(cor))
+        if v.gap_after(cor, a) > (1.0 - 0.01 * a) * gap:
+            # Mehrotra's correction can stall (seen on degenerate LP-like cases): take a plain
+            # step towards the central path instead
+            cor = _direction(sys_, v, res, _targets(v, 0.5 * gap / n, None))
+            a = min(1.0, 0.995 * v.max_step(cor))
+            while a > 1e-8 and v.gap_after(cor, a) > (1.0 - 0.25 * a) * gap:
+                a *= 0.5  # the gap falls at rate gap / 2 for small steps: Armijo
+        v = v.step(cor, _centred(v, cor, a, n))
     # interior points are never exactly 0: drop what is below the tolerance
     x = np.where(v.x > tol, v.x, 0.0) * kwh
     grid = np.where(v.y > tol, v.y, 0.0) * kwh if sp.grid else np.zeros(B)

@@ -63,5 +63,5 @@ def slsqp_best_response(
         success=bool(res.success),
         status=status,
         message=str(res.message),
-        nit=int(res.nit),
+        nit=int(res.get("nit", 0)),
     )
