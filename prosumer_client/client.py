@@ -1,5 +1,6 @@
 """A prosumer's actions on the market, signed with its key and relayed by the queue: offer,
-demand, bid, stand. Refusals raise `Refused` with the decoded custom error:
+demand (approving its escrow first when the market has a settlement contract), bid, stand,
+and a meter's reading. Refusals raise `Refused` with the decoded custom error:
 
     prosumer = Prosumer(relay, reader)
     prosumer.demand(3, 34.0)   # Refused: demand refused: MarketRegistrationWindowClosed(...)
@@ -9,23 +10,38 @@ Request deadlines follow the chain's clock (a test chain may run ahead of the wa
 
 from __future__ import annotations
 
+import re
 import time
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi import decode as abi_decode
 from web3 import Web3
 
-from ledger_contracts.errors import LedgerError
+from ledger_contracts.artifacts import load_artifact
+from ledger_contracts.errors import LedgerError, LedgerRevert
 from ledger_contracts.units import kwh_to_wh, price_to_micro
 
-from .errors import Refused
+from .errors import Refused, SettlementNotDeployed
 from .market import MarketReader
 from .relay import Outcome, RelayClient, RequestFailed, RequestRefused, RequestReverted
+from .views import Contract, abi_type
 
 DEADLINE_SECONDS = 600
 _WOULD_REVERT = "would revert: "
-_BID = bytes(Web3.keccak(text="bid(uint256,uint256[])")[:4])
-_STAND = bytes(Web3.keccak(text="stand(uint256)")[:4])
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The market's settlement contract and its token."""
+
+    contract: Contract
+    token: Contract
+
+    @property
+    def address(self) -> str:
+        return self.contract.address
 
 
 class Prosumer:
@@ -37,6 +53,7 @@ class Prosumer:
         self.deadline_seconds = deadline_seconds
         self._clock_offset = 0.0  # chain time - wall time, from the last sync
         self._forwarder: str | None = None
+        self._settlement: Settlement | None = None
         self.timings: dict[str, float] = {}  # ms of the last send: estimate, sign, queue
 
     def close(self) -> None:
@@ -66,17 +83,69 @@ class Prosumer:
         return self.wait("offer", self.send("offer", call), timeout=timeout)
 
     def demand(self, game_id: int, kwh: float, *, timeout: float = 60.0) -> Outcome:
-        """Publish a demand and wait until it is mined."""
-        call = self.market.publishDemand(game_id, kwh_to_wh(kwh))
-        return self.wait("demand", self.send("demand", call), timeout=timeout)
+        """Publish a demand and wait until it is mined. With settlement, the demand escrows
+        its worst-case cost: an allowance short of it is raised to it first (the approval and
+        the demand are queued back to back); a wallet short of it refuses the demand."""
+        wh = kwh_to_wh(kwh)
+        approval = self._approve_escrow(game_id, wh)
+        request = self.send("demand", self.market.publishDemand(game_id, wh))
+        if approval is not None:
+            self.wait("escrow approval", approval, timeout=timeout)
+        return self.wait("demand", request, timeout=timeout)
+
+    def escrow_for(self, game_id: int, wh: int) -> int | None:
+        """Token base units a demand of `wh` Wh would lock now (None without settlement)."""
+        settlement = self.settlement()
+        if settlement is None:
+            return None
+        try:
+            amount, _ = settlement.contract.view("escrowFor", game_id, self.address, wh)
+        except LedgerRevert as exc:
+            raise Refused("demand", str(exc)) from exc
+        return int(amount)
+
+    def _approve_escrow(self, game_id: int, wh: int) -> int | None:
+        """Queue an approval of the escrow if the allowance is short (the chain, not this
+        client, judges the demand: the window before the wallet)."""
+        amount = self.escrow_for(game_id, wh)
+        settlement = self._settlement
+        if amount is None or settlement is None:
+            return None
+        if int(settlement.token.view("allowance", self.address, settlement.address)) >= amount:
+            return None
+        data = settlement.token.calldata("approve", settlement.address, amount)
+        return self.send("escrow approval", (settlement.token.address, data))
+
+    def post_reading(self, game_id: int, prosumer: str, produced_kwh: float,
+                     consumed_kwh: float, *, timeout: float = 60.0) -> Outcome:
+        """A meter's reading of `prosumer` for game `game_id` (needs the meter role)."""
+        settlement = self.settlement()
+        if settlement is None:
+            raise SettlementNotDeployed("posting a meter reading")
+        data = settlement.contract.calldata("postReading", game_id, prosumer,
+                                            kwh_to_wh(produced_kwh), kwh_to_wh(consumed_kwh))
+        return self.wait("reading", self.send("reading", (settlement.address, data)),
+                         timeout=timeout)
+
+    def settlement(self) -> Settlement | None:
+        """The market's settlement contract and token (None if it has none)."""
+        if self._settlement is None:
+            address = self.reader.settlement()
+            if address is None:
+                return None
+            contract = Contract(self.reader.rpc, address, load_artifact("Settlement").abi)
+            token = Contract(self.reader.rpc, str(contract.view("token")),
+                             load_artifact("GridToken").abi)
+            self._settlement = Settlement(contract, token)
+        return self._settlement
 
     def bid(self, game_id: int, wh_per_seller: list[int]) -> int:
         """Queue a bid; returns the request id at once (the turn ends when it is mined)."""
-        data = _BID + abi_encode(["uint256", "uint256[]"], [game_id, wh_per_seller])
+        data = self.reader.views.calldata("bid", game_id, wh_per_seller)
         return self.send("bid", (self.reader.address, data), gas=self._estimate(data))
 
     def stand(self, game_id: int) -> int:
-        data = _STAND + abi_encode(["uint256"], [game_id])
+        data = self.reader.views.calldata("stand", game_id)
         return self.send("stand", (self.reader.address, data), gas=self._estimate(data))
 
     # ------------------------------------------------------------------ plumbing
@@ -100,7 +169,7 @@ class Prosumer:
         try:
             return self.relay.wait(request_id, timeout=timeout)
         except RequestReverted as exc:
-            raise Refused(what, str(exc)) from exc
+            raise Refused(what, _redecode(str(exc))) from exc
         except RequestFailed as exc:
             raise Refused(what, f"not executed ({exc.reason})") from exc
 
@@ -127,4 +196,43 @@ class Prosumer:
 
 def _reason(detail: Any) -> str:
     text = detail if isinstance(detail, str) else str(detail)
-    return text[len(_WOULD_REVERT):] if text.startswith(_WOULD_REVERT) else text
+    text = text[len(_WOULD_REVERT):] if text.startswith(_WOULD_REVERT) else text
+    return _redecode(text)
+
+
+_UNKNOWN = re.compile(r"UnknownError\(data=(0x[0-9a-fA-F]*)\)")
+_DECODERS = ("Market", "Settlement", "GridToken", "GridForwarder")
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
+    for name in _DECODERS:
+        try:
+            abi = load_artifact(name).abi
+        except LedgerError:
+            continue
+        for entry in abi:
+            if entry.get("type") == "error":
+                types = [abi_type(i) for i in entry["inputs"]]
+                selector = bytes(Web3.keccak(text=f"{entry['name']}({','.join(types)})")[:4])
+                table[selector] = (entry["name"], [i["name"] for i in entry["inputs"]], types)
+    return table
+
+
+def _redecode(text: str) -> str:
+    """Decode a custom error the queue could not name (it knows fewer contracts than we do)."""
+    match = _UNKNOWN.search(text)
+    if match is None:
+        return text
+    raw = bytes.fromhex(match.group(1)[2:])
+    found = _error_table().get(raw[:4])
+    if found is None:
+        return text
+    name, names, types = found
+    try:
+        values = abi_decode(types, raw[4:])
+    except Exception:  # malformed data: keep what the queue said
+        return text
+    return text.replace(match.group(0), str(LedgerRevert(name, dict(zip(names, values,
+                                                                       strict=True)))))

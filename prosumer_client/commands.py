@@ -164,24 +164,44 @@ def _wait_for(check: Any, seconds: float) -> bool:
 # ---------------------------------------------------------------------- settlement
 
 
-def _settlement(deployment: Deployment, what: str) -> str:
-    if "Settlement" not in deployment.contracts:
-        raise SettlementNotDeployed(what)
-    return deployment.address("Settlement")
-
-
 def meter(args: argparse.Namespace, settings: Settings) -> int:
-    _settlement(Deployment.load(settings.deployment), "posting a meter reading")
-    raise ProsumerError("meter readings are not wired to the Settlement contract yet")
+    setup(settings.log_level)
+    w3, deployment = _chain(settings)
+    prosumer = _prosumer(settings, w3, deployment)
+    try:
+        prosumer.sync_clock()
+        who = args.prosumer or prosumer.address
+        outcome = prosumer.post_reading(args.game, who, args.produced, args.consumed)
+    finally:
+        prosumer.close()
+    data = {"game": args.game, "prosumer": who, "produced_kwh": args.produced,
+            "consumed_kwh": args.consumed, "meter": prosumer.address, **_receipt(outcome)}
+    _print(args, data, f"reading posted: game {args.game}, {who} produced "
+                       f"{kwh(args.produced)} kWh, consumed {kwh(args.consumed)} kWh (block "
+                       f"{outcome.block_number}, tx {outcome.tx_hash})")
+    return 0
+
+
+def _wallet_reader(args: argparse.Namespace, settings: Settings, what: str
+                   ) -> tuple[MarketReader, str]:
+    who = _whose(args, settings)
+    w3, deployment = _chain(settings)
+    reader = MarketReader(w3, deployment, Rpc(settings.rpc, timeout=settings.rpc_timeout))
+    if reader.settlement() is None:
+        reader.rpc.close()
+        raise SettlementNotDeployed(what)
+    return reader, who
 
 
 def balance(args: argparse.Namespace, settings: Settings) -> int:
-    _settlement(Deployment.load(settings.deployment), "the balance")
+    reader, _ = _wallet_reader(args, settings, "the balance")
+    reader.rpc.close()
     raise ProsumerError("the balance is not wired to the wallet yet")
 
 
 def history(args: argparse.Namespace, settings: Settings) -> int:
-    _settlement(Deployment.load(settings.deployment), "the history")
+    reader, _ = _wallet_reader(args, settings, "the history")
+    reader.rpc.close()
     raise ProsumerError("the history is not wired to the wallet yet")
 
 

@@ -21,16 +21,10 @@ from ledger_contracts.deploy import Deployment
 from ledger_contracts.events import Event
 
 from .rpc import Rpc, RpcError
+from .views import abi_type
 
 CHUNK = 5_000  # blocks per eth_getLogs when filling a gap
 _COMPLETE = 1 << 62  # a log index past any: the block's every event was delivered
-
-
-def abi_type(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(abi_type(c) for c in param["components"])
-        return f"({inner}){param['type'][5:]}"
-    return str(param["type"])
 
 
 class LogDecoder:

@@ -17,20 +17,25 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.deploy import Deployment, deploy
+from ledger_contracts.chain import transact
+from ledger_contracts.deploy import Deployment, deploy, deploy_contract
 from ledger_contracts.scenario import Scenario
 from ledger_contracts.scripted import ScriptedMarket
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator, 9 the queue's relay)
 
+METER = 19  # dev key granted the meter role
+TOKENS = 1_000_000_000  # base units (1000 currency units) minted to every buyer but the last
+
 # Sellers (kWh, price) and buyers (kWh); the agents' game uses the first 2 sellers and 3
-# buyers, the CLI tests the others. Zones 0..2 with the default hop matrix.
+# buyers, the CLI tests the others (the last buyer has no tokens). Zones 0..2 with the default
+# hop matrix.
 SCENARIO = Scenario(
     sellers=((40.0, 0.08), (30.0, 0.07), (50.0, 0.09)),
-    buyers=(20.0, 25.0, 15.0, 10.0, 12.0),
+    buyers=(20.0, 25.0, 15.0, 10.0, 12.0, 9.0),
     seller_zones=(0, 1, 2),
-    buyer_zones=(0, 1, 2, 0, 1),
+    buyer_zones=(0, 1, 2, 0, 1, 2),
     epsilon_wh=5,
     round_limit=50,
     turn_deadline=60,
@@ -61,6 +66,7 @@ class Market:
     optimizer_url: str
     tmp: Path
     scenario: Scenario = SCENARIO
+    meter: int = METER
     repo: Path = REPO
     services: list[Service] = field(default_factory=list)
 
@@ -131,17 +137,38 @@ def stop(service: Service) -> None:
             service.proc.wait(timeout=5)
 
 
+def with_settlement(w3: Web3, operator: LocalAccount, deployment: Deployment) -> None:
+    """Deploy the token and the settlement contract and wire them to the market, unless the
+    deployment already has them."""
+    if "Settlement" in deployment.contracts:
+        return
+    forwarder, market = deployment.address("GridForwarder"), deployment.address("Market")
+    token = deploy_contract(w3, operator, "GridToken", operator.address, forwarder)
+    settlement = deploy_contract(w3, operator, "Settlement", market, token.address,
+                                 operator.address, forwarder)
+    transact(w3, operator, deployment.contract(w3, "Market").functions.setSettlement(
+        settlement.address))
+    deployment.contracts.update(GridToken=token.address, Settlement=settlement.address)
+
+
 @pytest.fixture(scope="session")
 def prosumer_market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     tmp = tmp_path_factory.mktemp("prosumer_market")
     operator = dev_accounts[0]
     deployment = deploy(w3, operator)
+    with_settlement(w3, operator, deployment)
     deployment_file = tmp / "deployment.json"
     deployment.save(deployment_file)
     prosumers = dev_accounts[FIRST_PROSUMER:FIRST_PROSUMER + SCENARIO.prosumers]
     driver = ScriptedMarket(w3, deployment, operator, prosumers)
     driver.setup(SCENARIO)
+    m_fn = driver.market.functions
+    driver.send("grantRole", operator, m_fn.grantRole(m_fn.METER_ROLE().call(),
+                                                      dev_accounts[METER].address))
+    token = deployment.contract(w3, "GridToken").functions
+    for buyer in prosumers[len(SCENARIO.sellers):-1]:
+        driver.send("mint", operator, token.mint(buyer.address, TOKENS))
     queue_port, optimizer_port = free_port(), free_port()
     m = Market(w3, anvil.url, deployment, deployment_file, operator, driver, prosumers,
                anvil.keys, f"http://127.0.0.1:{queue_port}",

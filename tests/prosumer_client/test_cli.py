@@ -3,7 +3,6 @@ anything connects."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -92,21 +91,6 @@ def test_missing_deployment_and_missing_key_are_named(tmp_path: Path,
         in err
     code, _, err = run(["status", "--key-file", str(tmp_path / "key.txt")], capsys)
     assert code == 1 and "key file" in err and "not found" in err
-
-
-@pytest.mark.parametrize("argv", [
-    ["meter", "--game", "1", "--produced", "2", "--consumed", "0.5"],
-    ["balance"],
-    ["history", "--game", "2"],
-])
-def test_settlement_commands_need_settlement(argv: list[str], tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    deployment = tmp_path / "deployment.json"
-    deployment.write_text(json.dumps({"chain_id": 31337, "block": 1, "operator": "0x" + "1" * 40,
-                                      "contracts": {"Market": "0x" + "2" * 40}}))
-    code, _, err = run([*argv, "--deployment", str(deployment)], capsys)
-    assert code == 1
-    assert err.startswith("error: settlement not deployed: ")
 
 
 def test_environment_supplies_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from ledger_contracts.deploy import Deployment, deploy_contract
 from prosumer_client.cli import main
 
-SELLER, BUYER, LATE = 12, 16, 17  # dev keys of admitted prosumers nobody else uses
+SELLER, BUYER, LATE, POOR = 12, 16, 17, 18  # dev keys of admitted prosumers nobody else uses
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -46,6 +47,24 @@ def test_offer_demand_and_status(prosumer_market: Any, monkeypatch: pytest.Monke
     code, out, err = run(["demand", "--game", game, "--kwh", "8", *flags], capsys)
     assert code == 0, err
     assert out.startswith(f"demand published: game {game}, 8 kWh (buyer #0, block ")
+    # The escrow was approved through the queue and locked: 8 kWh x (0.25 + 0.02 x 2 hops).
+    settlement = m.deployment.contract(m.w3, "Settlement").functions
+    assert settlement.escrowOf(buyer).call() == 8_000 * (250_000 + 20_000 * 2) // 1000
+
+    monkeypatch.setenv("PROSUMER_KEY", m.keys[POOR])
+    code, _, err = run(["demand", "--game", game, "--kwh", "5", *flags], capsys)
+    assert code == 1
+    assert err == (f"error: demand refused: SettlementInsufficientBalance(buyer="
+                   f"{m.prosumers[POOR - 10].address.lower()}, balance=0, needed=1450000)\n")
+
+    monkeypatch.setenv("PROSUMER_KEY", m.keys[m.meter])
+    code, _, err = run(["meter", "--game", game, "--prosumer", buyer, "--produced", "0",
+                        "--consumed", "8", *flags], capsys)
+    assert code == 1
+    assert err == (f"error: reading refused: SettlementTradesNotFixed(gameId={game}, "
+                   "status=0)\n")
+
+    monkeypatch.setenv("PROSUMER_KEY", m.keys[BUYER])
 
     code, out, err = run(["demand", "--game", game, "--kwh", "8", *flags], capsys)
     assert code == 1 and out == ""
@@ -86,3 +105,24 @@ def test_offer_demand_and_status(prosumer_market: Any, monkeypatch: pytest.Monke
 
     code, _, err = run(["status", "--address", seller, "--game", 99, *flags], capsys)
     assert code == 1 and "there is no game 99" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["meter", "--game", "1", "--produced", "2", "--consumed", "0.5"],
+    ["balance"],
+    ["history", "--game", "2"],
+])
+def test_settlement_commands_without_settlement(argv: list[str], anvil: Any, w3: Any,
+                                                operator: Any, tmp_path: Any,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    forwarder = deploy_contract(w3, operator, "GridForwarder")
+    market = deploy_contract(w3, operator, "Market", operator.address, forwarder.address)
+    path = tmp_path / "deployment.json"
+    Deployment(w3.eth.chain_id, 1, operator.address, {  # a market running without settlement
+        "GridForwarder": forwarder.address, "Market": market.address}).save(path)
+    monkeypatch.setenv("PROSUMER_KEY", anvil.keys[19])
+    code, out, err = run([*argv, "--rpc", anvil.url, "--deployment", path,
+                          "--queue", "http://127.0.0.1:9"], capsys)
+    assert code == 1 and out == ""
+    assert err.startswith("error: settlement not deployed: "), err

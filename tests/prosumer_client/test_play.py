@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from ledger_contracts.events import EventReader
 from optimizer.best_response import best_response
+from prosumer_client.cli import main as cli_main
 
 Market = Any  # the `market` fixture (tests/prosumer_client/conftest.py)
 
@@ -52,7 +54,8 @@ def _wait_registered(market: Market, game_id: int, sellers: int, buyers: int,
         f"--- {n}\n{p.read_text()}" for n, p in logs.items()) + market.diagnostics())
 
 
-def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path) -> None:
+def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     market = prosumer_market
     sc = market.scenario
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -135,6 +138,25 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path) -> 
     buyer = summaries["P002"]
     assert buyer["role"] == "buyer" and buyer["turns"] == rounds
     assert abs(sum(buyer["bid_kwh"]) - 25.0) <= 0.01
+    # Settlement: every buyer's escrow was approved through the queue and locked; once the
+    # trades are fixed, a meter posts readings with the CLI and delivered trades are paid.
+    locked = [e for e in events if e.name == "EscrowLocked"]
+    assert sorted(e.args["buyer"] for e in locked) == sorted(d[0] for d in
+                                                             m.demands(game_id).call())
+    settlement = market.deployment.contract(market.w3, "Settlement").functions
+    market.driver.send("fixTrades", market.operator, settlement.fixTrades(game_id, 10))
+    seller, buyer_address = market.prosumers[0].address, market.prosumers[3].address
+    monkeypatch.setenv("PROSUMER_KEY", market.keys[market.meter])
+    for who, produced, consumed in ((seller, "40", "0"), (buyer_address, "0", "20")):
+        code = cli_main(["meter", "--game", str(game_id), "--prosumer", who, "--produced",
+                         produced, "--consumed", consumed, *market.common_flags()])
+        assert code == 0
+    later = list(EventReader(market.w3, market.deployment).read(game=game_id))
+    assert sum(e.name == "ReadingPosted" for e in later) == 2
+    row = [d[0] for d in m.demands(game_id).call()].index(buyer_address)
+    delivered = [e for e in later if e.name == "TradeDelivered"]
+    assert len(delivered) == (1 if alloc[row][0] > 0 else 0)
+
     print("agent ms per turn (noticed -> queued):",
           [summaries[n]["agent_ms_mean"] for n in ("P001", "P002", "P003")],
           "turn ms (noticed -> mined event seen):",
