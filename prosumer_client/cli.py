@@ -27,6 +27,7 @@ from ledger_contracts.errors import LedgerError
 from ledger_contracts.units import kwh_to_wh
 
 from . import commands
+from .agent import STRATEGIES
 from .errors import ProsumerError
 from .logs import LEVELS
 from .relay import RelayError
@@ -158,6 +159,9 @@ def parser() -> argparse.ArgumentParser:
                    help="how often to look for new blocks (default 0.01)")
     p.add_argument("--method", choices=["exact", "slsqp"], default="exact",
                    help="the optimizer's best-response method")
+    p.add_argument("--strategy", choices=list(STRATEGIES), default="best-response",
+                   help="a buyer's first bid: its best response (default) or its share of "
+                        "the game's equilibrium")
 
     p = add("meter", "post a prosumer's metered energy for a game (meter role)")
     p.add_argument("--game", type=positive_int, required=True)

@@ -137,7 +137,7 @@ def play(args: argparse.Namespace, settings: Settings) -> int:
     follower = Follower(prosumer.reader.rpc, deployment)
     agent = Agent(prosumer, follower, optimizer, source, name=settings.name,
                   poll_interval=settings.poll_interval, games=args.games,
-                  on_game_end=report, log=log)
+                  on_game_end=report, strategy=args.strategy, log=log)
     previous = signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     try:
         agent.run()

@@ -8,6 +8,7 @@ kept-alive HTTP connection.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
@@ -59,15 +60,27 @@ class OptimizerClient:
     def best_response(self, query: BestResponseQuery) -> BestResponse:
         response = self._post("/best-response", query.body(self.method))
         if response.status_code != 200:
-            try:
-                body = response.json()
-                detail = str(body.get("message") or body.get("detail"))
-            except ValueError:
-                detail = response.text[:300]
-            raise OptimizerRefused(response.status_code, detail)
+            raise OptimizerRefused(response.status_code, _detail(response))
         body = response.json()
         return BestResponse(tuple(float(v) for v in body["solution"]), float(body["grid"]),
                             float(body["cost"]), str(body["method"]))
+
+    def equilibrium(self, demands: Sequence[float], prices: Sequence[float],
+                    capacities: Sequence[float], hops: Sequence[Sequence[float]],
+                    transmission_cost_per_hop: float, grid_price: float | None
+                    ) -> list[list[float]]:
+        """The game's equilibrium allocation (kWh, one row per buyer) from its public data
+        (`POST /equilibrium`, the potential's minimiser)."""
+        body: dict[str, Any] = {"demands": list(demands), "sellers_price": list(prices),
+                                "sellers_capacity": list(capacities),
+                                "hop_distances": [list(row) for row in hops],
+                                "transmission_cost_per_hop": transmission_cost_per_hop}
+        if grid_price is not None:
+            body["grid_price"] = grid_price
+        response = self._post("/equilibrium", body)
+        if response.status_code != 200:
+            raise OptimizerRefused(response.status_code, _detail(response))
+        return [[float(v) for v in row] for row in response.json()["allocation"]]
 
     def health(self) -> bool:
         try:
@@ -100,3 +113,11 @@ class OptimizerClient:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return str(body.get("message") or body.get("detail"))
+    except ValueError:
+        return response.text[:300]

@@ -167,9 +167,14 @@ class FakeFollower:
 class FakeOptimizer:
     def __init__(self, *solution: float) -> None:
         self.solution = solution
+        self.asked: list[Any] = []
 
     def best_response(self, query: BestResponseQuery) -> BestResponse:
         return BestResponse(self.solution, 0.0, 1.0, "exact")
+
+    def equilibrium(self, *args: Any) -> list[list[float]]:
+        self.asked.append(args)
+        return [[11.0, 9.0]]
 
 
 def ev(name: str, block: int, **args: Any) -> Event:
@@ -246,3 +251,29 @@ def test_a_game_that_opens_is_joined_with_the_sources_intent(role: str) -> None:
     expected = ("offer", (3, 40.0, 0.08)) if role == "seller" else ("demand", (3, 9.5))
     assert prosumer.sent == [expected]
     assert agent.tracks[3].role == role
+
+
+def test_the_equilibrium_strategy_opens_with_the_buyers_share_then_best_responds() -> None:
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    optimizer = FakeOptimizer(12.5, 7.5)
+    agent = Agent(prosumer, follower, optimizer, Fixed("buyer", 20.0),  # type: ignore[arg-type]
+                  strategy="equilibrium", log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
+                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000]))  # the equilibrium share
+    (asked,) = optimizer.asked
+    assert asked == ([20.0], (0.08, 0.07), [40.0, 30.0], [[0.0, 1.0]], 0.02, 0.25)
+    prosumer.reader.current = replace(state(buyer=ME, loads=(11_000, 9_000),
+                                            bid=(11_000, 9_000)), status=status(round_=2))
+    follower.batches.append([ev("BidSubmitted", 3, buyer=ME, round=1, amounts=[11_000, 9_000]),
+                             ev("TurnStarted", 3, round=2, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("bid", (3, [12_500, 7_500]))  # then best responses
+    with pytest.raises(ValueError, match="unknown strategy 'greedy'"):
+        Agent(prosumer, follower, optimizer, Fixed("buyer", 1.0),  # type: ignore[arg-type]
+              strategy="greedy")

@@ -70,7 +70,8 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     for k in BUYERS:
         name = f"P{k - 2:03d}"
         logs[name], outs[name] = tmp_path / f"{name}.log", tmp_path / f"{name}.out"
-        procs[name] = _agent(market, k, ["--buy", str(sc.buyers[k - 3])], name,
+        strategy = ["--strategy", "equilibrium"] if name == "P003" else []
+        procs[name] = _agent(market, k, ["--buy", str(sc.buyers[k - 3]), *strategy], name,
                              logs[name], outs[name])
     try:
         game_id = market.open_game()
@@ -131,6 +132,8 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     assert "silly: Sellers used capacities: 0,0" in buyer_log
     assert "verbose: Optimized solution for demand of 20: " in buyer_log
     assert "debug: Turn timings" in buyer_log
+    assert f"verbose: Opening with my share of the equilibrium in game {game_id}: " \
+        in logs["P003"].read_text()
     summaries = {n: json.loads(outs[n].read_text().splitlines()[-1]) for n in procs}
     for summary in summaries.values():
         assert summary["game"] == game_id and summary["reason"] == "converged", summary
