@@ -1,0 +1,69 @@
+"""Typed settings, from command-line flags and environment variables with the same names
+(`--period 900` or `PERIOD=900`); flags win. The clock's private key is never a flag:
+`--key-file FILE` or the environment variable CLOCK_KEY, else on a local Anvil chain (chain id
+31337) Anvil's dev key number 1 (the operator deploys with number 0, the relay uses number 9).
+
+All durations are seconds of chain time, except `tick` and `grace`, which are wall seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
+
+from ledger_contracts.chain import DEFAULT_RPC
+
+CLOCK_DEV_KEY_INDEX = 1
+KEY_ENV = "CLOCK_KEY"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        cli_prog_name="python -m market_clock", cli_kebab_case=True, cli_implicit_flags=True,
+        case_sensitive=False, extra="ignore",
+    )
+
+    rpc: str = Field(DEFAULT_RPC, description="JSON-RPC URL of the Ethereum node")
+    deployment: str = Field("deployment.json", description="deployment file (contract addresses)")
+    queue: str = Field("http://127.0.0.1:8082", description="URL of the transaction queue")
+    key_file: str | None = Field(None, description="file holding the clock's private key "
+                                                    "(else env CLOCK_KEY; Anvil: dev key 1)")
+    period: int = Field(900, ge=1, description="a game is opened every PERIOD s of chain time")
+    registration: int = Field(120, ge=1, description="registration window (s)")
+    delivery: int = Field(900, ge=1, description="delivery period after registration (s)")
+    round_limit: int = Field(20, ge=1, lt=2**32, description="most rounds of bidding")
+    turn_deadline: int = Field(30, ge=1, lt=2**32, description="seconds a buyer has per turn")
+    epsilon_wh: int = Field(10, ge=0, lt=2**64, description="convergence tolerance (Wh)")
+    games: int = Field(0, ge=0, description="stop once this many games are done (0 = never)")
+    speed: float = Field(1.0, ge=1.0, le=1_000_000, description="chain seconds per wall second; "
+                         "above 1 the clock moves a dev chain's time (Anvil, Hardhat)")
+    tick: float = Field(0.05, gt=0, le=5, description="wall seconds between two looks at "
+                                                      "the chain")
+    grace: float = Field(1.0, ge=0, le=60, description="simulated time: wall seconds every "
+                         "registration window and turn lasts at least")
+    jump: bool = Field(True, description="simulated time: when only waiting is left, jump "
+                                         "straight to the next deadline")
+    metering: int = Field(60, ge=0, description="settlement: seconds after a game's delivery "
+                          "end left to the meters before the clock closes the game")
+    chunk: int = Field(100, ge=1, le=10_000, description="settlement: buyers per fixTrades, "
+                       "items per closeGame call")
+    request_timeout: float = Field(60.0, gt=0, description="wall seconds to await one request")
+    startup_wait: float = Field(30.0, ge=0, description="wall seconds to wait at start-up for "
+                                                        "the node and the queue")
+    host: str = Field("127.0.0.1", description="address of the health endpoint")
+    port: int = Field(8083, ge=0, le=65535, description="port of the health endpoint")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
+    log_format: Literal["text", "json"] = Field("text", description="text ([CLOCK] lines) "
+                                                "or one JSON object per line")
+
+    @property
+    def simulated(self) -> bool:
+        return self.speed > 1.0
+
+
+def parse(argv: list[str] | None = None) -> Settings:
+    """Settings from `argv` (flags) over the environment over the defaults."""
+    return CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
