@@ -1,14 +1,26 @@
 """gridgame: prosumer_client — the library and CLI a prosumer uses.
 
     MarketReader     typed reads of the market (games, offers, demands, turn state) in kWh
-    Prosumer         offer / demand / bid / stand, signed and relayed by the queue
+    Prosumer         offer / demand (escrow approved) / bid / stand / meter readings, signed
+                     and relayed by the queue
     Agent, decide    the playing agent and its pure decision function
+    Follower         the contracts' events as they are mined (log filter)
     Profile          energy profiles (CSV), Fixed / FromProfile: what to trade per game
+    Rpc, Contract    lean JSON-RPC and eth_abi-encoded contract calls
     RelayClient      the transaction queue's client (`relay`)
 """
 
-from .agent import Action, Agent, Decision, GameSummary, TurnContext, decide
-from .client import Prosumer
+from .agent import (
+    STRATEGIES,
+    Action,
+    Agent,
+    Decision,
+    GameSummary,
+    TurnContext,
+    decide,
+    equilibrium_share,
+)
+from .client import Prosumer, Settlement
 from .errors import (
     OptimizerError,
     OptimizerRefused,
@@ -42,16 +54,20 @@ from .relay import (
     RequestReverted,
     WaitTimeout,
 )
+from .rpc import Rpc, RpcError
 from .solver import BestResponse, BestResponseQuery, OptimizerClient
 from .sources import Fixed, FromProfile, Intent, Source
+from .views import Contract
 
 __all__ = [
-    "Action", "Agent", "BestResponse", "BestResponseQuery", "Decision", "Demand", "Fixed",
+    "STRATEGIES", "Action", "Agent", "BestResponse", "BestResponseQuery", "Contract",
+    "Decision", "Demand", "Fixed",
     "Follower", "FromProfile", "GameInfo", "GameParams", "GamePrices", "GameState",
     "GameStatus", "GameSummary", "Intent", "MarketReader", "Offer", "OptimizerClient",
     "OptimizerError", "OptimizerRefused", "OptimizerUnavailable", "Outcome", "Participation",
     "Period", "Profile", "ProfileError", "Prosumer", "ProsumerError", "ProsumerRecord",
     "Refused", "RelayClient", "RelayError", "RelayUnavailable", "RequestFailed",
-    "RequestRefused", "RequestReverted", "SettlementNotDeployed", "Source", "TurnContext",
-    "WaitTimeout", "decide",
+    "RequestRefused", "RequestReverted", "Rpc", "RpcError", "Settlement",
+    "SettlementNotDeployed", "Source", "TurnContext", "WaitTimeout", "decide",
+    "equilibrium_share",
 ]
