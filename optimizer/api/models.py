@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optimizer.best_response import DEFAULT_TRANSMISSION_COST
 from optimizer.equilibrium import EPSILON, MAX_ROUNDS
-from optimizer.validation import LIMIT, MIN_POSITIVE
+from optimizer.validation import LIMIT
 
 Amount = Annotated[float, Field(ge=0, le=LIMIT, allow_inf_nan=False)]
-Positive = Annotated[float, Field(ge=MIN_POSITIVE, le=LIMIT, allow_inf_nan=False)]
+# the solvers also want at least validation.MIN_POSITIVE (1e-9) and say so, naming the field
+Positive = Annotated[float, Field(gt=0, le=LIMIT, allow_inf_nan=False)]
 Amounts = Annotated[list[Amount], Field(min_length=1)]
 Positives = Annotated[list[Positive], Field(min_length=1)]
 
