@@ -32,7 +32,7 @@ node_modules/.installed: package.json package-lock.json
 # Forge can exit 0 when the compiler's output is unreadable, so the artifacts are checked too.
 build/forge/.built: node_modules/.installed foundry.toml tools/solc $(SOL)
 	$(FORGE_BIN) build $(FORGE_FLAGS)
-	@for c in GridForwarder Market; do test -f build/forge/$$c.sol/$$c.json || \
+	@for c in GridForwarder Market GridToken Settlement; do test -f build/forge/$$c.sol/$$c.json || \
 	  { echo "error: contract build produced no build/forge/$$c.sol/$$c.json" >&2; exit 1; }; done
 	touch $@
 

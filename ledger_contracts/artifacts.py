@@ -20,7 +20,7 @@ from .errors import ArtifactNotFound
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Every contract the project deploys; their ABIs together decode every error and event.
-PROJECT_CONTRACTS = ("GridForwarder", "Market")
+PROJECT_CONTRACTS = ("GridForwarder", "Market", "GridToken", "Settlement")
 
 
 def build_dir() -> Path:

@@ -69,14 +69,30 @@ def deploy_contract(w3: Web3, signer: LocalAccount, name: str, *args: Any) -> Co
     return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
 
 
+MAX_UINT256 = 2**256 - 1
+
+
 def deploy(w3: Web3, operator: LocalAccount) -> Deployment:
-    """Deploy the forwarder and the market, with `operator` as the market's admin."""
+    """Deploy the forwarder, the market, the settlement token and the settlement, with
+    `operator` as the market's admin, the token's owner and the grid's counterparty.
+
+    The settlement is set on the market before any game (so every demand is escrowed), and
+    the operator allows it to draw grid exports from the operator's wallet without limit: the
+    operator funds exports by holding tokens (`docs/settlement.md`). Roles for the clock and the
+    meters are granted afterwards by whoever sets the market up.
+    """
     first_block = w3.eth.block_number + 1
     forwarder = deploy_contract(w3, operator, "GridForwarder")
     market = deploy_contract(w3, operator, "Market", operator.address, forwarder.address)
+    token = deploy_contract(w3, operator, "GridToken", operator.address, forwarder.address)
+    settlement = deploy_contract(w3, operator, "Settlement", market.address, token.address,
+                                 operator.address, forwarder.address)
+    transact(w3, operator, market.functions.setSettlement(settlement.address))
+    transact(w3, operator, token.functions.approve(settlement.address, MAX_UINT256))
     return Deployment(
         chain_id=w3.eth.chain_id,
         block=first_block,
         operator=operator.address,
-        contracts={"GridForwarder": forwarder.address, "Market": market.address},
+        contracts={"GridForwarder": forwarder.address, "Market": market.address,
+                   "GridToken": token.address, "Settlement": settlement.address},
     )

@@ -1,5 +1,7 @@
 """One game driven in-process, every prosumer's key held here: set up the market, open a game,
-register offers and demands, play the turns with a best-response function, until it ends.
+register offers and demands, play the turns with a best-response function, until it ends; then,
+when the deployment has a settlement, settle it: fix the trades, post a meter reading per
+prosumer (full delivery unless told otherwise), let the delivery period pass, close.
 
 This is what the ledger tests and the gas benchmark use; the real market runs every prosumer
 in its own process through the transaction queue (`python -m demo`).
@@ -10,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,7 +22,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from .chain import transact
-from .deploy import Deployment
+from .deploy import MAX_UINT256, Deployment
 from .scenario import Scenario
 from .units import kwh_to_wh, price_to_micro
 
@@ -29,6 +31,15 @@ Floats = Sequence[float]
 BestResponse = Callable[[float, Floats, Floats, Floats, Floats, float, float | None], Floats]
 
 END_REASONS = {0: "none", 1: "converged", 2: "round-limit", 3: "no-participants"}
+SETTLEMENT_CLOSED = 4  # ISettlement.Status.Closed
+TRADES_FIXED = 2  # ISettlement.Status.TradesFixed
+
+# The scripted operator is the grid: its wallet is topped up to this before a close, so it can
+# pay the grid exports of any scenario game (base units: 10,000 currency units).
+OPERATOR_FLOAT = 10_000 * 1_000_000
+
+# A meter reading (produced Wh, consumed Wh) by prosumer address; None: no reading posted.
+Readings = Mapping[str, tuple[int, int] | None]
 
 
 @dataclass
@@ -44,8 +55,17 @@ class GameRun:
     gas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
 
+@dataclass
+class SettlementRun:
+    game_id: int
+    readings: dict[str, tuple[int, int] | None]  # as posted, by prosumer address
+    fix_calls: int
+    close_calls: int
+    gas: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+
 class ScriptedMarket:
-    """Holds the operator's (also the clock's) and every prosumer's key."""
+    """Holds the operator's (also the clock's and the meter's) and every prosumer's key."""
 
     def __init__(self, w3: Web3, deployment: Deployment, operator: LocalAccount,
                  prosumers: Sequence[LocalAccount]) -> None:
@@ -54,6 +74,10 @@ class ScriptedMarket:
         self.operator = operator
         self.prosumers = list(prosumers)
         self.gas: dict[str, list[int]] = defaultdict(list)
+        settled = "Settlement" in deployment.contracts
+        self.settlement: Contract | None = (
+            deployment.contract(w3, "Settlement") if settled else None)
+        self.token: Contract | None = deployment.contract(w3, "GridToken") if settled else None
 
     def send(self, label: str, signer: LocalAccount, fn: Any) -> TxReceipt:
         receipt = cast(TxReceipt, transact(self.w3, signer, fn))
@@ -78,9 +102,25 @@ class ScriptedMarket:
                 continue
             meter = Web3.keccak(text=f"meter-{k:04d}")
             self.send("admit", op, m.functions.admit(who.address, meter, zone))
+        meter_role = m.functions.METER_ROLE().call()
+        if self.settlement is not None and not m.functions.hasRole(meter_role, op.address).call():
+            self.send("grantRole", op, m.functions.grantRole(meter_role, op.address))
+
+    def fund(self, who: LocalAccount, amount: int) -> None:
+        """Mint `who` up to `amount` base units and let the settlement draw on them (no-op
+        without settlement). Gas under "mint" and "approve"."""
+        if self.token is None or self.settlement is None:
+            return
+        t = self.token.functions
+        balance = int(t.balanceOf(who.address).call())
+        if balance < amount:
+            self.send("mint", self.operator, t.mint(who.address, amount - balance))
+        if int(t.allowance(who.address, self.settlement.address).call()) < amount:
+            self.send("approve", who, t.approve(self.settlement.address, MAX_UINT256))
 
     def register(self, sc: Scenario) -> int:
-        """Open a game, publish every offer and demand, close registration."""
+        """Open a game, publish every offer and demand, close registration. With settlement,
+        a buyer short of its escrow is minted the difference and approves first."""
         m = self.market
         now = self.w3.eth.get_block("latest")["timestamp"]
         registration_end = now + sc.registration_seconds
@@ -94,6 +134,10 @@ class ScriptedMarket:
             self.send("publishOffer", who,
                       m.functions.publishOffer(game_id, kwh_to_wh(kwh), price_to_micro(price)))
         for who, kwh in zip(buyers, sc.buyers, strict=True):
+            if self.settlement is not None:
+                escrow, _ = self.settlement.functions.escrowFor(
+                    game_id, who.address, kwh_to_wh(kwh)).call()
+                self.fund(who, int(escrow))
             self.send("publishDemand", who, m.functions.publishDemand(game_id, kwh_to_wh(kwh)))
         advance_time(self.w3, sc.registration_seconds)
         self.send("closeRegistration", self.operator, m.functions.closeRegistration(game_id))
@@ -140,6 +184,76 @@ class ScriptedMarket:
             buyer_order=[d[0] for d in m.functions.demands(game_id).call()],
             sellers=[o[0] for o in offers], turns=turns, seconds=seconds, gas=self.gas,
         )
+
+
+    # ------------------------------------------------------------------ settlement
+
+    def _settlement(self) -> Contract:
+        if self.settlement is None:
+            raise ValueError("this deployment has no Settlement contract")
+        return self.settlement
+
+    def _status(self, game_id: int) -> tuple[int, int]:
+        book = self._settlement().functions.gameBook(game_id).call()
+        return int(book[0]), int(book[1])
+
+    def fix_trades(self, game_id: int, chunk: int = 50) -> int:
+        """Fix the trades of a game whose bidding ended, `chunk` buyers per call; the calls made."""
+        calls = 0
+        while self._status(game_id)[0] < TRADES_FIXED:
+            self.send("fixTrades", self.operator,
+                      self._settlement().functions.fixTrades(game_id, chunk))
+            calls += 1
+        return calls
+
+    def full_delivery(self, game_id: int) -> dict[str, tuple[int, int] | None]:
+        """Everyone did what it declared: each seller produced its whole offer, each buyer
+        consumed its whole demand (what it did not buy from peers comes from the grid)."""
+        m = self.market.functions
+        readings: dict[str, tuple[int, int] | None] = {
+            o[0]: (int(o[1]), 0) for o in m.offers(game_id).call()}
+        readings.update({d[0]: (0, int(d[1])) for d in m.demands(game_id).call()})
+        return readings
+
+    def post_readings(self, game_id: int, readings: Readings | None = None,
+                      sellers_first: bool = True) -> dict[str, tuple[int, int] | None]:
+        """Post every participant's reading: `readings` where given, full delivery otherwise
+        (None: no reading). Sellers first by default, so each buyer's reading pays its trades."""
+        posted = {**self.full_delivery(game_id), **(readings or {})}
+        m = self.market.functions
+        sellers = [o[0] for o in m.offers(game_id).call()]
+        buyers = [d[0] for d in m.demands(game_id).call()]
+        for who in (sellers + buyers if sellers_first else buyers + sellers):
+            value = posted[who]
+            if value is not None:
+                self.send("postReading", self.operator, self._settlement().functions.postReading(
+                    game_id, who, value[0], value[1]))
+        return posted
+
+    def close(self, game_id: int, chunk: int = 200, operator_float: int = OPERATOR_FLOAT) -> int:
+        """Let the delivery period pass and close the game, `chunk` items per call; the calls.
+        The operator's wallet is first topped up to `operator_float` to fund grid exports."""
+        self.fund(self.operator, operator_float)
+        (_, delivery_end, *_), _, _ = self.market.functions.game(game_id).call()
+        now = int(self.w3.eth.get_block("latest")["timestamp"])
+        if now < delivery_end:
+            advance_time(self.w3, delivery_end - now)
+        calls = 0
+        while self._status(game_id)[0] < SETTLEMENT_CLOSED:
+            self.send("closeGame", self.operator,
+                      self._settlement().functions.closeGame(game_id, chunk))
+            calls += 1
+        return calls
+
+    def settle(self, game_id: int, readings: Readings | None = None, *,
+               sellers_first: bool = True, fix_chunk: int = 50,
+               close_chunk: int = 200) -> SettlementRun:
+        """Fix the trades, post the readings, close: the whole settlement of a game."""
+        fix_calls = self.fix_trades(game_id, fix_chunk)
+        posted = self.post_readings(game_id, readings, sellers_first)
+        close_calls = self.close(game_id, close_chunk)
+        return SettlementRun(game_id=game_id, readings=posted, fix_calls=fix_calls,
+                             close_calls=close_calls, gas=self.gas)
 
 
 def to_wh_bid(x_kwh: Sequence[float], demand_wh: int, caps_wh: Sequence[float],
