@@ -9,12 +9,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 # The original system's demo: four sellers, seven buyers; hop distances are ours.
-DEMO = {
+DEMO: dict[str, list[Any]] = {
     "sellers_price": [0.14, 0.0838, 0.0784, 0.0666],
     "sellers_capacity": [350.0, 36.0, 29.0, 49.0],
     "demands": [34.0, 47.0, 13.0, 28.0, 31.0, 29.0, 15.0],

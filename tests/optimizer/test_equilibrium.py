@@ -110,11 +110,11 @@ def test_round_limit_is_a_status_not_an_error(demo: dict[str, list]) -> None:
     assert res.rounds == 1 and res.history == []
 
 
-def _full_cheap_seller(order: list[int] | None = None, method: str = "best-response") -> Any:
+def _full_cheap_seller(order: list[int] | None = None, method: Any = "best-response") -> Any:
     # both buyers want all of seller 0, which has room for one of them
     return equilibrium(
         [10.0, 10.0], [0.01, 1.0], [10.0, 1000.0], [[0, 0], [0, 0]], method=method, order=order
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_with_a_full_seller_play_order_decides_and_phi_splits_it() -> None:

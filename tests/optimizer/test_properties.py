@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -56,7 +56,7 @@ class Buyer:
     t: float
     grid: float | None
 
-    def solve(self, method: str = "exact") -> Any:
+    def solve(self, method: Literal["exact", "slsqp"] = "exact") -> Any:
         return best_response(
             self.demand,
             self.price,
@@ -66,7 +66,7 @@ class Buyer:
             transmission_cost_per_hop=self.t,
             grid_price=self.grid,
             method=method,
-        )  # type: ignore[arg-type]
+        )
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return buyer_coefficients(self.price, self.capacity, self.used, self.hops, self.t)
@@ -220,10 +220,10 @@ def test_interior_point_path_agrees_with_dual_newton(game: dict[str, Any]) -> No
     fast = eqmod.potential_minimum(g)
     original = eqmod.NEWTON_FIRST
     try:
-        eqmod.NEWTON_FIRST = 0
+        setattr(eqmod, "NEWTON_FIRST", 0)  # noqa: B010 (a module attribute, set for this test)
         robust = eqmod.potential_minimum(g)
     finally:
-        eqmod.NEWTON_FIRST = original
+        setattr(eqmod, "NEWTON_FIRST", original)  # noqa: B010
     scale = 1.0 + max(game["demands"]) + max(game["sellers_capacity"])
     assert fast[3] and robust[3]
     np.testing.assert_allclose(robust[0], fast[0], atol=1e-7 * scale)

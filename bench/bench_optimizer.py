@@ -1,0 +1,254 @@
+"""Optimizer benchmark: exact best response vs the SLSQP reference, the HTTP service under a
+concurrent client, and equilibria (``python -m bench.bench_optimizer``; writes
+bench/results/optimizer.json). It measures and reports; it asserts nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import httpx
+import numpy as np
+
+from bench.common import print_table, write_results
+from optimizer import best_response, equilibrium, make_game, minimum_total_cost
+
+SELLERS = (4, 50, 200, 1000)
+SLSQP_UP_TO = 200
+GAMES = ((7, 4), (100, 20), (1000, 50))
+HTTP_SELLERS, HTTP_CONCURRENCY, HTTP_REQUESTS = 50, 4, 2000
+
+
+def _timed(fn: Callable[[], Any], budget: float = 0.5, at_least: int = 5) -> list[float]:
+    """Seconds per call, each call timed on its own, for about ``budget`` seconds."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < at_least or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _buyer(sellers: int, seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    capacity = rng.uniform(10, 100, sellers)
+    used = capacity * rng.uniform(0, 0.5, sellers)
+    return {
+        "buyer_demand": float(0.5 * (capacity - used).sum()),
+        "sellers_price": rng.uniform(0.05, 0.2, sellers).tolist(),
+        "sellers_capacity": capacity.tolist(),
+        "used_capacities": used.tolist(),
+        "hop_distances": rng.integers(0, 6, sellers).astype(float).tolist(),
+    }
+
+
+def bench_best_response() -> list[dict[str, Any]]:
+    rows = []
+    for sellers in SELLERS:
+        req = _buyer(sellers)
+        args = list(req.values())
+        exact = best_response(*args)
+        t_exact = statistics.median(_timed(partial(best_response, *args)))
+        row: dict[str, Any] = {"sellers": sellers, "exact_ms": t_exact * 1e3}
+        if sellers <= SLSQP_UP_TO:
+            ref = best_response(*args, method="slsqp")
+            t_ref = statistics.median(_timed(partial(best_response, *args, method="slsqp"), 1.0, 3))
+            row.update(
+                slsqp_ms=t_ref * 1e3,
+                speedup=t_ref / t_exact,
+                slsqp_cost_minus_exact=ref.cost - exact.cost,
+                slsqp_converged=ref.success,
+            )
+        rows.append(row)
+    return rows
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _load(url: str, body: dict[str, Any], total: int, concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    queue = iter(range(total))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=10.0, limits=limits) as client:
+        for _ in range(50):  # warm up
+            (await client.post("/best-response", json=body)).raise_for_status()
+
+        async def worker() -> None:
+            for _ in queue:
+                t0 = time.perf_counter()
+                (await client.post("/best-response", json=body)).raise_for_status()
+                latencies.append(time.perf_counter() - t0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "concurrency": concurrency,
+        "requests": total,
+        "throughput_rps": total / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1e3,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+    }
+
+
+def bench_http() -> list[dict[str, Any]]:
+    port = _free_port()
+    env = {**os.environ, "OPTIMIZER_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimizer", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1.0).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the optimizer service did not start") from None
+                time.sleep(0.1)
+        body = _buyer(HTTP_SELLERS)
+        return [asyncio.run(_load(url, body, HTTP_REQUESTS, c)) for c in (1, HTTP_CONCURRENCY)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _game(buyers: int, sellers: int, seed: int = 1) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    capacity = rng.uniform(10, 100, sellers)
+    demands = rng.uniform(1, 50, buyers)
+    demands *= 0.6 * capacity.sum() / demands.sum()
+    return {
+        "demands": demands,
+        "sellers_price": rng.uniform(0.05, 0.2, sellers),
+        "sellers_capacity": capacity,
+        "hop_distances": rng.integers(0, 6, (buyers, sellers)).astype(float),
+    }
+
+
+def bench_equilibrium() -> list[dict[str, Any]]:
+    rows = []
+    for buyers, sellers in GAMES:
+        game = _game(buyers, sellers)
+        pot = equilibrium(**game)
+        t_pot = statistics.median(_timed(partial(equilibrium, **game), 1.0, 3))
+        checked = make_game(**game)
+        opt = minimum_total_cost(checked)
+        t_opt = statistics.median(_timed(partial(minimum_total_cost, checked), 1.0, 3))
+        rounds = 30 if buyers >= 1000 else 10_000
+        t0 = time.perf_counter()
+        play = equilibrium(**game, method="best-response", max_rounds=rounds, keep_history=False)
+        t_play = time.perf_counter() - t0
+        rows.append(
+            {
+                "game": f"{buyers} x {sellers}",
+                "potential_ms": t_pot * 1e3,
+                "potential_iterations": pot.nit,
+                "potential_residual": pot.residual,
+                "social_optimum_ms": t_opt * 1e3,
+                "price_of_anarchy": pot.total_cost / opt.total_cost,
+                "play_ms": t_play * 1e3,
+                "play_rounds": play.rounds,
+                "play_converged": play.success,
+                "play_residual": play.residual,
+                "play_vs_potential_kwh": float(np.abs(play.x - pot.x).max()),
+            }
+        )
+    return rows
+
+
+def main() -> dict[str, Any]:
+    br = bench_best_response()
+    print("\nbest response (in-process, validation included; median per call)")
+    print_table(
+        ["sellers", "exact ms", "SLSQP ms", "speedup", "SLSQP cost - exact"],
+        [
+            [
+                r["sellers"],
+                r["exact_ms"],
+                r.get("slsqp_ms", "-"),
+                r.get("speedup", "-"),
+                r.get("slsqp_cost_minus_exact", "-"),
+            ]
+            for r in br
+        ],
+    )
+    http = bench_http()
+    print(f"\nPOST /best-response, {HTTP_SELLERS} sellers, {HTTP_REQUESTS} requests")
+    print_table(
+        ["in flight", "req/s", "p50 ms", "p99 ms"],
+        [[h["concurrency"], h["throughput_rps"], h["p50_ms"], h["p99_ms"]] for h in http],
+    )
+    eq = bench_equilibrium()
+    print("\nequilibrium (potential minimiser), social optimum, best-response play")
+    print_table(
+        [
+            "game",
+            "potential ms",
+            "iter",
+            "social opt ms",
+            "PoA",
+            "play ms",
+            "rounds",
+            "play converged",
+            "play - potential kWh",
+        ],
+        [
+            [
+                e["game"],
+                e["potential_ms"],
+                e["potential_iterations"],
+                e["social_optimum_ms"],
+                e["price_of_anarchy"],
+                e["play_ms"],
+                e["play_rounds"],
+                str(e["play_converged"]),
+                e["play_vs_potential_kwh"],
+            ]
+            for e in eq
+        ],
+    )
+    at = {r["sellers"]: r for r in br}
+    goals = {
+        "exact_1000x_faster_than_slsqp_at_200": at[200]["speedup"] >= 1000,
+        "exact_never_costlier_than_slsqp": all(
+            r["slsqp_cost_minus_exact"] >= -1e-9 for r in br if "slsqp_ms" in r
+        ),
+        "exact_1000_sellers_under_1ms": at[1000]["exact_ms"] < 1.0,
+        "http_p50_under_5ms": http[0]["p50_ms"] < 5.0,
+        "equilibrium_1000x50_under_1s": eq[-1]["potential_ms"] < 1000.0,
+    }
+    print("\ngoals")
+    print_table(["goal", "met"], [[k, str(v)] for k, v in goals.items()])
+    data = {
+        "best_response": br,
+        "http": http,
+        "equilibrium": eq,
+        "goals": goals,
+        "cpus": os.cpu_count(),
+    }
+    write_results("optimizer", data)
+    return data
+
+
+if __name__ == "__main__":
+    main()
