@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_utils import function_abi_to_4byte_selector
 
@@ -57,5 +57,5 @@ def error_abis() -> dict[bytes, dict[str, Any]]:
     for name in available_contracts():
         for entry in load_artifact(name).abi:
             if entry.get("type") == "error":
-                table[function_abi_to_4byte_selector(entry)] = entry
+                table[function_abi_to_4byte_selector(cast(Any, entry))] = entry
     return table

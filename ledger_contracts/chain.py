@@ -8,14 +8,14 @@ A revert is raised as `LedgerRevert` carrying the decoded custom error, e.g.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.contract.contract import ContractFunction
+from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.exceptions import (
     ContractCustomError,
     ContractLogicError,
@@ -85,7 +85,7 @@ def revert_from_exception(exc: Exception) -> LedgerRevert | None:
             return LedgerRevert("Error", {"message": str(exc.message or exc)})
         return decode_revert(data)
     if isinstance(exc, Web3RPCError) and exc.rpc_response:
-        err = exc.rpc_response.get("error") or {}
+        err: Any = exc.rpc_response.get("error") or {}
         data = err.get("data") if isinstance(err, dict) else None
         if isinstance(data, str) and data.startswith("0x"):
             return decode_revert(data)
@@ -106,7 +106,7 @@ def call(fn: ContractFunction, *, sender: str | None = None) -> Any:
 def transact(
     w3: Web3,
     signer: LocalAccount,
-    fn: ContractFunction,
+    fn: ContractFunction | ContractConstructor,
     *,
     gas: int | None = None,
     nonce: int | None = None,
@@ -118,7 +118,7 @@ def transact(
     The call is simulated first (gas estimate), so a revert is raised as `LedgerRevert`
     before anything is sent; a transaction that still reverts on chain raises too.
     """
-    params: dict[str, Any] = {"from": signer.address, "chainId": w3.eth.chain_id}
+    params: Any = {"from": signer.address, "chainId": w3.eth.chain_id}
     params["nonce"] = nonce if nonce is not None else w3.eth.get_transaction_count(
         signer.address, "pending"
     )
@@ -130,13 +130,13 @@ def transact(
         if revert is None:
             raise
         raise revert from exc
-    signed = signer.sign_transaction(tx)
+    signed = signer.sign_transaction(cast(Any, tx))
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     if not wait:
         return tx_hash
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
     if receipt["status"] != 1:
-        raise _replayed_revert(w3, tx, receipt)
+        raise _replayed_revert(w3, cast(dict[str, Any], tx), receipt)
     return receipt
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from hexbytes import HexBytes
 from web3 import Web3
@@ -51,11 +51,11 @@ class EventReader:
         self.w3 = w3
         self.deployment = deployment
         self._by_topic: dict[tuple[str, bytes], tuple[str, ContractEvent]] = {}
-        self._addresses: list[str] = []
+        self._addresses: list[Any] = []
         for name, address in deployment.contracts.items():
             contract = deployment.contract(w3, name)
             self._addresses.append(address)
-            for abi in contract.abi:
+            for abi in cast(list[dict[str, Any]], contract.abi):
                 if abi.get("type") != "event" or abi.get("anonymous"):
                     continue
                 event = contract.events[abi["name"]]()
