@@ -76,15 +76,20 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     try:
         game_id = market.open_game()
         _wait_registered(market, game_id, len(SELLERS), len(BUYERS), procs, logs)
+        market.advance(31)
         started = time.perf_counter()
-        market.close_registration(game_id)
+        market.close_registration(game_id, seconds=0)
+        phase = market.market.functions.phase(game_id)
+        deadline = time.monotonic() + 60
+        while phase.call() != 3 and time.monotonic() < deadline:  # Converged
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - started  # closing registration to the game's end
         for name, proc in procs.items():
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 raise AssertionError(f"{name} still running:\n{logs[name].read_text()}\n"
                                      + market.diagnostics()) from None
-        elapsed = time.perf_counter() - started
         for name, proc in procs.items():
             assert proc.returncode == 0, f"{name}:\n{logs[name].read_text()}"
     finally:
