@@ -18,7 +18,7 @@ from ledger_contracts.units import wh_to_kwh
 
 from .agent import Agent, GameSummary
 from .client import Prosumer
-from .errors import ProsumerError, SettlementNotDeployed
+from .errors import ProsumerError
 from .follower import Follower
 from .logs import kwh, kwh_list, setup, tagged
 from .market import MarketReader
@@ -28,6 +28,7 @@ from .rpc import Rpc
 from .settings import KEY_ENV, Settings
 from .solver import OptimizerClient
 from .sources import Fixed, FromProfile, Source
+from .wallet import Wallet, format_balances, format_history
 
 
 def _chain(settings: Settings, wait: float = 0.0) -> tuple[Web3, Deployment]:
@@ -182,27 +183,26 @@ def meter(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _wallet_reader(args: argparse.Namespace, settings: Settings, what: str
-                   ) -> tuple[MarketReader, str]:
+def _wallet(args: argparse.Namespace, settings: Settings) -> Wallet:
     who = _whose(args, settings)
     w3, deployment = _chain(settings)
-    reader = MarketReader(w3, deployment, Rpc(settings.rpc, timeout=settings.rpc_timeout))
-    if reader.settlement() is None:
-        reader.rpc.close()
-        raise SettlementNotDeployed(what)
-    return reader, who
+    return Wallet(w3, deployment, who)
 
 
 def balance(args: argparse.Namespace, settings: Settings) -> int:
-    reader, _ = _wallet_reader(args, settings, "the balance")
-    reader.rpc.close()
-    raise ProsumerError("the balance is not wired to the wallet yet")
+    balances = _wallet(args, settings).balances()
+    _print(args, balances.to_dict(), format_balances(balances))
+    return 0
 
 
 def history(args: argparse.Namespace, settings: Settings) -> int:
-    reader, _ = _wallet_reader(args, settings, "the history")
-    reader.rpc.close()
-    raise ProsumerError("the history is not wired to the wallet yet")
+    wallet = _wallet(args, settings)
+    trades = wallet.history(game=args.game)
+    if args.json:
+        print(json.dumps([t.to_dict() for t in trades]), flush=True)
+    else:
+        print(format_history(trades, me=wallet.address), flush=True)
+    return 0
 
 
 # ---------------------------------------------------------------------- status

@@ -67,6 +67,7 @@ class Market:
     tmp: Path
     scenario: Scenario = SCENARIO
     meter: int = METER
+    tokens: int = TOKENS
     repo: Path = REPO
     services: list[Service] = field(default_factory=list)
 

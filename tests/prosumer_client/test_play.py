@@ -55,7 +55,8 @@ def _wait_registered(market: Market, game_id: int, sellers: int, buyers: int,
 
 
 def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                    monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
     market = prosumer_market
     sc = market.scenario
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -106,8 +107,6 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     turns = sum(e.name in ("BidSubmitted", "BidStood") for e in events)
     assert turns == rounds * len(BUYERS)
     assert any(e.name == "BidStood" for e in events)  # converged buyers stand
-    print(f"\n{turns} turns in {elapsed:.2f} s: {elapsed / turns * 1000:.1f} ms per turn "
-          f"(end to end through the queue, 3 buyers x 2 sellers)")
 
     # Every final bid is a best response to the others' (within epsilon and Wh rounding).
     offers = m.offers(game_id).call()
@@ -165,6 +164,23 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     delivered = [e for e in later if e.name == "TradeDelivered"]
     assert len(delivered) == (1 if alloc[row][0] > 0 else 0)
 
+    # The buyer's wallet: balances and its trades, as JSON and as a table.
+    capsys.readouterr()
+    flags = ["--address", buyer_address, *market.common_flags()]
+    assert cli_main(["balance", "--json", *flags]) == 0
+    balances = json.loads(capsys.readouterr().out)
+    assert balances["address"] == buyer_address and balances["escrow"] > 0
+    assert balances["wallet"] + balances["escrow"] < market.tokens / 1e6  # it paid
+    assert cli_main(["history", "--json", "--game", str(game_id), *flags]) == 0
+    trades = json.loads(capsys.readouterr().out)
+    bought = [t for t in trades if t["buyer"] == buyer_address]
+    assert len(bought) == sum(1 for v in alloc[row] if v > 0)
+    assert sum(t["energy_kwh"] for t in bought) == pytest.approx(alloc[row].sum() / 1000)
+    assert cli_main(["history", *flags]) == 0
+    assert "bought" in capsys.readouterr().out
+
+    print(f"\n{turns} turns in {elapsed:.2f} s: {elapsed / turns * 1000:.1f} ms per turn "
+          f"(end to end through the queue, 3 buyers x 2 sellers)")
     print("agent ms per turn (noticed -> queued):",
           [summaries[n]["agent_ms_mean"] for n in ("P001", "P002", "P003")],
           "turn ms (noticed -> mined event seen):",
