@@ -54,8 +54,9 @@ def settled(w3: Web3, operator: LocalAccount, dev_accounts: list[LocalAccount]) 
     driver = ScriptedMarket(w3, deployment, operator, dev_accounts[1:6])
     driver.setup(SMALL)
     game_id = driver.register(SMALL)
-    escrow: dict[str, int] = {str(a.address): Wallet(w3, deployment, a.address).balances().escrow
-              for a in dev_accounts[3:6]}
+    escrow: dict[str, int] = {
+        str(a.address): Wallet(w3, deployment, a.address).balances().escrow
+        for a in dev_accounts[3:6]}
     run = driver.play(game_id, greedy)
     driver.settle(game_id)
     return Settled(driver, deployment, game_id, escrow, run.allocation_wh, run.buyer_order,
