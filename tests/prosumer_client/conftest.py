@@ -17,8 +17,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.chain import transact
-from ledger_contracts.deploy import Deployment, deploy, deploy_contract
+from ledger_contracts.deploy import Deployment, deploy
 from ledger_contracts.scenario import Scenario
 from ledger_contracts.scripted import ScriptedMarket
 
@@ -138,27 +137,12 @@ def stop(service: Service) -> None:
             service.proc.wait(timeout=5)
 
 
-def with_settlement(w3: Web3, operator: LocalAccount, deployment: Deployment) -> None:
-    """Deploy the token and the settlement contract and wire them to the market, unless the
-    deployment already has them."""
-    if "Settlement" in deployment.contracts:
-        return
-    forwarder, market = deployment.address("GridForwarder"), deployment.address("Market")
-    token = deploy_contract(w3, operator, "GridToken", operator.address, forwarder)
-    settlement = deploy_contract(w3, operator, "Settlement", market, token.address,
-                                 operator.address, forwarder)
-    transact(w3, operator, deployment.contract(w3, "Market").functions.setSettlement(
-        settlement.address))
-    deployment.contracts.update(GridToken=token.address, Settlement=settlement.address)
-
-
 @pytest.fixture(scope="session")
 def prosumer_market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     tmp = tmp_path_factory.mktemp("prosumer_market")
     operator = dev_accounts[0]
-    deployment = deploy(w3, operator)
-    with_settlement(w3, operator, deployment)
+    deployment = deploy(w3, operator)  # with the token and settlement
     deployment_file = tmp / "deployment.json"
     deployment.save(deployment_file)
     prosumers = dev_accounts[FIRST_PROSUMER:FIRST_PROSUMER + SCENARIO.prosumers]
