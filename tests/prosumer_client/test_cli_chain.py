@@ -103,7 +103,7 @@ def test_offer_demand_and_status(prosumer_market: Any, monkeypatch: pytest.Monke
     assert "role: seller #0, offer 12.5 kWh at 0.065" in out
     assert "bidding, round 1, turn 1 of 1" in out
 
-    code, _, err = run(["status", "--address", seller, "--game", 99, *flags], capsys)
+    code, _, err = run(["status", "--address", seller, "--game", "99", *flags], capsys)
     assert code == 1 and "there is no game 99" in err
 
 
