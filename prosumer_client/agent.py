@@ -217,6 +217,7 @@ class Agent:
         self.on_game_end = on_game_end
         self.log = log or tagged(name)
         self.tracks: dict[int, GameTrack] = {}
+        self.finished: set[int] = set()  # games whose end was handled
         self.ended = 0
         self.running = False
 
@@ -306,7 +307,7 @@ class Agent:
             self._register(game_id, int(args["registrationEnd"]))
         elif track is None or track.role is None:
             if name == "GameEnded":
-                self._game_ended(game_id, args, None)
+                self._ended_event(game_id, args, None)
         elif name == "RegistrationClosed":
             track.bidding = True
             self.log.info(f"Received RegistrationClosed for game {game_id}: "
@@ -324,7 +325,7 @@ class Agent:
                              "was skipped; my previous bid stands")
             track.pending, track.due = None, None
         elif name == "GameEnded":
-            self._game_ended(game_id, args, track)
+            self._ended_event(game_id, args, track)
 
     def _schedule(self, track: GameTrack, now: float) -> None:
         track.due = now
@@ -341,11 +342,17 @@ class Agent:
                            f"{event.args['round']} mined: turn {track.turn_ms[-1]:.1f} ms "
                            f"after it was noticed")
 
-    def _game_ended(self, game_id: int, args: dict[str, Any], track: GameTrack | None) -> None:
+    def _ended_event(self, game_id: int, args: dict[str, Any], track: GameTrack | None) -> None:
         code = int(args["reason"])
         reason = END_REASONS[code] if code < len(END_REASONS) else f"unknown({code})"
-        rounds = int(args["rounds"])
-        self.log.info(f"Received GameEnded for game {game_id}: {reason} after {rounds} rounds")
+        self._game_ended(game_id, reason, int(args["rounds"]), track)
+
+    def _game_ended(self, game_id: int, reason: str, rounds: int, track: GameTrack | None,
+                    how: str = "Received GameEnded") -> None:
+        if game_id in self.finished:  # seen already (a state read found it before its event)
+            return
+        self.finished.add(game_id)
+        self.log.info(f"{how} for game {game_id}: {reason} after {rounds} rounds")
         if track is not None:
             self.tracks.pop(game_id, None)
             if track.role == "buyer":
@@ -423,7 +430,12 @@ class Agent:
             else:  # bidding keeps failing: keep the standing bid rather than miss the turn
                 decision = _fallback(state, self.me)
             t2 = time.perf_counter()
-            if decision.action in (Action.WAIT, Action.ENDED):
+            if decision.action is Action.ENDED:  # its GameEnded event was missed
+                track.due = None
+                self._game_ended(game_id, state.status.end_reason, state.status.round, track,
+                                 how="Found GameEnded")
+                return
+            if decision.action is Action.WAIT:
                 track.due = None
                 return
             self._log_turn(track, state, decision)

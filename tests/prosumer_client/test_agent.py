@@ -277,3 +277,29 @@ def test_the_equilibrium_strategy_opens_with_the_buyers_share_then_best_responds
     with pytest.raises(ValueError, match="unknown strategy 'greedy'"):
         Agent(prosumer, follower, optimizer, Fixed("buyer", 1.0),  # type: ignore[arg-type]
               strategy="greedy")
+
+
+def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import prosumer_client.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    summaries: list[GameSummary] = []
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), games=2, on_game_end=summaries.append,
+                  log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1)])
+    agent.step()
+    # The GameEnded event is lost; the heartbeat's state read finds the game over.
+    prosumer.reader.current = replace(state(buyer=None, phase="converged"),
+                                      status=replace(status("converged"), round=4))
+    agent.step()
+    assert agent.ended == 1 and 3 not in agent.tracks
+    assert summaries[0].reason == "converged" and summaries[0].rounds == 4
+    follower.batches.append([ev("GameEnded", 9, rounds=4, reason=1)])  # late after all
+    agent.step()
+    assert agent.ended == 1 and len(summaries) == 1 and agent.running
