@@ -485,8 +485,13 @@ class Agent:
         except RelayError as exc:
             self.log.warning(f"Could not read request {pending.request_id}: {exc}")
             return
-        if not outcome.final or outcome.status == "mined":
-            return  # its event confirms it
+        if not outcome.final:
+            return
+        if outcome.status == "mined":
+            if pending.checked - pending.sent > HEARTBEAT:  # its event was missed
+                track.pending = None
+                self._schedule(track, pending.checked)
+            return  # else its event confirms it
         track.pending = None
         track.failures += 1
         track.due = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -155,6 +156,9 @@ class FakeProsumer:
         self.sent.append(("stand", game_id))
         return len(self.sent)
 
+    def outcome(self, request_id: int) -> Any:
+        return SimpleNamespace(final=True, status="mined", error=None, reason=None)
+
 
 class FakeFollower:
     def __init__(self) -> None:
@@ -303,3 +307,28 @@ def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
     follower.batches.append([ev("GameEnded", 9, rounds=4, reason=1)])  # late after all
     agent.step()
     assert agent.ended == 1 and len(summaries) == 1 and agent.running
+
+
+def test_a_mined_request_whose_event_was_missed_does_not_block_the_next_turn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import prosumer_client.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
+    monkeypatch.setattr(agent_module, "PENDING_CHECK", 0.0)
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
+                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1][0] == "bid" and agent.tracks[3].pending is not None
+    # Its BidSubmitted and the next TurnStarted are lost; the queue says it was mined.
+    prosumer.reader.current = replace(state(buyer=ME, loads=(12_500, 7_500),
+                                            bid=(12_500, 7_500)), status=status(round_=2))
+    for _ in range(3):
+        agent.step()
+    assert prosumer.sent[-1] == ("stand", 3)
