@@ -26,7 +26,8 @@ from optimizer.settings import Settings
 from optimizer.social import minimum_total_cost, ratio
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
+    """``async`` on purpose: FastAPI would run a plain ``def`` dependency in its thread pool."""
     settings: Settings = request.app.state.settings
     return settings
 
