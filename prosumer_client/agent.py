@@ -3,28 +3,35 @@ demand; on its turn it reads the state in one call, asks the optimizer for its b
 and bids it through the queue, or stands when the best response moves no entry by more than
 the game's epsilon.
 
-`decide` is the pure part (no chain, no HTTP): given the game's fixed terms, the turn state
-and a best-response function, it says wait, bid (and what) or stand.
+The decision itself is pure and lives in `decision` (`decide`, re-exported here).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from ledger_contracts.errors import LedgerError
 from ledger_contracts.events import Event
-from ledger_contracts.scripted import to_wh_bid
 from ledger_contracts.units import wh_to_kwh
 
 from .client import Prosumer
+from .decision import (
+    STRATEGIES,
+    Action,
+    BestResponseFn,
+    Decision,
+    TurnContext,
+    decide,
+    equilibrium_share,
+    fallback,
+)
 from .errors import ProsumerError
 from .follower import Follower
 from .logs import Tagged, kwh, kwh_list, tagged
-from .market import END_REASONS, GameState, MarketReader
+from .market import END_REASONS, GameState
 from .relay import RelayError
 from .solver import BestResponseQuery, OptimizerClient
 from .sources import Intent, Source
@@ -38,110 +45,6 @@ HEARTBEAT = 1.0  # s without news after which a bidding buyer reads the state an
 NEAR = 2  # turns away from ours at which to poll at the full rate
 FAR_FACTOR = 3  # further away: poll this many times slower
 IDLE = 0.05  # s between polls with no turn of ours to come (sellers; registration)
-# best-response: every bid is a best response. equilibrium: the first bid is the buyer's share
-# of the game's equilibrium (computed from public data), then best responses: the game then
-# converges in about two rounds instead of a dozen.
-STRATEGIES = ("best-response", "equilibrium")
-
-
-# ====================================================================== the decision
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    """A buyer's fixed terms in one game, known once registration closed."""
-
-    game_id: int
-    demand_wh: int
-    prices: tuple[float, ...]  # per kWh, offer order
-    caps_wh: tuple[int, ...]
-    hops: tuple[int, ...]
-    fee: float  # per kWh per hop
-    grid: float | None  # retail price: the buyer's fallback
-    epsilon_wh: int
-    order: tuple[str, ...] = ()  # the buyers in turn order (lower case)
-    position: int = 0  # this buyer's place in `order`
-
-    def turns_until_mine(self, current_buyer: str) -> int | None:
-        """How many turns pass before this buyer's, from `current_buyer`'s (0: it is mine)."""
-        try:
-            current = self.order.index(current_buyer.lower())
-        except ValueError:
-            return None
-        return (self.position - current) % len(self.order)
-
-    def query(self, state: GameState) -> BestResponseQuery:
-        others = tuple(wh_to_kwh(load - mine) for load, mine in
-                       zip(state.loads_wh, state.current_bid_wh, strict=True))
-        return BestResponseQuery(wh_to_kwh(self.demand_wh), self.prices,
-                                 tuple(wh_to_kwh(c) for c in self.caps_wh), others,
-                                 tuple(float(h) for h in self.hops), self.fee, self.grid)
-
-    @classmethod
-    def load(cls, reader: MarketReader, game_id: int, buyer: str) -> TurnContext:
-        info = reader.game(game_id)
-        offers = reader.offers(game_id)
-        demands = reader.demands(game_id)  # in turn order once registration closed
-        order = tuple(d.buyer.lower() for d in demands)
-        if buyer.lower() not in order:
-            raise ProsumerError(f"{buyer} has no demand in game {game_id}")
-        position = order.index(buyer.lower())
-        demand = demands[position].wh
-        return cls(game_id, demand, tuple(o.price for o in offers),
-                   tuple(o.wh for o in offers), reader.hops_to_sellers(game_id, buyer),
-                   info.prices.transmission_fee, info.prices.retail, info.params.epsilon_wh,
-                   order, position)
-
-
-def equilibrium_share(reader: MarketReader, optimizer: OptimizerClient, ctx: TurnContext
-                      ) -> tuple[float, ...]:
-    """This buyer's row of the game's equilibrium (kWh per seller), from the public data:
-    every demand, offer and buyer-to-seller hop distance (one read per buyer)."""
-    demands = reader.demands(ctx.game_id)
-    hops = [reader.hops_to_sellers(ctx.game_id, d.buyer) for d in demands]
-    allocation = optimizer.equilibrium(
-        [d.kwh for d in demands], ctx.prices, [wh_to_kwh(c) for c in ctx.caps_wh],
-        [[float(h) for h in row] for row in hops], ctx.fee, ctx.grid)
-    mine = [d.buyer.lower() for d in demands].index(ctx.order[ctx.position])
-    return tuple(allocation[mine])
-
-
-class Action(Enum):
-    WAIT = "wait"  # not this buyer's turn (or not bidding yet)
-    ENDED = "ended"  # bidding is over
-    BID = "bid"
-    STAND = "stand"
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Action
-    bid_wh: tuple[int, ...] = ()
-    change_wh: int = 0  # largest |new - standing| entry of the best response
-    best_kwh: tuple[float, ...] = ()
-    query: BestResponseQuery | None = None
-
-
-BestResponseFn = Callable[[BestResponseQuery], Sequence[float]]
-
-
-def decide(ctx: TurnContext, state: GameState, me: str,
-           best_response: BestResponseFn) -> Decision:
-    """What `me` does now: wait, or bid its best response in whole Wh (never above its demand
-    nor a seller's free capacity), or stand if that moves no entry by more than epsilon."""
-    if state.status.phase == "converged":
-        return Decision(Action.ENDED)
-    if not state.is_turn_of(me):
-        return Decision(Action.WAIT)
-    query = ctx.query(state)
-    best = tuple(float(v) for v in best_response(query))
-    bid = tuple(to_wh_bid(best, ctx.demand_wh, ctx.caps_wh, query.used_capacities))
-    change = max((abs(b - c) for b, c in zip(bid, state.current_bid_wh, strict=True)),
-                 default=0)
-    action = Action.STAND if change <= ctx.epsilon_wh else Action.BID
-    return Decision(action, bid, change, best, query)
-
-
 # ====================================================================== the loop
 
 
@@ -428,7 +331,7 @@ class Agent:
             elif track.failures < RETRIES:
                 decision = decide(track.ctx, state, self.me, self._best)
             else:  # bidding keeps failing: keep the standing bid rather than miss the turn
-                decision = _fallback(state, self.me)
+                decision = fallback(state, self.me)
             t2 = time.perf_counter()
             if decision.action is Action.ENDED:  # its GameEnded event was missed
                 track.due = None
@@ -499,12 +402,6 @@ class Agent:
         self.log.error(f"{pending.action.value} in game {track.game_id} refused: {why}")
 
 
-def _fallback(state: GameState, me: str) -> Decision:
-    if state.status.phase == "converged":
-        return Decision(Action.ENDED)
-    return Decision(Action.STAND if state.is_turn_of(me) else Action.WAIT)
-
-
 def _summary(game_id: int, reason: str, rounds: int, track: GameTrack | None) -> GameSummary:
     def mean(v: list[float]) -> float | None:
         return round(sum(v) / len(v), 3) if v else None
@@ -517,3 +414,7 @@ def _summary(game_id: int, reason: str, rounds: int, track: GameTrack | None) ->
         len(track.turn_ms) if track else 0, mean(track.agent_ms) if track else None,
         mean(track.turn_ms) if track else None,
         round(max(track.turn_ms), 3) if track and track.turn_ms else None)
+
+
+__all__ = ["STRATEGIES", "Action", "Agent", "BestResponseFn", "Decision", "GameSummary",
+           "TurnContext", "decide", "equilibrium_share"]
