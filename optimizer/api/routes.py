@@ -5,9 +5,11 @@ no thread hop); /equilibrium is ``def`` so that FastAPI runs it in its thread po
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from optimizer.api.models import (
     BestResponseRequest,
@@ -57,7 +59,8 @@ async def post_best_response(body: BestResponseRequest, settings: SettingsDep) -
             settings.max_slsqp_sellers,
             "sellers (method 'slsqp' is a slow reference)",
         )
-    res = best_response(
+    solve = partial(
+        best_response,
         body.buyer_demand,
         body.sellers_price,
         body.sellers_capacity,
@@ -67,6 +70,9 @@ async def post_best_response(body: BestResponseRequest, settings: SettingsDep) -
         grid_price=body.grid_price,
         method=body.method,
     )
+    # the exact solver takes well under a millisecond: run it on the event loop; SLSQP takes
+    # seconds, so it goes to the thread pool and never blocks other requests
+    res = await run_in_threadpool(solve) if body.method == "slsqp" else solve()
     return {
         "solution": res.x.tolist(),
         "grid": res.grid,
