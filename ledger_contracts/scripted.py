@@ -74,14 +74,17 @@ class ScriptedMarket:
         self.operator = operator
         self.prosumers = list(prosumers)
         self.gas: dict[str, list[int]] = defaultdict(list)
+        # Minting and approvals of the harness (not market calls): kept apart from `gas`.
+        self.funding_gas: dict[str, list[int]] = defaultdict(list)
         settled = "Settlement" in deployment.contracts
         self.settlement: Contract | None = (
             deployment.contract(w3, "Settlement") if settled else None)
         self.token: Contract | None = deployment.contract(w3, "GridToken") if settled else None
 
-    def send(self, label: str, signer: LocalAccount, fn: Any) -> TxReceipt:
+    def send(self, label: str, signer: LocalAccount, fn: Any,
+             gas: dict[str, list[int]] | None = None) -> TxReceipt:
         receipt = cast(TxReceipt, transact(self.w3, signer, fn))
-        self.gas[label].append(int(receipt["gasUsed"]))
+        (self.gas if gas is None else gas)[label].append(int(receipt["gasUsed"]))
         return receipt
 
     def setup(self, sc: Scenario) -> None:
@@ -108,15 +111,17 @@ class ScriptedMarket:
 
     def fund(self, who: LocalAccount, amount: int) -> None:
         """Mint `who` up to `amount` base units and let the settlement draw on them (no-op
-        without settlement). Gas under "mint" and "approve"."""
+        without settlement). Gas in `funding_gas`, under "mint" and "approve"."""
         if self.token is None or self.settlement is None:
             return
         t = self.token.functions
         balance = int(t.balanceOf(who.address).call())
         if balance < amount:
-            self.send("mint", self.operator, t.mint(who.address, amount - balance))
+            self.send("mint", self.operator, t.mint(who.address, amount - balance),
+                      self.funding_gas)
         if int(t.allowance(who.address, self.settlement.address).call()) < amount:
-            self.send("approve", who, t.approve(self.settlement.address, MAX_UINT256))
+            self.send("approve", who, t.approve(self.settlement.address, MAX_UINT256),
+                      self.funding_gas)
 
     def register(self, sc: Scenario) -> int:
         """Open a game, publish every offer and demand, close registration. With settlement,
