@@ -191,7 +191,9 @@ interface ISettlement {
 
     /// @notice `buyer`'s escrow in game `gameId` was released: `spent` paid its delivered trades,
     /// `toGrid` paid its grid import, `refunded` went back to its wallet.
-    event EscrowReleased(uint256 indexed gameId, address indexed buyer, uint256 spent, uint256 toGrid, uint256 refunded);
+    event EscrowReleased(
+        uint256 indexed gameId, address indexed buyer, uint256 spent, uint256 toGrid, uint256 refunded
+    );
 
     /// @notice A grid balance of game `gameId` was paid wallet to wallet: `amount` from `payer` to
     /// `payee` (a prosumer's import beyond its escrow, or the operator paying an export).
@@ -271,8 +273,5 @@ interface ISettlement {
 
     /// @notice The escrow a demand of `wh` Wh by `buyer` would lock in game `gameId` now, and the
     /// hop distance it covers.
-    function escrowFor(uint256 gameId, address buyer, uint256 wh)
-        external
-        view
-        returns (uint256 amount, uint256 maxHop);
+    function escrowFor(uint256 gameId, address buyer, uint256 wh) external view returns (uint256 amount, uint256 maxHop);
 }

@@ -531,11 +531,7 @@ contract Settlement is ISettlement, ERC2771Context {
     }
 
     /// @inheritdoc ISettlement
-    function escrowFor(uint256 gameId, address buyer, uint256 wh)
-        public
-        view
-        returns (uint256 amount, uint256 maxHop)
-    {
+    function escrowFor(uint256 gameId, address buyer, uint256 wh) public view returns (uint256 amount, uint256 maxHop) {
         (, IMarket.GamePrices memory prices,) = _market.game(gameId);
         uint256 zone = _market.prosumer(buyer).zone;
         (uint16 zoneCount, uint16[] memory distances) = _market.hopDistances();

@@ -90,15 +90,27 @@ contract SettlementForwarderTest is SettlementFixture {
         settler.fixTrades(gameId, CHUNK);
 
         _execute(
-            _signed(meterSigner, meterKey, address(settler), abi.encodeCall(ISettlement.postReading, (gameId, seller, 1_000, 0)))
+            _signed(
+                meterSigner,
+                meterKey,
+                address(settler),
+                abi.encodeCall(ISettlement.postReading, (gameId, seller, 1_000, 0))
+            )
         );
         _execute(
-            _signed(meterSigner, meterKey, address(settler), abi.encodeCall(ISettlement.postReading, (gameId, buyer, 0, 1_000)))
+            _signed(
+                meterSigner,
+                meterKey,
+                address(settler),
+                abi.encodeCall(ISettlement.postReading, (gameId, buyer, 0, 1_000))
+            )
         );
         assertEq(token.balanceOf(seller), 200_000); // 1_000 Wh at 100_000 x (1 + 1)
 
         _warpToDeliveryEnd(gameId);
-        _execute(_signed(clockSigner, clockKey, address(settler), abi.encodeCall(ISettlement.closeGame, (gameId, CHUNK))));
+        _execute(
+            _signed(clockSigner, clockKey, address(settler), abi.encodeCall(ISettlement.closeGame, (gameId, CHUNK)))
+        );
         assertEq(_status(gameId), _statusOf(ISettlement.Status.Closed));
         assertEq(token.balanceOf(relay), 0);
         assertEq(token.balanceOf(address(settler)), 0);

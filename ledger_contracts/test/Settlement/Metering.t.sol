@@ -29,9 +29,7 @@ contract SettlementMeteringTest is SettlementFixture {
     function test_postReading_revertsBeforeTradesFixed() public {
         uint256 gameId = _standardGame();
         vm.expectRevert(
-            abi.encodeWithSelector(
-                ISettlement.SettlementTradesNotFixed.selector, gameId, ISettlement.Status.Open
-            )
+            abi.encodeWithSelector(ISettlement.SettlementTradesNotFixed.selector, gameId, ISettlement.Status.Open)
         );
         _read(gameId, b0, 0, 8_000);
         settler.fixTrades(gameId, 1);
@@ -198,9 +196,13 @@ contract SettlementMeteringTest is SettlementFixture {
 
     /// @dev Whatever the readings, no side is paid for more than it metered or traded, and the
     /// sellers' payments never exceed their delivered energy at their price.
-    function test_fuzz_postReading_paysOnlyDeliveredEnergy(uint256 p0, uint256 p1, uint256 c0, uint256 c1, uint256 order)
-        public
-    {
+    function test_fuzz_postReading_paysOnlyDeliveredEnergy(
+        uint256 p0,
+        uint256 p1,
+        uint256 c0,
+        uint256 c1,
+        uint256 order
+    ) public {
         uint256 gameId = _fixedStandardGame();
         address[4] memory who = [s0, s1, b0, b1];
         uint256[4] memory produced = [bound(p0, 0, 12_000), bound(p1, 0, 6_000), uint256(0), uint256(0)];

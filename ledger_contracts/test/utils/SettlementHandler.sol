@@ -59,7 +59,7 @@ contract SettlementHandler {
         }
         uint256 n = _prosumers.length;
         (list[n], list[n + 1], list[n + 2], list[n + 3], list[n + 4]) =
-            (operator, clock, meter, stranger, address(settler));
+        (operator, clock, meter, stranger, address(settler));
     }
 
     // ---------------------------------------------------------------- the game
@@ -240,15 +240,26 @@ contract SettlementHandler {
         address target = address(settler);
         bytes memory data;
         which = which % 9;
-        if (which == 0) (caller, data) = (stranger, abi.encodeCall(settler.postReading, (gameId, prosumer, 1, 1)));
-        else if (which == 1) (caller, data) = (operator, abi.encodeCall(settler.postReading, (gameId, prosumer, 1, 1)));
-        else if (which == 2) (caller, data) = (prosumer, abi.encodeCall(settler.closeGame, (gameId, 10)));
-        else if (which == 3) (caller, data) = (meter, abi.encodeCall(settler.closeGame, (gameId, 10)));
-        else if (which == 4) (caller, data) = (stranger, abi.encodeCall(settler.escrowDemand, (gameId, prosumer, 1)));
-        else if (which == 5) (caller, target, data) = (prosumer, address(token), abi.encodeCall(token.mint, (prosumer, 1)));
-        else if (which == 6) (caller, target, data) = (clock, address(token), abi.encodeCall(token.burn, (1)));
-        else if (which == 7) (caller, target, data) = (prosumer, address(market), abi.encodeCall(market.setSettlement, (prosumer)));
-        else (caller, target, data) = (prosumer, address(market), abi.encodeCall(market.recordMetering, (prosumer, 1, 1)));
+        if (which == 0) {
+            (caller, data) = (stranger, abi.encodeCall(settler.postReading, (gameId, prosumer, 1, 1)));
+        } else if (which == 1) {
+            (caller, data) = (operator, abi.encodeCall(settler.postReading, (gameId, prosumer, 1, 1)));
+        } else if (which == 2) {
+            (caller, data) = (prosumer, abi.encodeCall(settler.closeGame, (gameId, 10)));
+        } else if (which == 3) {
+            (caller, data) = (meter, abi.encodeCall(settler.closeGame, (gameId, 10)));
+        } else if (which == 4) {
+            (caller, data) = (stranger, abi.encodeCall(settler.escrowDemand, (gameId, prosumer, 1)));
+        } else if (which == 5) {
+            (caller, target, data) = (prosumer, address(token), abi.encodeCall(token.mint, (prosumer, 1)));
+        } else if (which == 6) {
+            (caller, target, data) = (clock, address(token), abi.encodeCall(token.burn, (1)));
+        } else if (which == 7) {
+            (caller, target, data) = (prosumer, address(market), abi.encodeCall(market.setSettlement, (prosumer)));
+        } else {
+            (caller, target, data) =
+            (prosumer, address(market), abi.encodeCall(market.recordMetering, (prosumer, 1, 1)));
+        }
         ++unauthorisedAttempts;
         vm.prank(caller);
         (bool ok,) = target.call(data);
