@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
@@ -137,6 +138,17 @@ def stop(service: Service) -> None:
             service.proc.wait(timeout=5)
 
 
+def _relay_key(w3: Web3, tmp: Path) -> Path:
+    """A relay account of its own (funded through Anvil), so that this session-long queue
+    never shares its transaction nonces with another test's queue on the same node."""
+    relay = Account.create()
+    w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
+                             [relay.address, hex(10**20)])
+    path = tmp / "relay.key"
+    path.write_text(relay.key.to_0x_hex())
+    return path
+
+
 @pytest.fixture(scope="session")
 def prosumer_market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
@@ -161,7 +173,8 @@ def prosumer_market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
     try:
         m.services.append(_start(
             "tx_queue", ["tx_queue", "--rpc", anvil.url, "--deployment", str(deployment_file),
-                         "--db", str(tmp / "queue.db"), "--port", str(queue_port)],
+                         "--db", str(tmp / "queue.db"), "--port", str(queue_port),
+                         "--key-file", str(_relay_key(w3, tmp))],
             tmp / "tx_queue.log", m.queue_url + "/health"))
         m.services.append(_start(
             "optimizer", ["optimizer", "--port", str(optimizer_port), "--log-level",
