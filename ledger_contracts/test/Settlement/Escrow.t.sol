@@ -125,7 +125,7 @@ contract SettlementEscrowTest is SettlementFixture {
         uint256 gameId = _openGame();
         uint256 amount = _fund(gameId, buyer, 1_000);
         vm.prank(buyer);
-        token.transfer(stranger, 1);
+        assertTrue(token.transfer(stranger, 1));
         vm.expectRevert(
             abi.encodeWithSelector(ISettlement.SettlementInsufficientBalance.selector, buyer, amount - 1, amount)
         );

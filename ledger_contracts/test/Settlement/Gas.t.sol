@@ -24,12 +24,14 @@ contract SettlementGasTest is SettlementFixture {
         gameId = _openGame(params);
         sellers = new address[](sellerCount);
         for (uint256 j; j < sellerCount; ++j) {
-            sellers[j] = _newProsumer(uint16(j % 3));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            sellers[j] = _newProsumer(uint16(j % 3)); // zones 0..2
             _offer(gameId, sellers[j], 20_000, 60_000 + 4_000 * j);
         }
         buyers = new address[](buyerCount);
         for (uint256 i; i < buyerCount; ++i) {
-            buyers[i] = _newProsumer(uint16(i % 3));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            buyers[i] = _newProsumer(uint16(i % 3)); // zones 0..2
             _demand(gameId, buyers[i], 1_000 + 37 * i);
         }
         _closeRegistration(gameId);

@@ -16,7 +16,8 @@ contract SettlementInvariantTest is SettlementFixture {
         _lineHops();
         address[] memory prosumers = new address[](8);
         for (uint256 k; k < prosumers.length; ++k) {
-            prosumers[k] = _newProsumer(uint16(k % 3));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            prosumers[k] = _newProsumer(uint16(k % 3)); // zones 0..2
         }
         // one game with escrowed demands already bidding, so every run settles from its first calls
         IMarket.GameParams memory params = _params();

@@ -219,7 +219,8 @@ contract SettlementHandler {
         address from = _prosumer(fromSeed);
         amount = _bound(amount, 0, token.balanceOf(from));
         vm.prank(from);
-        token.transfer(_prosumer(toSeed), amount);
+        bool ok = token.transfer(_prosumer(toSeed), amount);
+        assert(ok);
     }
 
     /// @dev A prosumer (or, for seed 0 mod 9, the operator) sets its allowance to settlement:
