@@ -23,7 +23,7 @@ from ledger_contracts.scenario import Scenario
 from ledger_contracts.scripted import ScriptedMarket
 
 REPO = Path(__file__).resolve().parents[2]
-FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator, 9 the queue's relay)
+FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator; 9 is tx_queue's default relay)
 
 METER = 19  # dev key granted the meter role
 TOKENS = 1_000_000_000  # base units (1000 currency units) minted to every buyer but the last
