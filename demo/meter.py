@@ -51,9 +51,11 @@ class MeterSimulator:
 
     def post(self, game_id: int) -> None:
         ids = []
+        # Deadlines follow the chain's clock, which runs ahead of ours in simulated time.
+        deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3600
         for prosumer, produced, consumed in self.readings(game_id):
             call = self.settlement.functions.postReading(game_id, prosumer, produced, consumed)
-            ids.append((prosumer, self.relay.send(call)))
+            ids.append((prosumer, self.relay.send(call, deadline=deadline)))
         for prosumer, request_id in ids:
             try:
                 self.relay.wait(request_id, timeout=60)

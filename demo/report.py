@@ -13,6 +13,8 @@ from web3 import Web3
 
 from ledger_contracts.deploy import Deployment
 from ledger_contracts.events import Event
+from optimizer import make_game
+from optimizer.equilibrium import residual
 
 from .settlement import format_settlement
 
@@ -48,6 +50,8 @@ def game_report(w3: Web3, deployment: Deployment, game_id: int, events: list[Eve
     eq.raise_for_status()
     equilibrium = eq.json()
     eq_alloc = np.array(equilibrium["allocation"])
+    # The certificate of a Nash equilibrium: how far any buyer would still move on its own.
+    still = residual(make_game(demand, price, cap, hops, t, g), alloc)
     turns = sum(1 for e in events if e.name in ("BidSubmitted", "BidStood", "TurnSkipped"))
     report = {
         "game": game_id,
@@ -68,6 +72,9 @@ def game_report(w3: Web3, deployment: Deployment, game_id: int, events: list[Eve
         "equilibrium": {k: equilibrium[k] for k in ("allocation", "costs", "total_cost",
                                                     "social_optimum_cost", "price_of_anarchy")},
         "max_deviation_from_equilibrium_kwh": float(np.max(np.abs(alloc - eq_alloc))),
+        "max_best_response_move_kwh": still,
+        "full_sellers": [names.get(s, s) for s, ld, c in zip(sellers, loads, cap, strict=True)
+                         if ld >= c - 1e-3],
         "total_cost": float(costs.sum()),
         "price_of_anarchy": float(costs.sum() / equilibrium["social_optimum_cost"]),
         "timings": timings,
@@ -110,8 +117,15 @@ def format_report(r: dict[str, Any]) -> str:
     lines += ["", f"Total cost {r['total_cost']:.4f}; equilibrium {eq['total_cost']:.4f}; "
               f"social optimum {eq['social_optimum_cost']:.4f}; price of anarchy "
               f"{r['price_of_anarchy']:.4f}",
-              f"Largest deviation from the equilibrium allocation: "
-              f"{r['max_deviation_from_equilibrium_kwh'] * 1000:.1f} Wh"]
+              f"Largest deviation from the potential's minimiser: "
+              f"{r['max_deviation_from_equilibrium_kwh'] * 1000:.1f} Wh; largest move any buyer "
+              f"would still make (0 at a Nash equilibrium): "
+              f"{r['max_best_response_move_kwh'] * 1000:.1f} Wh"]
+    if r["full_sellers"]:
+        lines.append(f"Sellers at capacity: {', '.join(r['full_sellers'])}. With full sellers "
+                     "the capacity limits are shared, and turn-by-turn play can stop at another "
+                     "(generalised) equilibrium than the potential's minimiser: whoever reached "
+                     "a full seller first keeps it.")
     tm = r["timings"]
     lines.append(f"Timings: bidding {tm.get('bidding_seconds', 0):.2f} s, "
                  f"{tm.get('ms_per_turn', 0):.1f} ms per turn, "

@@ -61,13 +61,13 @@ def run_demo(opt: DemoOptions) -> dict[str, Any]:
         start_prosumers(cluster, setup, rpc, urls, opt)
         start_clock_and_meter(cluster, setup, rpc, urls, opt)
         watched = watch_games(cluster, w3, setup, opt)
-        log("all games done; stopping every process")
-        cluster.stop_all()
+        log("all games done")
         reports = []
         for game_id, (events, timings) in watched.items():
             settled = settlement_summary(w3, setup.deployment, game_id, events, setup.names())
             reports.append(game_report(w3, setup.deployment, game_id, events, setup.names(),
                                        urls["optimizer"], timings, settled))
+        log("stopping every process")
     result = {"scenario": opt.scenario.to_dict(), "games": reports,
               "workdir": str(opt.workdir)}
     for r in reports:
@@ -102,7 +102,7 @@ def start_prosumers(cluster: Cluster, setup: MarketSetup, rpc: str, urls: dict[s
     for p in setup.participants:
         trade = (["--sell", str(p.kwh), "--price", str(p.price)] if p.role == "seller"
                  else ["--buy", str(p.kwh)])
-        strategy = ["--strategy", opt.strategy] if p.role == "buyer" and opt.strategy != "best-response" else []
+        strategy = ["--strategy", opt.strategy] if p.role == "buyer" else []
         cluster.start(p.name, [PY, "-m", "prosumer_client", "play", "--name", p.name,
                                "--key-file", p.key_file, *common, *trade, *strategy])
     log(f"{len(setup.participants)} prosumer processes started")
