@@ -36,6 +36,7 @@ class Child:
     argv: list[str]
     proc: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
+    pump: threading.Thread | None = None
 
 
 class Cluster:
@@ -55,17 +56,19 @@ class Cluster:
         )
         child = Child(name, list(argv), proc)
         self.children[name] = child
-        threading.Thread(target=self._pump, args=(child,), daemon=True).start()
+        child.pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
+        child.pump.start()
         return child
 
     def _pump(self, child: Child) -> None:
         assert child.proc.stdout is not None
-        for line in child.proc.stdout:
-            line = line.rstrip("\n")
-            child.lines.append(line)
-            if self.echo:
-                with self._lock:
-                    print(line, file=self.out, flush=True)
+        with child.proc.stdout:  # closed at the child's end of output
+            for line in child.proc.stdout:
+                line = line.rstrip("\n")
+                child.lines.append(line)
+                if self.echo:
+                    with self._lock:
+                        print(line, file=self.out, flush=True)
 
     def wait_healthy(self, name: str, url: str, timeout: float = 30.0) -> None:
         """Poll `url` until it answers 200; fail early if the process exits."""
@@ -100,6 +103,8 @@ class Cluster:
         except subprocess.TimeoutExpired:
             child.proc.kill()
             child.proc.wait(timeout=timeout)
+        if child.pump is not None:
+            child.pump.join(timeout=timeout)
 
     def stop_all(self) -> None:
         alive = [c for c in self.children.values() if c.proc.poll() is None]
@@ -112,6 +117,9 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 child.proc.kill()
                 child.proc.wait()
+        for child in self.children.values():
+            if child.pump is not None:
+                child.pump.join(timeout=5.0)
 
     def __enter__(self) -> Cluster:
         return self
