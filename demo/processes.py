@@ -86,6 +86,18 @@ class Cluster:
             time.sleep(0.1)
         raise ClusterError(f"{name} did not become healthy at {url} within {timeout:.0f} s")
 
+    def wait_line(self, names: list[str], text: str, timeout: float) -> None:
+        """Wait until each named process has printed a line containing `text`."""
+        deadline = time.monotonic() + timeout
+        pending = list(names)
+        while pending:
+            self.check_alive(*pending)
+            pending = [n for n in pending if not any(text in ln for ln in self.children[n].lines)]
+            if pending and time.monotonic() > deadline:
+                raise ClusterError(f"{len(pending)} process(es) not ready within {timeout:.0f} s "
+                                   f"(no {text!r} line): {', '.join(pending[:10])}")
+            time.sleep(0.1)
+
     def check_alive(self, *names: str) -> None:
         for name in names or tuple(self.children):
             child = self.children[name]

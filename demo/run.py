@@ -105,7 +105,10 @@ def start_prosumers(cluster: Cluster, setup: MarketSetup, rpc: str, urls: dict[s
         strategy = ["--strategy", opt.strategy] if p.role == "buyer" else []
         cluster.start(p.name, [PY, "-m", "prosumer_client", "play", "--name", p.name,
                                "--key-file", p.key_file, *common, *trade, *strategy])
-    log(f"{len(setup.participants)} prosumer processes started")
+    # Every agent must follow the chain before the clock opens a game, or it misses registration.
+    cluster.wait_line([p.name for p in setup.participants], "Created ",
+                      timeout=60 + 2.0 * len(setup.participants))
+    log(f"{len(setup.participants)} prosumer processes started and following the chain")
 
 
 def start_clock_and_meter(cluster: Cluster, setup: MarketSetup, rpc: str,
