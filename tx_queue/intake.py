@@ -80,17 +80,16 @@ class Intake:
     # ------------------------------------------------------------------ checks
 
     def _known(self, request: fw.ForwardRequest, key: str | None) -> StoredRequest | None:
-        if key is not None:
-            existing = self.store.by_key(key)
-            if existing is not None:
-                if existing.request.request_hash == request.request_hash:
-                    return existing
-                raise Conflict(f"idempotency key {key!r} was already used for a different "
-                               f"request (#{existing.id})")
-        existing = self.store.by_hash(request.request_hash)
-        if existing is not None:
-            raise Conflict(f"replay: this signed request is already request #{existing.id} "
-                           f"({existing.status})")
+        found = self.store.by_key_or_hash(key, request.request_hash)
+        same_key = next((r for r in found if key is not None and r.idempotency_key == key), None)
+        if same_key is not None:
+            if same_key.request.request_hash == request.request_hash:
+                return same_key
+            raise Conflict(f"idempotency key {key!r} was already used for a different "
+                           f"request (#{same_key.id})")
+        if found:
+            raise Conflict(f"replay: this signed request is already request #{found[0].id} "
+                           f"({found[0].status})")
         return None
 
     def _check_fixed_rules(self, request: fw.ForwardRequest) -> None:

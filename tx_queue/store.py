@@ -1,5 +1,5 @@
 """The durable queue: SQLite in WAL mode with synchronous=FULL, so a committed row survives a
-kill -9 and a power cut. One connection behind a lock serialises every read and write.
+kill -9 and a power cut.
 
 Two tables: `requests` (every accepted forward request and its fate) and `txs` (every relay
 transaction, its signed bytes and relay nonce, written BEFORE it is sent).
@@ -7,15 +7,16 @@ transaction, its signed bytes and relay nonce, written BEFORE it is sent).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError
 from .forward import ForwardRequest
@@ -117,48 +118,117 @@ class Fate:
     block_number: int | None = None
 
 
+T = TypeVar("T")
+
+
+@dataclass
+class _Job(Generic[T]):
+    work: Callable[[sqlite3.Connection], T]
+    result: T | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 _SELECT = """SELECT r.*, t.tx_hash AS tx_hash, t.relay_nonce AS relay_nonce
              FROM requests r LEFT JOIN txs t ON t.id = r.tx_id"""
 
 
 class Store:
+    """Writes go through one writer thread that commits whatever is waiting in one transaction
+    (group commit: one fsync for many concurrent requests; each job in its own savepoint, so a
+    failing job does not undo the others). A write returns once committed. Reads use a second
+    connection (WAL: readers see the last commit and never block the writer)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30.0)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
+        self._db = self._connect()
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal" and self.path != ":memory:":
+        if str(mode).lower() != "wal":
             raise ConfigError(f"{self.path}: SQLite refused WAL mode (got {mode})")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._readers = threading.local()  # one read connection per thread: no lock
+        self._all_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="store-writer",
+                                        daemon=True)
+        self._writer.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                             timeout=30.0)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._jobs.put(None)
+        self._writer.join(10)
+        with self._readers_lock:
+            for reader in self._all_readers:
+                with contextlib.suppress(Exception):
+                    reader.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        job = _Job(work)
+        self._jobs.put(job)
+        job.done.wait()
+        if isinstance(job.error, BaseException):
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    def _write_loop(self) -> None:
+        db = self._db
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                db.close()
+                return
+            jobs = [first]
+            while len(jobs) < 512:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)  # close after this group
+                    break
+                jobs.append(job)
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                for i, job in enumerate(jobs):
+                    db.execute(f"SAVEPOINT job{i}")
+                    try:
+                        job.result = job.work(db)
+                        db.execute(f"RELEASE job{i}")
+                    except Exception as exc:
+                        db.execute(f"ROLLBACK TO job{i}")
+                        db.execute(f"RELEASE job{i}")
+                        job.error = exc
+                db.execute("COMMIT")
+            except Exception as exc:  # the commit itself failed: nothing of the group holds
+                with contextlib.suppress(Exception):
+                    db.execute("ROLLBACK")
+                for job in jobs:
+                    job.error = exc
+            for job in jobs:
+                job.done.set()
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        reader = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = self._readers.db = self._connect()
+            with self._readers_lock:
+                self._all_readers.append(reader)
+        return reader.execute(sql, args).fetchall()
 
     # ------------------------------------------------------------------ identity
 
     def bind(self, **facts: str) -> None:
         """Tie the database to one chain, forwarder and relay; refuse a different one later."""
-        with self._tx() as db:
+
+        def work(db: sqlite3.Connection) -> None:
             for key, value in facts.items():
                 row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
                 if row is None:
@@ -167,25 +237,32 @@ class Store:
                     raise ConfigError(f"database {self.path} belongs to {key}={row[0]}, "
                                       f"not {value}; use another --db")
 
+        self._write(work)
+
     # ------------------------------------------------------------------ requests
 
     def add_request(self, request: ForwardRequest, nonce: int, *, idempotency_key: str | None,
                     simulated: bool) -> StoredRequest:
         """Insert a queued request and commit (durable on return). Raises
         `sqlite3.IntegrityError` on a duplicate key, request or live (signer, nonce)."""
-        with self._tx() as db:
+        now = time.time()
+
+        def work(db: sqlite3.Connection) -> int:
             cur = db.execute(
                 """INSERT INTO requests (idempotency_key, request_hash, signer, target, value,
                    gas, nonce, deadline, data, signature, simulated, status, accepted_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)""",
                 (idempotency_key, request.request_hash, request.sender, request.to,
                  str(request.value), request.gas, nonce, request.deadline, request.data,
-                 request.signature, int(simulated), time.time()),
+                 request.signature, int(simulated), now),
             )
-            request_id = cur.lastrowid
-        stored = self.get(int(request_id or 0))
-        assert stored is not None
-        return stored
+            return int(cur.lastrowid or 0)
+
+        return StoredRequest(
+            id=self._write(work), idempotency_key=idempotency_key, request=request, nonce=nonce,
+            simulated=simulated, status="queued", attempts=0, tx_id=None, tx_hash=None,
+            relay_nonce=None, block_number=None, error=None, reason=None, accepted_at=now,
+            submitted_at=None, finished_at=None)
 
     def get(self, request_id: int) -> StoredRequest | None:
         rows = self._read(f"{_SELECT} WHERE r.id = ?", (request_id,))
@@ -194,6 +271,11 @@ class Store:
     def by_key(self, key: str) -> StoredRequest | None:
         rows = self._read(f"{_SELECT} WHERE r.idempotency_key = ?", (key,))
         return _request(rows[0]) if rows else None
+
+    def by_key_or_hash(self, key: str | None, request_hash: bytes) -> list[StoredRequest]:
+        rows = self._read(f"{_SELECT} WHERE r.idempotency_key = ? OR r.request_hash = ?",
+                          (key, request_hash))
+        return [_request(r) for r in rows]
 
     def by_hash(self, request_hash: bytes) -> StoredRequest | None:
         rows = self._read(f"{_SELECT} WHERE r.request_hash = ?", (request_hash,))
@@ -238,11 +320,13 @@ class Store:
 
     def fail(self, request_ids: list[int], reason: str) -> None:
         """Give up on queued requests (e.g. expired before they could be relayed)."""
-        with self._tx() as db:
+        def work(db: sqlite3.Connection) -> None:
             db.executemany(
                 """UPDATE requests SET status = 'failed', reason = ?, finished_at = ?
                    WHERE id = ? AND status = 'queued'""",
                 [(reason, time.time(), i) for i in request_ids])
+
+        self._write(work)
 
     # ------------------------------------------------------------------ relay transactions
 
@@ -250,7 +334,7 @@ class Store:
         """Record a signed relay transaction and mark its requests submitted, in one commit,
         before the transaction is sent."""
         now = time.time()
-        with self._tx() as db:
+        def work(db: sqlite3.Connection) -> int:
             cur = db.execute(
                 """INSERT INTO txs (relay_nonce, tx_hash, raw, status, created_at)
                    VALUES (?, ?, ?, 'pending', ?)""", (relay_nonce, tx_hash, raw, now))
@@ -261,7 +345,9 @@ class Store:
                        WHERE id = ? AND status = 'queued'""", (tx_id, now, request_id))
                 if updated.rowcount != 1:
                     raise ConfigError(f"request {request_id} is not queued any more")
-        return tx_id
+            return tx_id
+
+        return self._write(work)
 
     def pending_txs(self) -> list[StoredTx]:
         rows = self._read("SELECT * FROM txs WHERE status = 'pending' ORDER BY relay_nonce")
@@ -284,7 +370,7 @@ class Store:
         """Close a relay transaction (mined, reverted or dropped) and record every request's
         fate, in one commit."""
         now = time.time()
-        with self._tx() as db:
+        def work(db: sqlite3.Connection) -> None:
             db.execute("""UPDATE txs SET status = ?, block_number = ?, gas_used = ?, note = ?
                           WHERE id = ?""", (status, block_number, gas_used, note, tx_id))
             for fate in fates:
@@ -303,6 +389,8 @@ class Store:
                            WHERE id = ? AND tx_id = ?""",
                         (fate.status, fate.block_number or block_number, error, fate.reason,
                          fate.executed_tx, now, fate.request_id, tx_id))
+
+        self._write(work)
 
 
 def _request(row: sqlite3.Row) -> StoredRequest:
