@@ -8,6 +8,7 @@ verifyingContract).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
@@ -70,10 +71,13 @@ class ForwardRequest:
         return (self.sender, self.to, self.value, self.gas, self.deadline, self.data,
                 self.signature)
 
-    @property
+    @cached_property
     def request_hash(self) -> bytes:
         """Identifies this exact signed request (every field, the signature included)."""
-        return keccak(abi_encode([_REQUEST_TUPLE], [self.as_tuple()]))
+        return keccak(b"".join((
+            bytes.fromhex(self.sender[2:]), bytes.fromhex(self.to[2:]),
+            self.value.to_bytes(32, "big"), self.gas.to_bytes(32, "big"),
+            self.deadline.to_bytes(32, "big"), keccak(self.data), keccak(self.signature))))
 
     @property
     def forwarded_calldata(self) -> bytes:

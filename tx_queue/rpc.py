@@ -1,15 +1,18 @@
 """A small JSON-RPC client: explicit timeouts, batches, errors as `NodeDown` / `RpcError`.
 
-The relay makes a few calls per request; web3.py's middleware costs more than the calls
-themselves, so the hot path speaks JSON-RPC directly over one pooled, thread-safe httpx client.
+The relay makes a few calls per request, and the client's own cost matters (web3.py's
+middleware and even httpx cost more CPU than the node spends answering), so the hot path speaks
+JSON-RPC over the standard library's `http.client`: one keep-alive connection per thread.
 """
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
+import threading
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from .errors import NodeDown, RpcError
 
@@ -19,26 +22,63 @@ Call = tuple[str, list[Any]]
 class Rpc:
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) JSON-RPC URL: {url!r}")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.timeout = timeout
         self._ids = itertools.count(1)
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def _connection(self, fresh: bool) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is not None and not fresh:
+            return conn
+        if conn is not None:
+            conn.close()
+        cls = (http.client.HTTPSConnection if self._scheme == "https"
+               else http.client.HTTPConnection)
+        conn = cls(self._host, self._port, timeout=self.timeout)
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
 
     def _post(self, body: Any) -> Any:
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        for attempt in (0, 1):  # a kept-alive connection the node closed is retried once
+            conn = self._connection(fresh=attempt == 1)
+            try:
+                conn.request("POST", self._path, payload, headers)
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError) as exc:
+                conn.close()
+                if attempt == 1:
+                    raise NodeDown(f"node at {self.url} unreachable: {exc!r}") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise NodeDown(f"node at {self.url} unreachable: {exc!r}") from exc
+        if response.status >= 500 or response.status in (408, 429):
+            raise NodeDown(f"node at {self.url} answered HTTP {response.status}")
         try:
-            response = self._http.post(self.url, json=body)
-        except httpx.HTTPError as exc:
-            raise NodeDown(f"node at {self.url} unreachable: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code in (408, 429):
-            raise NodeDown(f"node at {self.url} answered HTTP {response.status_code}")
-        try:
-            return response.json()
+            return json.loads(data)
         except ValueError as exc:
-            raise NodeDown(f"node at {self.url} answered non-JSON (HTTP {response.status_code})"
+            raise NodeDown(f"node at {self.url} answered non-JSON (HTTP {response.status})"
                            ) from exc
 
     def call(self, method: str, params: list[Any]) -> Any:
