@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -45,6 +45,7 @@ class InFlight:
     raw: bytes
     requests: list[StoredRequest]
     last_broadcast: float | None = None
+    first_broadcast: float | None = None
 
 
 @dataclass
@@ -53,10 +54,12 @@ class SubmitterConfig:
     max_batch: int = 100
     max_batch_gas: int = 15_000_000
     max_attempts: int = 3
-    poll_interval: float = 0.005
+    poll_interval: float = 0.02
     idle_wait: float = 0.5
     rebroadcast_after: float = 15.0
     gas_price_factor: float = 2.0
+    drop_after: float = 3.0  # a used relay nonce without our receipt for this long: dropped
+    nudge_after: float = 1.0  # Anvil automine: mine a block when a sent tx waits this long
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Submitter:
         self._gas_cap = config.max_batch_gas
         self._down_log = RateLimited(5.0)
         self._nonce_checked = 0.0
+        self._suspect: tuple[str, float] | None = None
+        self._automine = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,6 +158,10 @@ class Submitter:
         self._gas_cap = min(self.config.max_batch_gas, int(block["gasLimit"], 16) * 9 // 10)
         pending_nonce = int(self.ledger.rpc.call(
             "eth_getTransactionCount", [self.relay.address, "pending"]), 16)
+        try:  # Anvil mines on arrival only: a transaction that arrives while it mines can wait
+            self._automine = self.ledger.rpc.call("anvil_getAutomine", []) is True
+        except RpcError:
+            self._automine = False
         self.inflight = [
             InFlight(t.id, t.relay_nonce, t.tx_hash, t.raw,
                      [r for i in t.request_ids if (r := self.store.get(i)) is not None])
@@ -187,8 +196,20 @@ class Submitter:
             done += 1
         del self.inflight[:done]
         if self.inflight and done == 0:
+            self._nudge(self.inflight[0])
             self._check_dropped(self.inflight[0])
         return done > 0
+
+    def _nudge(self, t: InFlight) -> None:
+        """Anvil's automine mines a block when a transaction arrives; one that arrives while
+        a block is being mined can stay in its pool with nothing to trigger the next block.
+        Only on such a node (`anvil_getAutomine` is true), mine one."""
+        if (self._automine and t.first_broadcast is not None
+                and time.monotonic() - t.first_broadcast > self.config.nudge_after):
+            self.ledger.rpc.call("evm_mine", [])
+            t.first_broadcast = time.monotonic()
+            log.debug("mined a block for a waiting transaction (Anvil automine)",
+                      extra=fields(tx=t.tx_hash))
 
     def _finish(self, t: InFlight, receipt: dict[str, Any]) -> None:
         fates = self.judge.mined(t.tx_hash, receipt, t.requests)
@@ -211,9 +232,16 @@ class Submitter:
         used = int(self.ledger.rpc.call(
             "eth_getTransactionCount", [self.relay.address, "latest"]), 16)
         if used <= t.relay_nonce:
+            self._suspect = None
             return
         if self.ledger.rpc.call("eth_getTransactionReceipt", [t.tx_hash]) is not None:
             return  # mined meanwhile: the next step collects it
+        if self._suspect is None or self._suspect[0] != t.tx_hash:
+            self._suspect = (t.tx_hash, now)  # a node may count the nonce before the receipt
+            return
+        if now - self._suspect[1] < self.config.drop_after:
+            return
+        self._suspect = None
         reason = f"relay nonce {t.relay_nonce} was used by another transaction"
         self._drop(t, [Fate(r.id, "queued", reason=reason) for r in t.requests], reason)
         self.inflight.remove(t)
@@ -239,11 +267,12 @@ class Submitter:
         try:
             self.ledger.rpc.call("eth_sendRawTransaction", ["0x" + t.raw.hex()])
         except RpcError as exc:
-            t.last_broadcast = time.monotonic()
             if not any(b in exc.message.lower() for b in _BENIGN):
                 raise TxRejected(exc.message) from exc
-            return
-        t.last_broadcast = time.monotonic()
+        finally:
+            t.last_broadcast = time.monotonic()
+        if t.first_broadcast is None:
+            t.first_broadcast = t.last_broadcast
 
     # ------------------------------------------------------------------ sending
 
@@ -265,7 +294,7 @@ class Submitter:
         raw = bytes(signed.raw_transaction)
         tx_id = self.store.add_tx(self._next_nonce, tx_hash, raw, [r.id for r in batch])
         t = InFlight(tx_id, self._next_nonce, tx_hash, raw,
-                     [r for i in (r.id for r in batch) if (r := self.store.get(i)) is not None])
+                     [replace(r, status="submitted", tx_id=tx_id) for r in batch])
         self.inflight.append(t)
         self._next_nonce += 1
         self.status.next_nonce = self._next_nonce
