@@ -63,7 +63,7 @@ def _write_key(directory: Path, name: str, acct: LocalAccount) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(acct.key.to_0x_hex() + "\n")
+        fh.write("0x" + bytes(acct.key).hex() + "\n")
     return str(path)
 
 
@@ -90,8 +90,9 @@ def setup_market(w3: Web3, operator: LocalAccount, sc: Scenario, directory: Path
     send(market.functions.grantRole(market.functions.METER_ROLE().call(), meter.address))
 
     participants: list[Participant] = []
-    rows = [("seller", kwh, price, zone) for (kwh, price), zone
-            in zip(sc.sellers, sc.seller_zones, strict=True)]
+    rows: list[tuple[str, float, float | None, int]] = [
+        ("seller", kwh, price, zone)
+        for (kwh, price), zone in zip(sc.sellers, sc.seller_zones, strict=True)]
     rows += [("buyer", kwh, None, zone) for kwh, zone in zip(sc.buyers, sc.buyer_zones,
                                                                strict=True)]
     counters = {"seller": 0, "buyer": 0}

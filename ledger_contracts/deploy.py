@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -36,7 +36,8 @@ class Deployment:
             ) from None
 
     def contract(self, w3: Web3, name: str) -> Contract:
-        return w3.eth.contract(address=self.address(name), abi=load_artifact(name).abi)
+        address = Web3.to_checksum_address(self.address(name))
+        return w3.eth.contract(address=address, abi=cast(Any, load_artifact(name).abi))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -65,8 +66,8 @@ class Deployment:
 def deploy_contract(w3: Web3, signer: LocalAccount, name: str, *args: Any) -> Contract:
     art = load_artifact(name)
     factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-    receipt = transact(w3, signer, factory.constructor(*args))
-    return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+    receipt = cast(dict[str, Any], transact(w3, signer, factory.constructor(*args)))
+    return w3.eth.contract(address=receipt["contractAddress"], abi=cast(Any, art.abi))
 
 
 MAX_UINT256 = 2**256 - 1
