@@ -164,6 +164,12 @@ class RelayClient:
     def close(self) -> None:
         self._http.close()
 
+    def __enter__(self) -> RelayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ signing
 
     @property

@@ -1,0 +1,164 @@
+"""The queue over real HTTP against a real Anvil: what it accepts, what it refuses (nothing
+reaches the chain), nonce pipelining, reverts recorded with their decoded custom error."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from eth_account import Account
+
+from prosumer_client.relay import RelayClient, RequestRefused, RequestReverted
+from tx_queue.forward import ForwardRequest
+
+from .conftest import Env
+
+
+_open: list[RelayClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _open:
+        _open.pop().close()
+
+
+def client(env: Env, signer=None, **kw) -> RelayClient:  # noqa: ANN001
+    c = RelayClient(env.url, env.w3, env.deployment, signer or env.operator, **kw)
+    _open.append(c)
+    return c
+
+
+def admit_call(env: Env, prosumer: str | None = None):  # noqa: ANN201
+    return env.market().functions.admit(prosumer or Account.create().address, os.urandom(32), 0)
+
+
+def assert_refused_and_nothing_sent(env: Env, body: dict, status: int, match: str) -> None:
+    relay_nonce, counts = env.relay_nonce(), httpx.get(f"{env.url}/health").json()["queue"]
+    answer = httpx.post(f"{env.url}/requests", json=body, timeout=10)
+    assert answer.status_code == status, answer.text
+    assert match in answer.json()["detail"]
+    time.sleep(0.1)
+    assert env.relay_nonce() == relay_nonce  # no transaction from the relay
+    assert httpx.get(f"{env.url}/health").json()["queue"]["counts"] == counts["counts"]
+
+
+def test_a_request_is_relayed_and_mined(env: Env) -> None:
+    prosumer = Account.create().address
+    c = client(env)
+    outcome = c.send_and_wait(admit_call(env, prosumer))
+    assert outcome.status == "mined" and outcome.tx_hash and outcome.block_number
+    assert env.market().functions.prosumer(prosumer).call()[2] is True  # admitted
+    receipt = env.w3.eth.get_transaction_receipt(outcome.tx_hash)
+    assert receipt["from"] == env.relay and receipt["to"] == env.deployment.address(
+        "GridForwarder")
+    body = httpx.get(f"{env.url}/requests/{outcome.id}").json()
+    assert body["from"] == env.operator.address and body["simulated"] is True
+    listed = httpx.get(f"{env.url}/requests", params={"status": "mined", "limit": 1000}).json()
+    assert outcome.id in [r["id"] for r in listed["requests"]]
+    health = httpx.get(f"{env.url}/health").json()
+    assert health["status"] == "ok" and health["node"]["reachable"]
+    assert health["relay"]["address"] == env.relay and health["queue"]["depth"] == 0
+
+
+def test_bad_signature_is_refused(env: Env) -> None:
+    impostor = client(env, Account.create())
+    signed = impostor.sign(admit_call(env), gas=200_000, nonce=0)
+    body = signed.body() | {"from": env.operator.address}  # claims to be the operator
+    del body["nonce"]
+    assert_refused_and_nothing_sent(env, body, 422, "invalid signature")
+
+
+def test_expired_deadline_is_refused(env: Env) -> None:
+    signed = client(env).sign(admit_call(env), gas=200_000, deadline=int(time.time()) - 5)
+    assert_refused_and_nothing_sent(env, signed.body(), 422, "deadline expired")
+
+
+def test_foreign_target_is_refused(env: Env) -> None:
+    c = client(env)
+    foreign = c.sign((Account.create().address, b"\x12\x34"), gas=100_000)
+    assert_refused_and_nothing_sent(env, foreign.body(), 422, "not a contract of this deployment")
+    to_forwarder = c.sign((env.deployment.address("GridForwarder"), b""), gas=100_000)
+    assert_refused_and_nothing_sent(env, to_forwarder.body(), 422, "the forwarder itself")
+    c.resync()
+
+
+def test_a_call_that_would_revert_is_refused_with_its_error(env: Env) -> None:
+    prosumer = Account.create().address
+    c = client(env)
+    c.send_and_wait(admit_call(env, prosumer))
+    again = c.sign(admit_call(env, prosumer), gas=300_000)
+    assert_refused_and_nothing_sent(env, again.body(), 422,
+                                    f"would revert: MarketAlreadyAdmitted(account={prosumer.lower()})")
+    c.resync()
+    stranger = client(env, Account.create())  # not an admin: AccessControl's named error
+    with pytest.raises(RequestRefused, match="AccessControlUnauthorizedAccount"):
+        stranger.send(admit_call(env), gas=300_000)
+
+
+def test_replays_are_refused_and_repeats_are_idempotent(env: Env) -> None:
+    c = client(env)
+    signed = c.sign(admit_call(env), gas=300_000)
+    first = httpx.post(f"{env.url}/requests", json=signed.body("key-1"))
+    assert first.status_code == 202
+    same = httpx.post(f"{env.url}/requests", json=signed.body("key-1"))
+    assert same.status_code == 200 and same.json()["id"] == first.json()["id"]
+    other = c.sign(admit_call(env), gas=300_000)
+    clash = httpx.post(f"{env.url}/requests", json=other.body("key-1"))
+    assert clash.status_code == 409 and "already used for a different request" in clash.text
+    c.resync()
+    c.wait(first.json()["id"])
+    assert_refused_and_nothing_sent(env, signed.body(), 409, "replay")  # the same bytes again
+    used = c.sign(admit_call(env), gas=300_000, nonce=signed.nonce)  # a used nonce, new call
+    body = used.body()
+    del body["nonce"]  # the queue finds the nonce from the signature
+    assert_refused_and_nothing_sent(env, body, 409, f"nonce {signed.nonce} of")
+
+
+def test_pipelined_requests_of_one_signer_run_in_nonce_order(env: Env) -> None:
+    c = client(env)
+    prosumer = Account.create().address
+    market = env.market()
+    first = c.send(market.functions.admit(prosumer, os.urandom(32), 0), gas=300_000)
+    # These depend on the first: at acceptance they cannot be simulated, only checked.
+    second = c.send(market.functions.revoke(prosumer), gas=300_000)
+    third = c.send(market.functions.revoke(prosumer), gas=300_000)  # reverts on chain
+    assert c.wait(first).status == "mined"
+    assert c.wait(second).status == "mined"
+    assert httpx.get(f"{env.url}/requests/{third}").json()["simulated"] is False
+    with pytest.raises(RequestReverted,
+                       match=f"MarketNotAdmitted\\(account={prosumer.lower()}\\)") as caught:
+        c.wait(third)
+    assert caught.value.name == "MarketNotAdmitted"
+    assert caught.value.outcome.status == "reverted" and caught.value.outcome.tx_hash
+    nonce = env.deployment.contract(env.w3, "GridForwarder").functions.nonces(
+        env.operator.address).call()
+    assert nonce == httpx.get(
+        f"{env.url}/signers/{env.operator.address}/nonce").json()["next_nonce"]
+
+
+def test_a_nonce_gap_is_refused(env: Env) -> None:
+    c = client(env)
+    ahead = c.sign(admit_call(env), gas=300_000, nonce=c.next_nonce() + 3)
+    assert_refused_and_nothing_sent(env, ahead.body(), 422, "nonce gap")
+
+
+def test_malformed_bodies_name_the_field(env: Env) -> None:
+    answer = httpx.post(f"{env.url}/requests", json={"from": "0x12", "to": env.relay})
+    assert answer.status_code == 422
+    fields = {tuple(e["loc"]) for e in answer.json()["detail"]}
+    assert ("body", "from") in fields and ("body", "signature") in fields
+    assert httpx.get(f"{env.url}/requests/999999").status_code == 404
+    assert httpx.get(f"{env.url}/requests", params={"status": "lost"}).status_code == 422
+
+
+def test_request_hash_matches_what_the_forwarder_would_execute(env: Env) -> None:
+    signed = client(env).sign(admit_call(env), gas=300_000)
+    request = ForwardRequest(signed.sender, signed.to, 0, signed.gas, signed.deadline,
+                             signed.data, signed.signature)
+    forwarder = env.deployment.contract(env.w3, "GridForwarder")
+    assert forwarder.functions.verify(request.as_tuple()).call() is True
