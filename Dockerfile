@@ -3,7 +3,7 @@
 FROM node:20-bookworm-slim AS contracts
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm install --no-audit --no-fund --loglevel=error
 COPY foundry.toml ./
 COPY tools ./tools
 COPY ledger_contracts/src ./ledger_contracts/src

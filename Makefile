@@ -25,7 +25,9 @@ $(VENV)/.installed: pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found (gridgame needs Node 20+ and npm)" >&2; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	# npm install, not npm ci: npm 11 leaves other platforms' optional Anvil/Forge builds out of
+	# the lock file and npm ci then refuses it; npm install installs from the lock unchanged.
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Contracts are compiled by Forge through solcjs (tools/solc); Python loads build/forge/*.json.
