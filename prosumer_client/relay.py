@@ -176,8 +176,12 @@ class RelayClient:
     def domain(self) -> dict[str, Any]:
         """The forwarder's EIP-712 domain, read from the chain (ERC-5267) once."""
         if self._domain is None:
-            returned = self.w3.eth.call({"to": self.forwarder,
-                                         "data": HexStr("0x84b0196e")})  # eip712Domain()
+            try:
+                returned = self.w3.eth.call({"to": self.forwarder,
+                                             "data": HexStr("0x84b0196e")})  # eip712Domain()
+            except Exception as exc:  # node down or no forwarder there
+                raise RelayUnavailable(f"cannot read the forwarder's EIP-712 domain: {exc}"
+                                       ) from exc
             _f, name, version, chain_id, verifying, _s, _e = abi_decode(
                 ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"],
                 returned)

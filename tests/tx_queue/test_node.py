@@ -1,0 +1,79 @@
+"""The node goes away and comes back during a burst; a full queue answers 429.
+
+"Down" here is a real outage: the test's own Anvil is stopped (connection refused, its pool of
+pending transactions lost) and restarted on the same port from the state it saved (`--state`),
+so the chain is the same and only the node process was gone.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+from eth_account import Account
+
+from ledger_contracts.anvil import Anvil
+from ledger_contracts.chain import account, connect
+from prosumer_client.relay import RelayClient
+from tx_queue.settings import RELAY_DEV_KEY_INDEX
+
+from .checks import Burst, assert_exactly_once
+from .conftest import grant_admins, make_env
+
+
+def test_node_stopped_and_restarted_during_a_burst(own_anvil: Anvil, tmp_path: Path) -> None:
+    w3 = connect(own_anvil.url)
+    keys = own_anvil.keys
+    env = make_env(w3, account(keys[0]), account(keys[RELAY_DEV_KEY_INDEX]), tmp_path)
+    try:
+        admins = [Account.create() for _ in range(3)]
+        grant_admins(env, admins)
+        burst = Burst(env, admins, per=25, url=lambda: env.url).start()
+        burst.wait_acked(20)
+        own_anvil.stop()
+        time.sleep(0.5)
+        health = httpx.get(f"{env.url}/health", timeout=10).json()
+        assert health["status"] == "degraded" and not health["node"]["reachable"]
+        signer = RelayClient(env.url, w3, env.deployment, admins[0], retries=0)
+        with signer:
+            signer._domain = {"name": "gridgame", "version": "1", "chainId": 31337,
+                              "verifyingContract": env.deployment.address("GridForwarder")}
+            late = signer.sign((env.deployment.address("Market"), b"\x00" * 4), gas=100_000,
+                               nonce=0)
+        answer = httpx.post(f"{env.url}/requests", json=late.body(), timeout=30)
+        assert answer.status_code == 503 and "node unavailable" in answer.json()["detail"]
+        counts = health["queue"]["counts"]
+        assert counts["failed"] == 0 and counts["reverted"] == 0  # waiting, not given up
+        time.sleep(1.0)
+        own_anvil.start()  # same port, same chain (state file)
+        burst.join()
+        assert len(burst.acked) >= 60
+        held = assert_exactly_once(env, env.url, burst.acked)
+        assert all(r["status"] == "mined" for r in held if r["id"] in burst.acked)
+        assert httpx.get(f"{env.url}/health").json()["status"] == "ok"
+    finally:
+        env.queue.stop()
+
+
+def test_a_full_queue_answers_429(own_anvil: Anvil, tmp_path: Path) -> None:
+    w3 = connect(own_anvil.url)
+    keys = own_anvil.keys
+    env = make_env(w3, account(keys[0]), account(keys[RELAY_DEV_KEY_INDEX]), tmp_path,
+                   "--max-depth", "2")
+    env.queue.stop()
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    env.queue.start()  # nothing it sends is mined now: its requests stay in the queue
+    try:
+        with RelayClient(env.url, w3, env.deployment, env.operator, retries=0) as client:
+            market = env.market()
+            for _ in range(2):
+                client.send(market.functions.admit(Account.create().address, b"\x01" * 32, 0),
+                            gas=300_000)
+            third = client.sign(market.functions.admit(Account.create().address,
+                                                       b"\x02" * 32, 0), gas=300_000)
+        answer = httpx.post(f"{env.url}/requests", json=third.body())
+        assert answer.status_code == 429 and "queue full" in answer.json()["detail"]
+        assert httpx.get(f"{env.url}/health").json()["queue"]["depth"] == 2
+    finally:
+        env.queue.stop()
