@@ -16,7 +16,6 @@ from tx_queue.forward import ForwardRequest
 
 from .conftest import Env
 
-
 _open: list[RelayClient] = []
 
 
@@ -92,8 +91,8 @@ def test_a_call_that_would_revert_is_refused_with_its_error(env: Env) -> None:
     c = client(env)
     c.send_and_wait(admit_call(env, prosumer))
     again = c.sign(admit_call(env, prosumer), gas=300_000)
-    assert_refused_and_nothing_sent(env, again.body(), 422,
-                                    f"would revert: MarketAlreadyAdmitted(account={prosumer.lower()})")
+    expected = f"would revert: MarketAlreadyAdmitted(account={prosumer.lower()})"
+    assert_refused_and_nothing_sent(env, again.body(), 422, expected)
     c.resync()
     stranger = client(env, Account.create())  # not an admin: AccessControl's named error
     with pytest.raises(RequestRefused, match="AccessControlUnauthorizedAccount"):
