@@ -1,4 +1,6 @@
-"""The node goes away and comes back during a burst; a full queue answers 429.
+"""On a node of the test's own: it goes away and comes back during a burst; with mining held
+back, a full queue answers 429 and requests pipelined behind unexecuted ones revert on chain
+with their decoded error.
 
 "Down" here is a real outage: the test's own Anvil is stopped (connection refused, its pool of
 pending transactions lost) and restarted on the same port from the state it saved (`--state`),
@@ -11,15 +13,16 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from eth_account import Account
 
 from ledger_contracts.anvil import Anvil
 from ledger_contracts.chain import account, connect
-from prosumer_client.relay import RelayClient
+from prosumer_client.relay import RelayClient, RequestReverted
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
 
 from .checks import Burst, assert_exactly_once
-from .conftest import grant_admins, make_env
+from .conftest import Env, grant_admins, make_env
 
 
 def test_node_stopped_and_restarted_during_a_burst(own_anvil: Anvil, tmp_path: Path) -> None:
@@ -56,16 +59,50 @@ def test_node_stopped_and_restarted_during_a_burst(own_anvil: Anvil, tmp_path: P
         env.queue.stop()
 
 
-def test_a_full_queue_answers_429(own_anvil: Anvil, tmp_path: Path) -> None:
+def held_back_env(own_anvil: Anvil, tmp_path: Path, *extra: str) -> Env:
+    """A queue whose transactions are mined only when the test says so (`evm_mine`)."""
     w3 = connect(own_anvil.url)
     keys = own_anvil.keys
-    env = make_env(w3, account(keys[0]), account(keys[RELAY_DEV_KEY_INDEX]), tmp_path,
-                   "--max-depth", "2")
+    env = make_env(w3, account(keys[0]), account(keys[RELAY_DEV_KEY_INDEX]), tmp_path, *extra)
     env.queue.stop()
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    env.queue.start()  # nothing it sends is mined now: its requests stay in the queue
+    env.queue.start()
+    return env
+
+
+def test_requests_behind_unexecuted_ones_revert_on_chain_with_their_error(
+        own_anvil: Anvil, tmp_path: Path) -> None:
+    env = held_back_env(own_anvil, tmp_path)
     try:
-        with RelayClient(env.url, w3, env.deployment, env.operator, retries=0) as client:
+        market = env.market()
+        prosumer = Account.create().address
+        with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
+            ids = [client.send(market.functions.admit(prosumer, b"\x03" * 32, 0), gas=300_000),
+                   client.send(market.functions.revoke(prosumer), gas=300_000),
+                   client.send(market.functions.revoke(prosumer), gas=300_000)]
+            views = [httpx.get(f"{env.url}/requests/{i}").json() for i in ids]
+            assert [v["simulated"] for v in views] == [True, False, False]
+            deadline = time.monotonic() + 10
+            while httpx.get(f"{env.url}/health").json()["queue"]["counts"]["queued"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+            assert client.wait(ids[0]).status == "mined"
+            assert client.wait(ids[1]).status == "mined"
+            with pytest.raises(RequestReverted,
+                               match=f"MarketNotAdmitted\\(account={prosumer.lower()}\\)"
+                               ) as caught:
+                client.wait(ids[2])
+        assert caught.value.name == "MarketNotAdmitted"
+        assert caught.value.outcome.status == "reverted" and caught.value.outcome.tx_hash
+    finally:
+        env.queue.stop()
+
+
+def test_a_full_queue_answers_429(own_anvil: Anvil, tmp_path: Path) -> None:
+    env = held_back_env(own_anvil, tmp_path, "--max-depth", "2")
+    try:
+        with RelayClient(env.url, env.w3, env.deployment, env.operator, retries=0) as client:
             market = env.market()
             for _ in range(2):
                 client.send(market.functions.admit(Account.create().address, b"\x01" * 32, 0),
