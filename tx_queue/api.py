@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from .errors import InvalidRequest, NodeDown, RpcError
 from .ledger import decode_uint
@@ -42,17 +43,18 @@ router = APIRouter()
              responses={200: {"model": RequestOut, "description": "idempotent repeat"},
                         409: {"description": "replay"}, 422: {"description": "refused"},
                         429: {"description": "queue full"}, 503: {"description": "node down"}})
-def submit(body: ForwardRequestIn, service: Service, response: Response,
-           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> RequestOut:
+def submit(body: ForwardRequestIn, service: Service,
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
     """Check a signed forward request and queue it (durably) for relaying."""
     key = body.idempotency_key
     if idempotency_key is not None and key is not None and idempotency_key != key:
         raise InvalidRequest("the Idempotency-Key header and the idempotency_key field differ")
     stored, created = service.intake.submit(body.to_request(), idempotency_key=key or
                                             idempotency_key, nonce_hint=body.nonce)
-    response.status_code = 202 if created else 200
-    response.headers["Location"] = f"/requests/{stored.id}"
-    return RequestOut.of(stored)
+    # Serialised here once (FastAPI would validate the returned model again).
+    return JSONResponse(RequestOut.of(stored).model_dump(by_alias=True),
+                        status_code=202 if created else 200,
+                        headers={"Location": f"/requests/{stored.id}"})
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -24,6 +25,9 @@ def create_app(settings: Settings, service: QueueService | None = None) -> FastA
         if service is None:
             service = QueueService(settings)
         app.state.service = service
+        # Few worker threads: each request mostly waits on the node; many threads only fight
+        # over the GIL.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
         service.start(asyncio.get_running_loop())
         try:
             yield

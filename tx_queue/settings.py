@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     rpc_timeout: float = Field(10.0, gt=0, description="seconds per JSON-RPC request")
     node_wait: float = Field(30.0, ge=0, description="seconds to wait for the node at start-up "
                                                      "when the relay key needs it")
+    http_threads: int = Field(8, ge=1, le=256, description="worker threads for HTTP requests")
     log_level: str = Field("info", description="debug, info, warning or error")
 
 
