@@ -193,6 +193,11 @@ def _start_queue(node_url: str, deployment_file: Path, db: Path, args: argparse.
     raise RuntimeError("tx_queue did not start")
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _grant_admins(w3: Any, operator: LocalAccount, market: Any,
                   admins: list[LocalAccount]) -> None:
     role = market.functions.DEFAULT_ADMIN_ROLE().call()
@@ -255,7 +260,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 print(f"raw eth_sendRawTransaction run, {threads} thread(s) ...", flush=True)
                 raws.append(raw_run(node.url, txs, threads))
             print("relay run ...", flush=True)
+            cpu0 = (_cpu_seconds(proc.pid), sum(os.times()[:2]))
             relay = relay_run(queue_url, clients, signed)
+            cpu1 = (_cpu_seconds(proc.pid), sum(os.times()[:2]))
+            relay["cpu_ms_per_request"] = {
+                "queue": 1e3 * (cpu1[0] - cpu0[0]) / n,
+                "clients": 1e3 * (cpu1[1] - cpu0[1]) / n}
             health = httpx.get(f"{queue_url}/health", timeout=5.0).json()
             after = market.functions.admissionCount().call()
         finally:
@@ -263,6 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             proc.wait(timeout=10)
         batches = health["relay"]["next_nonce"]
     admitted = after - before
+    load = os.getloadavg()
     best_raw = max(r["per_s"] for r in raws)
     result = {
         "requests": n, "clients": args.clients,
@@ -271,6 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "relay": relay, "raw": raws,
         "admitted_on_chain": admitted, "expected_on_chain": n * (1 + len(raws)),
         "fraction_of_raw": relay["per_s"] / best_raw,
+        "load_average_1_5_15min": load, "cpus": os.cpu_count(),
         "goals": GOALS,
         "goals_met": relay["per_s"] >= GOALS["requests_per_s"]
         and relay["per_s"] / best_raw >= GOALS["fraction_of_raw"],
@@ -288,6 +300,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print_table(["run", "n", "seconds", "per s", "p50 ms", "p99 ms"], rows)
     print("(relay latency: POST -> mined as the queue records it; raw latency: the send's round "
           "trip)")
+    print(f"CPU per request: queue {relay['cpu_ms_per_request']['queue']:.2f} ms, clients "
+          f"{relay['cpu_ms_per_request']['clients']:.2f} ms; load average {load[0]:.1f} on "
+          f"{os.cpu_count()} CPUs")
     print(f"relay / best raw = {result['fraction_of_raw']:.2f}; relay transactions: {batches}; "
           f"admitted on chain {admitted}/{result['expected_on_chain']}; not mined: "
           f"{relay['not_mined_count']}; goals met: {result['goals_met']}")
