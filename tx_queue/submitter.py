@@ -97,6 +97,7 @@ class Submitter:
         self._gas_cap = config.max_batch_gas
         self._down_log = RateLimited(5.0)
         self._nonce_checked = 0.0
+        self._polled = 0.0
         self._suspect: tuple[str, float] | None = None
         self._automine = False
 
@@ -113,7 +114,9 @@ class Submitter:
             self._thread.join(timeout)
 
     def wake(self) -> None:
-        self._wake.set()
+        """A request was accepted: worth a look only if another transaction may be sent."""
+        if len(self.inflight) < self.config.window:
+            self._wake.set()
 
     def _run(self) -> None:
         self.status.alive = True
@@ -182,8 +185,10 @@ class Submitter:
         return busy
 
     def _collect(self) -> bool:
-        if not self.inflight:
-            return False
+        now = time.monotonic()
+        if not self.inflight or now - self._polled < self.config.poll_interval:
+            return False  # receipts are polled at most every poll_interval
+        self._polled = now
         receipts = self.ledger.rpc.batch(
             [("eth_getTransactionReceipt", [t.tx_hash]) for t in self.inflight])
         done = 0
