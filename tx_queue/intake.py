@@ -59,6 +59,9 @@ class Intake:
             raise QueueFull(f"queue full: {self.max_depth} requests are waiting; retry later")
         lock = self._locks[hash(request.sender) % _LOCKS]
         with lock:
+            known = self._known(request, idempotency_key)  # a concurrent twin got in meanwhile
+            if known is not None:
+                return known, False
             try:
                 self.ledger.ensure_ready()
                 nonce, simulated = self._check_on_chain(request, nonce_hint)
