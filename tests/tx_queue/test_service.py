@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -155,3 +156,14 @@ def test_request_hash_matches_what_the_forwarder_would_execute(env: Env) -> None
                              signed.data, signed.signature)
     forwarder = env.deployment.contract(env.w3, "GridForwarder")
     assert forwarder.functions.verify(request.as_tuple()).call() is True
+
+
+def test_concurrent_repeats_with_one_key_queue_once(env: Env) -> None:
+    c = client(env)
+    body = c.sign(admit_call(env), gas=300_000).body("key-concurrent")
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(
+            lambda _: httpx.post(f"{env.url}/requests", json=body, timeout=30), range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [202]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert c.wait(answers[0].json()["id"]).status == "mined"
