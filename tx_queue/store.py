@@ -7,17 +7,14 @@ transaction, its signed bytes and relay nonce, written BEFORE it is sent).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import queue
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from .db import Database
 from .errors import ConfigError
 from .forward import ForwardRequest
 from .ledger import Revert
@@ -118,110 +115,21 @@ class Fate:
     block_number: int | None = None
 
 
-T = TypeVar("T")
-
-
-@dataclass
-class _Job(Generic[T]):
-    work: Callable[[sqlite3.Connection], T]
-    result: T | None = None
-    error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-
 _SELECT = """SELECT r.*, t.tx_hash AS tx_hash, t.relay_nonce AS relay_nonce
              FROM requests r LEFT JOIN txs t ON t.id = r.tx_id"""
 
 
 class Store:
-    """Writes go through one writer thread that commits whatever is waiting in one transaction
-    (group commit: one fsync for many concurrent requests; each job in its own savepoint, so a
-    failing job does not undo the others). A write returns once committed. Reads use a second
-    connection (WAL: readers see the last commit and never block the writer)."""
+    """The queue's tables over a group-commit `Database`."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._db = self._connect()
-        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise ConfigError(f"{self.path}: SQLite refused WAL mode (got {mode})")
-        self._db.executescript(_SCHEMA)
-        self._readers = threading.local()  # one read connection per thread: no lock
-        self._all_readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write_loop, name="store-writer",
-                                        daemon=True)
-        self._writer.start()
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                             timeout=30.0)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        return db
+        self._database = Database(self.path, _SCHEMA)
+        self._write = self._database.write
+        self._read = self._database.read
 
     def close(self) -> None:
-        self._jobs.put(None)
-        self._writer.join(10)
-        with self._readers_lock:
-            for reader in self._all_readers:
-                with contextlib.suppress(Exception):
-                    reader.close()
-
-    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        job = _Job(work)
-        self._jobs.put(job)
-        job.done.wait()
-        if isinstance(job.error, BaseException):
-            raise job.error
-        return job.result  # type: ignore[return-value]
-
-    def _write_loop(self) -> None:
-        db = self._db
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                db.close()
-                return
-            jobs = [first]
-            while len(jobs) < 512:
-                try:
-                    job = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._jobs.put(None)  # close after this group
-                    break
-                jobs.append(job)
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                for i, job in enumerate(jobs):
-                    db.execute(f"SAVEPOINT job{i}")
-                    try:
-                        job.result = job.work(db)
-                        db.execute(f"RELEASE job{i}")
-                    except Exception as exc:
-                        db.execute(f"ROLLBACK TO job{i}")
-                        db.execute(f"RELEASE job{i}")
-                        job.error = exc
-                db.execute("COMMIT")
-            except Exception as exc:  # the commit itself failed: nothing of the group holds
-                with contextlib.suppress(Exception):
-                    db.execute("ROLLBACK")
-                for job in jobs:
-                    job.error = exc
-            for job in jobs:
-                job.done.set()
-
-    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        reader = getattr(self._readers, "db", None)
-        if reader is None:
-            reader = self._readers.db = self._connect()
-            with self._readers_lock:
-                self._all_readers.append(reader)
-        return reader.execute(sql, args).fetchall()
+        self._database.close()
 
     # ------------------------------------------------------------------ identity
 
@@ -268,18 +176,10 @@ class Store:
         rows = self._read(f"{_SELECT} WHERE r.id = ?", (request_id,))
         return _request(rows[0]) if rows else None
 
-    def by_key(self, key: str) -> StoredRequest | None:
-        rows = self._read(f"{_SELECT} WHERE r.idempotency_key = ?", (key,))
-        return _request(rows[0]) if rows else None
-
     def by_key_or_hash(self, key: str | None, request_hash: bytes) -> list[StoredRequest]:
         rows = self._read(f"{_SELECT} WHERE r.idempotency_key = ? OR r.request_hash = ?",
                           (key, request_hash))
         return [_request(r) for r in rows]
-
-    def by_hash(self, request_hash: bytes) -> StoredRequest | None:
-        rows = self._read(f"{_SELECT} WHERE r.request_hash = ?", (request_hash,))
-        return _request(rows[0]) if rows else None
 
     def live_nonces(self, signer: str) -> list[int]:
         """Nonces of the signer's requests still queued or submitted, ascending."""
@@ -358,11 +258,6 @@ class Store:
                                 bytes(row["raw"]), str(row["status"]),
                                 tuple(int(r[0]) for r in ids)))
         return out
-
-    def submitted_without_pending_tx(self) -> list[int]:
-        rows = self._read("""SELECT r.id FROM requests r JOIN txs t ON t.id = r.tx_id
-                             WHERE r.status = 'submitted' AND t.status != 'pending'""")
-        return [int(r[0]) for r in rows]
 
     def finish_tx(self, tx_id: int, status: str, fates: list[Fate], *,
                   block_number: int | None = None, gas_used: int | None = None,
