@@ -48,7 +48,10 @@ def scenario_of(args: argparse.Namespace) -> Scenario:
     if args.buyers or args.sellers:
         if not (args.buyers and args.sellers) or args.buyers < 1 or args.sellers < 1:
             raise ValueError("a random market needs both --buyers N and --sellers M, each >= 1")
-        return random_scenario(int(args.buyers), int(args.sellers), seed=args.seed)
+        # Generous windows: many agent processes share this machine's cores; a live buyer
+        # answers long before its deadline, only a dead one costs the whole turn.
+        return random_scenario(int(args.buyers), int(args.sellers), seed=args.seed,
+                               turn_deadline=600, registration_seconds=300, round_limit=60)
     return DEMO
 
 

@@ -143,6 +143,9 @@ def watch_games(cluster: Cluster, w3: Any, setup: MarketSetup,
             raise ClusterError(f"the demo did not finish {opt.games} game(s) within "
                                f"{opt.timeout:.0f} s")
         cluster.check_alive("optimizer", "tx_queue", "market_clock")
+        if all(cluster.children[p.name].proc.poll() is not None for p in setup.participants) \
+                and "GameEnded" not in seen.get(max(seen, default=0), {}):
+            raise ClusterError("every prosumer process has exited before the game ended")
         head = w3.eth.block_number
         now = time.perf_counter()
         for e in reader.read(from_block=last + 1, to_block=head) if head > last else ():

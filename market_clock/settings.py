@@ -48,7 +48,7 @@ class Settings(BaseSettings):
                                          "straight to the next deadline")
     metering: int = Field(60, ge=0, description="settlement: seconds after a game's delivery "
                           "end left to the meters before the clock closes the game")
-    chunk: int = Field(100, ge=1, le=10_000, description="settlement: buyers per fixTrades, "
+    chunk: int = Field(20, ge=1, le=10_000, description="settlement: buyers per fixTrades, "
                        "items per closeGame call")
     request_timeout: float = Field(60.0, gt=0, description="wall seconds to await one request")
     startup_wait: float = Field(30.0, ge=0, description="wall seconds to wait at start-up for "

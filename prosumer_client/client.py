@@ -71,8 +71,14 @@ class Prosumer:
                               chain_time) - now
 
     def deadline(self) -> int:
-        now = time.time()
-        return int(max(now, now + self._clock_offset)) + self.deadline_seconds
+        """`deadline_seconds` after the chain's current time, read now: in simulated time the
+        chain's clock runs ahead of ours at an unknown pace, so an offset learnt earlier would
+        put deadlines in the chain's past."""
+        try:
+            chain_now = float(self.reader.chain_time())
+        except Exception:  # node unreachable: the best guess from the last sync
+            chain_now = time.time() + self._clock_offset
+        return int(max(time.time(), chain_now)) + self.deadline_seconds
 
     # ------------------------------------------------------------------ actions
 
