@@ -107,3 +107,28 @@ def test_demo_game_events_tell_the_whole_game(
     # Turns announced in order: round 1 starts with the first buyer.
     first_turn = next(e for e in events if e.name == "TurnStarted")
     assert (first_turn.args["round"], first_turn.args["buyer"]) == (1, run.buyer_order[0])
+
+
+def test_events_command_prints_the_whole_game(
+    anvil, deployment: Deployment, demo_run: tuple[ScriptedMarket, GameRun], tmp_path, capsys
+) -> None:
+    import json
+
+    from ledger_contracts.__main__ import main
+
+    _, run = demo_run
+    path = tmp_path / "deployment.json"
+    deployment.save(path)
+    assert main(["events", "--rpc", anvil.url, "--deployment", str(path),
+                 "--game", str(run.game_id), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["event"] == "GameOpened" and rows[-1]["event"] == "GameEnded"
+    assert sum(r["event"] == "BidSubmitted" for r in rows) == run.turns
+    assert all(r["args"]["gameId"] == run.game_id for r in rows)
+    assert [r["block"] for r in rows] == sorted(r["block"] for r in rows)
+    assert main(["events", "--rpc", anvil.url, "--deployment", str(path),
+                 "--game", str(run.game_id)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert len(text) == len(rows) and "Market.GameEnded" in text[-1]
+    assert main(["events", "--rpc", anvil.url, "--deployment", str(tmp_path / "none.json")]) == 1
+    assert "not found; deploy first" in capsys.readouterr().err
