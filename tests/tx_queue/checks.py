@@ -118,3 +118,12 @@ def assert_exactly_once(env: Env, url: str, acked: dict[int, str]) -> list[dict]
         from_block=env.deployment.block)
     assert len(admitted) == sum(r["status"] == "mined" for r in held)
     return held
+
+
+def assert_mined_or_duplicate(held: list[dict], acked: dict[int, str]) -> None:
+    """Every acknowledged request was mined, except a call sent again after its first attempt
+    got in unacknowledged (the queue was killed or the node left before the answer): that
+    second copy reverts on chain as a duplicate admission."""
+    others = [r for r in held if r["id"] in acked and r["status"] != "mined"]
+    assert all(r["status"] == "reverted" and r["error"]["name"] == "MarketAlreadyAdmitted"
+               for r in others), others
