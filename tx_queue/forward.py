@@ -30,6 +30,7 @@ _REQUEST_TUPLE = "(address,address,uint256,uint256,uint48,bytes,bytes)"
 SEL_NONCES = keccak(text="nonces(address)")[:4]
 SEL_VERIFY = keccak(text=f"verify({_REQUEST_TUPLE})")[:4]
 SEL_EXECUTE_BATCH = keccak(text=f"executeBatch({_REQUEST_TUPLE}[],address)")[:4]
+SEL_EXECUTE = keccak(text=f"execute({_REQUEST_TUPLE})")[:4]
 SEL_IS_TRUSTED_FORWARDER = keccak(text="isTrustedForwarder(address)")[:4]
 SEL_EIP712_DOMAIN = keccak(text="eip712Domain()")[:4]
 TOPIC_EXECUTED = keccak(text="ExecutedForwardRequest(address,uint256,bool)")
@@ -141,6 +142,21 @@ def decode_execute_batch(calldata: bytes) -> tuple[list[ForwardRequest], str]:
                        bytes(sig))
         for f, t, v, g, d, data, sig in items
     ], to_checksum_address(refund)
+
+
+def requests_in_call(calldata: bytes) -> list[ForwardRequest]:
+    """The forward requests a forwarder call (`execute` or `executeBatch`) carries; [] for
+    anything else."""
+    try:
+        if calldata[:4] == SEL_EXECUTE_BATCH:
+            return decode_execute_batch(calldata)[0]
+        if calldata[:4] == SEL_EXECUTE:
+            (f, t, v, g, d, data, sig), = abi_decode([_REQUEST_TUPLE], calldata[4:])
+            return [ForwardRequest(to_checksum_address(f), to_checksum_address(t), v, g, d,
+                                   bytes(data), bytes(sig))]
+    except Exception:  # not decodable: not one of ours
+        return []
+    return []
 
 
 def encode_is_trusted_forwarder(forwarder: str) -> bytes:

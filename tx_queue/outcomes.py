@@ -116,6 +116,10 @@ class Judge:
             if nonce != r.nonce:
                 continue
             tx_hash, block = log["transactionHash"], int(log["blockNumber"], 16)
+            if not self._carries(tx_hash, r.request):
+                return Fate(r.id, "failed", reason=(
+                    f"nonce {r.nonce} of {signer} was used by another request "
+                    f"(transaction {tx_hash})"))
             if success:
                 return Fate(r.id, "mined", executed_tx=tx_hash, block_number=block,
                             reason=f"executed by transaction {tx_hash}")
@@ -124,6 +128,17 @@ class Judge:
                         reason=f"executed by transaction {tx_hash}")
         return Fate(r.id, "failed", reason=f"nonce {r.nonce} of {signer} was used without an "
                                            "execution event (cancelled outside this relay)")
+
+    def _carries(self, tx_hash: str, request: fw.ForwardRequest) -> bool:
+        """Whether the forwarder call of `tx_hash` carried this very request (same
+        signature), not just another request with the same nonce. A call made through some
+        other contract cannot be decoded: then the nonce's use is taken as this request's."""
+        tx = self.ledger.rpc.call("eth_getTransactionByHash", [tx_hash])
+        carried = fw.requests_in_call(as_bytes((tx or {}).get("input")))
+        if not carried:
+            return True
+        return any(c.signature == request.signature and c.sender == request.sender
+                   for c in carried)
 
     def _why(self, request: fw.ForwardRequest, tx_hash: str, block: int) -> Revert:
         return self.ledger.failed_call_reasons(tx_hash, block, [request])[request.request_hash]

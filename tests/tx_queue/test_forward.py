@@ -95,3 +95,13 @@ def test_request_hash_covers_every_field() -> None:
     ]
     hashes = {v.request_hash for v in variants} | {base.request_hash}
     assert len(hashes) == len(variants) + 1
+
+
+def test_requests_in_a_forwarder_call_are_found() -> None:
+    request = fw.ForwardRequest(SIGNER.address, TARGET, 0, 50_000, 2**40, b"\x09", b"\x07" * 65)
+    batch = fw.encode_execute_batch([request, request], SIGNER.address)
+    assert fw.requests_in_call(batch) == [request, request]
+    single = fw.SEL_EXECUTE + fw.encode_verify(request)[4:]  # same argument, other selector
+    assert fw.requests_in_call(single) == [request]
+    assert fw.requests_in_call(b"\xde\xad\xbe\xef" + b"\x00" * 64) == []
+    assert fw.requests_in_call(fw.SEL_EXECUTE_BATCH + b"\x01") == []
