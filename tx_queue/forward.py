@@ -12,6 +12,7 @@ from functools import cached_property
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 FORWARD_REQUEST_TYPE = (
@@ -111,6 +112,18 @@ def signature_problem(signature: bytes) -> str | None:
     if signature[64] not in (27, 28):
         return f"signature v must be 27 or 28, got {signature[64]}"
     return None
+
+
+def recover(digest: bytes, signature: bytes) -> str | None:
+    """The address that signed `digest`, or None for a signature OpenZeppelin would refuse."""
+    if signature_problem(signature) is not None:
+        return None
+    r, s, v = signature[:32], signature[32:64], signature[64]
+    try:
+        sig = keys.Signature(vrs=(v - 27, int.from_bytes(r, "big"), int.from_bytes(s, "big")))
+        return str(sig.recover_public_key_from_msg_hash(digest).to_checksum_address())
+    except Exception:  # not a point on the curve
+        return None
 
 
 def ecrecover_input(digest: bytes, signature: bytes) -> bytes:

@@ -8,8 +8,8 @@ requests get consecutive nonces — one JSON-RPC batch against the node:
   `verify(request)` and the target call as the forwarder would make it. Verified + the call
   succeeds = accepted; a revert is refused with its decoded custom error.
 * the signer has live requests n..m: the request must be for nonce m+1; its signature is
-  checked with the ecrecover precompile. It cannot be fully simulated (it runs after requests
-  that have not executed yet), so it is accepted on signature, deadline, target and nonce
+  recovered locally (no node round trip). It cannot be simulated (it runs after requests that
+  have not executed yet), so it is accepted on signature, deadline, target and nonce
   (`simulated: false`); if it reverts on chain, that is recorded as its fate.
 
 Anything else is diagnosed with a second batch of ecrecovers over nearby nonces, to say
@@ -142,16 +142,12 @@ class Intake:
             self._diagnose(request, chain_nonce, chain_nonce, live, hint)
         expected = live[-1] + 1
         domain = self.ledger.ensure_ready()
-        answers = self.ledger.rpc.batch([
-            self.ledger.nonce_call(signer),
-            self.ledger.ecrecover_call(request.digest(domain, expected), request.signature)])
-        chain_nonce = _uint(answers[0])
-        if chain_nonce <= expected and _recovered(answers[1]) == signer:
-            if chain_nonce == expected:  # everything before it has executed: simulate it
-                self._require_success(request, self.ledger.rpc.batch(
-                    [self.ledger.simulate_call(request)])[0])
-                return expected, True
+        if fw.recover(request.digest(domain, expected), request.signature) == signer:
+            # Signed for the next nonce after its live requests: accepted without asking the
+            # node (it runs after requests that have not executed yet, so it cannot be
+            # simulated; if something outside used the nonce meanwhile, the submitter sees it).
             return expected, False
+        chain_nonce = _uint(self.ledger.rpc.batch([self.ledger.nonce_call(signer)])[0])
         self._diagnose(request, chain_nonce, max(expected, chain_nonce), live, hint)
 
     def _require_success(self, request: fw.ForwardRequest, answer: Any) -> None:

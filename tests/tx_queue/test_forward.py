@@ -105,3 +105,11 @@ def test_requests_in_a_forwarder_call_are_found() -> None:
     assert fw.requests_in_call(single) == [request]
     assert fw.requests_in_call(b"\xde\xad\xbe\xef" + b"\x00" * 64) == []
     assert fw.requests_in_call(fw.SEL_EXECUTE_BATCH + b"\x01") == []
+
+
+def test_local_recovery_agrees_with_eth_account() -> None:
+    digest = b"\x42" * 32
+    sig = bytes(SIGNER.unsafe_sign_hash(digest).signature)
+    assert fw.recover(digest, sig) == SIGNER.address
+    assert fw.recover(b"\x43" * 32, sig) != SIGNER.address
+    assert fw.recover(digest, sig[:64] + b"\x05") is None
