@@ -209,8 +209,9 @@ class RelayClient:
         to, data = _target(call)
         if gas is None:
             gas = self._estimate(to, data)
-        if deadline is None:
-            deadline = int(time.time()) + self.deadline_seconds
+        if deadline is None:  # the chain's clock decides expiry, and a dev chain may run ahead
+            chain_now = int(self.w3.eth.get_block("latest")["timestamp"])
+            deadline = max(int(time.time()), chain_now) + self.deadline_seconds
         with self._lock:
             if nonce is None:
                 if self._next_nonce is None:
