@@ -8,12 +8,13 @@ verifyingContract).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_keys import keys
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
+from eth_utils import to_checksum_address as _eth_checksum
 
 FORWARD_REQUEST_TYPE = (
     "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
@@ -36,6 +37,19 @@ SEL_IS_TRUSTED_FORWARDER = keccak(text="isTrustedForwarder(address)")[:4]
 SEL_EIP712_DOMAIN = keccak(text="eip712Domain()")[:4]
 TOPIC_EXECUTED = keccak(text="ExecutedForwardRequest(address,uint256,bool)")
 ECRECOVER = "0x0000000000000000000000000000000000000001"
+
+
+@lru_cache(maxsize=65_536)
+def _checksum_hex(lower_hex: str) -> str:
+    return str(_eth_checksum(lower_hex))
+
+
+def to_checksum_address(address: str | bytes) -> str:
+    """EIP-55 form of an address (hex or 20 bytes), cached: the same few addresses (signers,
+    the forwarder, the targets) come back on every request and eth_utils' version is slow."""
+    if isinstance(address, bytes):
+        return _checksum_hex("0x" + address.hex())
+    return _checksum_hex(address.lower())
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ def recover(digest: bytes, signature: bytes) -> str | None:
     r, s, v = signature[:32], signature[32:64], signature[64]
     try:
         sig = keys.Signature(vrs=(v - 27, int.from_bytes(r, "big"), int.from_bytes(s, "big")))
-        return str(sig.recover_public_key_from_msg_hash(digest).to_checksum_address())
+        return to_checksum_address(sig.recover_public_key_from_msg_hash(digest).to_address())
     except Exception:  # not a point on the curve
         return None
 

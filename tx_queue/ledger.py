@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import to_checksum_address
 
 from ledger_contracts.artifacts import load_artifact
 from ledger_contracts.chain import decode_revert
@@ -22,6 +21,7 @@ from ledger_contracts.errors import LedgerRevert
 
 from . import forward as fw
 from .errors import ConfigError, RpcError
+from .forward import to_checksum_address
 from .rpc import Call, Rpc, revert_data
 
 FORWARDER = "GridForwarder"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from eth_utils import is_checksum_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from .forward import MAX_UINT48, ForwardRequest
+from .forward import MAX_UINT48, ForwardRequest, to_checksum_address
 from .store import StoredRequest
 
 MAX_DATA_BYTES = 64 * 1024
@@ -15,10 +14,11 @@ StatusName = Literal["queued", "submitted", "mined", "reverted", "failed"]
 
 
 def _address(value: str) -> str:
+    checksummed = to_checksum_address(value)
     body = value[2:]
-    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+    if body != body.lower() and body != body.upper() and value != checksummed:
         raise ValueError("mixed-case address with a wrong EIP-55 checksum")
-    return to_checksum_address(value)
+    return checksummed
 
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_address)]
