@@ -210,8 +210,7 @@ class RelayClient:
         if gas is None:
             gas = self._estimate(to, data)
         if deadline is None:  # the chain's clock decides expiry, and a dev chain may run ahead
-            chain_now = int(self.w3.eth.get_block("latest")["timestamp"])
-            deadline = max(int(time.time()), chain_now) + self.deadline_seconds
+            deadline = max(int(time.time()), self._chain_time()) + self.deadline_seconds
         with self._lock:
             if nonce is None:
                 if self._next_nonce is None:
@@ -225,6 +224,14 @@ class RelayClient:
             "primaryType": "ForwardRequest", "domain": self.domain, "message": message})
         signature = bytes(self.signer.sign_message(signable).signature)
         return SignedRequest(self.address, to, 0, gas, nonce, deadline, data, signature)
+
+    def _chain_time(self) -> int:
+        """The latest block's timestamp, or 0 while the node cannot be reached (requests
+        still queue while it is down; the wall clock then sets their deadline)."""
+        try:
+            return int(self.w3.eth.get_block("latest")["timestamp"])
+        except Exception:
+            return 0
 
     def _estimate(self, to: str, data: bytes) -> int:
         try:
