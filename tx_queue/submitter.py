@@ -59,7 +59,7 @@ class SubmitterConfig:
     rebroadcast_after: float = 15.0
     gas_price_factor: float = 2.0
     drop_after: float = 3.0  # a used relay nonce without our receipt for this long: dropped
-    nudge_after: float = 1.0  # Anvil automine: mine a block when a sent tx waits this long
+    nudge_after: float = 0.2  # Anvil automine: mine a block when a sent tx waits this long
 
 
 @dataclass
