@@ -113,3 +113,19 @@ def test_local_recovery_agrees_with_eth_account() -> None:
     assert fw.recover(digest, sig) == SIGNER.address
     assert fw.recover(b"\x43" * 32, sig) != SIGNER.address
     assert fw.recover(digest, sig[:64] + b"\x05") is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**256 - 1), st.integers(0, 2**64),
+                          st.integers(0, fw.MAX_UINT48), st.binary(max_size=100),
+                          st.binary(min_size=65, max_size=65)), max_size=5))
+def test_hand_encodings_equal_eth_abi(items: list[tuple[int, int, int, bytes, bytes]]) -> None:
+    from eth_abi import encode
+
+    tuple_type = "(address,address,uint256,uint256,uint48,bytes,bytes)"
+    requests = [fw.ForwardRequest(SIGNER.address, TARGET, v, g, d, data, sig)
+                for v, g, d, data, sig in items]
+    assert fw.encode_execute_batch(requests, TARGET) == fw.SEL_EXECUTE_BATCH + encode(
+        [f"{tuple_type}[]", "address"], [[r.as_tuple() for r in requests], TARGET])
+    for r in requests:
+        assert fw.encode_verify(r) == fw.SEL_VERIFY + encode([tuple_type], [r.as_tuple()])
