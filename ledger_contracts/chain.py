@@ -66,6 +66,8 @@ def decode_revert(data: bytes | str | None) -> LedgerRevert:
         return LedgerRevert("UnknownError", {"data": "0x" + raw.hex()}, raw.hex())
     types = [_abi_type(i) for i in entry["inputs"]]
     values = abi_decode(types, body) if types else ()
+    values = tuple(Web3.to_checksum_address(v) if t == "address" else v
+                   for t, v in zip(types, values, strict=True))
     names = [i["name"] or f"arg{k}" for k, i in enumerate(entry["inputs"])]
     return LedgerRevert(entry["name"], dict(zip(names, values, strict=True)), raw.hex())
 

@@ -90,7 +90,7 @@ def test_requests_behind_unexecuted_ones_revert_on_chain_with_their_error(
             assert client.wait(ids[0]).status == "mined"
             assert client.wait(ids[1]).status == "mined"
             with pytest.raises(RequestReverted,
-                               match=f"MarketNotAdmitted\\(account={prosumer.lower()}\\)"
+                               match=f"MarketNotAdmitted\\(account={prosumer}\\)"
                                ) as caught:
                 client.wait(ids[2])
         assert caught.value.name == "MarketNotAdmitted"
