@@ -39,12 +39,15 @@ from .sources import Intent, Source
 RETRIES = 3  # failed attempts at one turn before standing instead
 GIVE_UP_AFTER_STANDING = 2  # failed attempts at standing before leaving it to the clock
 PENDING_CHECK = 0.25  # s between outcome checks of a request whose event has not come
-HEARTBEAT = 1.0  # s without news after which a bidding buyer reads the state anyway
-# Polling: at the full rate only when a turn of ours is near; CPU matters when a dozen agents
-# share a small machine with the node and the queue.
+HEARTBEAT = 1.0  # s without news of a game after which a bidding buyer reads its state anyway
+# Polling: every prosumer is its own process, so at 200 buyers the polls themselves are the
+# load. The full rate only when a turn of ours is near; further away, a sleep that grows with
+# the number of turns before ours (each takes at least a mined transaction); sellers and
+# agents between games poll slowly.
 NEAR = 2  # turns away from ours at which to poll at the full rate
-FAR_FACTOR = 3  # further away: poll this many times slower
-IDLE = 0.05  # s between polls with no turn of ours to come (sellers; registration)
+SLOWEST = 0.5  # s: the longest sleep between polls
+IDLE = 0.1  # s between polls with no turn of ours to come (sellers; registration)
+FAR_HEARTBEAT = 10.0  # s: the heartbeat of a buyer many turns from its own
 # ====================================================================== the loop
 
 
@@ -68,6 +71,7 @@ class GameTrack:
     due: float | None = None  # perf_counter at which to look at the turn
     current: str | None = None  # the buyer whose turn it is (from TurnStarted)
     looked: float = 0.0  # perf_counter of the last look at the state
+    news: float = 0.0  # perf_counter of the last event of this game
     noticed: float = 0.0
     pending: Pending | None = None
     failures: int = 0
@@ -138,20 +142,30 @@ class Agent:
 
     def interval(self) -> float:
         """How long to sleep before the next poll: the full rate when one of our turns is at
-        most NEAR turns away or a request of ours is in flight, slower otherwise."""
+        most NEAR turns away or a request of ours is in flight; further away a sleep of one
+        full-rate interval per turn in between (at most SLOWEST); IDLE with no turn to come."""
         fast = self.poll_interval
-        playing = [t for t in self.tracks.values() if t.role == "buyer" and t.bidding]
-        if not playing:
+        waits = [self._turn_wait(t) for t in self.tracks.values()
+                 if t.role == "buyer" and t.bidding]
+        if not waits:
             return max(fast, IDLE)
-        for track in playing:
-            if track.due is not None or track.pending is not None:
-                return fast
-            if track.ctx is None or track.current is None:
-                return fast
-            away = track.ctx.turns_until_mine(track.current)
-            if away is None or away <= NEAR:
-                return fast
-        return fast * FAR_FACTOR
+        return min(waits)
+
+    def _turn_wait(self, track: GameTrack) -> float:
+        fast = self.poll_interval
+        if track.due is not None or track.pending is not None:
+            return fast
+        away = self._away(track)
+        if away is None or away <= NEAR:
+            return fast
+        return min(max(fast, SLOWEST), fast * (away - NEAR))
+
+    @staticmethod
+    def _away(track: GameTrack) -> int | None:
+        """Turns before ours in the track's game (None: not known)."""
+        if track.ctx is None or track.current is None:
+            return None
+        return track.ctx.turns_until_mine(track.current)
 
     def stop(self) -> None:
         self.running = False
@@ -171,12 +185,20 @@ class Agent:
                                               > PENDING_CHECK):
                 self._check_pending(track)
             if (track.due is None and track.pending is None and track.bidding
-                    and track.role == "buyer" and now - track.looked > HEARTBEAT):
+                    and track.role == "buyer" and self._quiet(track, now)):
                 self._schedule(track, now)  # a missed event must not cost the turn
             if track.due is not None and track.due <= time.perf_counter():
                 self._turn(track)
                 busy = True
         return busy
+
+    def _quiet(self, track: GameTrack, now: float) -> bool:
+        """No news of the game and no look at it for a heartbeat: HEARTBEAT when our turn may
+        be near, FAR_HEARTBEAT when many turns come first (a stalled game, e.g. a buyer that
+        left and waits for the clock to skip it, must not make every buyer read the state)."""
+        away = self._away(track)
+        beat = HEARTBEAT if away is None or away <= NEAR else FAR_HEARTBEAT
+        return now - max(track.looked, track.news) > beat
 
     def catch_up(self) -> None:
         """Join what is already under way: the last games' open registration or bidding."""
@@ -204,6 +226,8 @@ class Agent:
         if game_id is None:
             return
         track = self.tracks.get(game_id)
+        if track is not None:
+            track.news = now
         mine = str(args.get("buyer", "")).lower() == self.me.lower()
         if name == "GameOpened":
             self.log.info(f"Received GameOpened for game {game_id}")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger_contracts.events import Event
-from prosumer_client.agent import Action, Agent, GameSummary, TurnContext, decide
+from prosumer_client.agent import Action, Agent, GameSummary, GameTrack, TurnContext, decide
 from prosumer_client.errors import Refused
 from prosumer_client.logs import tagged
 from prosumer_client.market import (
@@ -123,6 +123,9 @@ class FakeReader:
 
     def hops_to_sellers(self, game_id: int, address: str) -> tuple[int, ...]:
         return (0, 1)
+
+    def hops_of(self, game_id: int, accounts: list[str]) -> list[tuple[int, ...]]:
+        return [self.hops_to_sellers(game_id, a) for a in accounts]
 
     def participant(self, game_id: int, address: str) -> Participation:
         return Participation("none", 0)
@@ -332,3 +335,35 @@ def test_a_mined_request_whose_event_was_missed_does_not_block_the_next_turn(
     for _ in range(3):
         agent.step()
     assert prosumer.sent[-1] == ("stand", 3)
+
+
+def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_state_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import prosumer_client.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)  # near our turn: a look at every poll
+    others = [f"0x{i:040x}" for i in range(1, 100)]
+    ctx = replace(CTX, order=(*others, ME.lower()), position=99)
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), poll_interval=0.01, log=tagged("P001"))
+    assert agent.interval() == agent_module.IDLE  # no game: idle
+    track = agent.tracks[3] = GameTrack(3, role="buyer", bidding=True, ctx=ctx)
+    assert agent.interval() == 0.01  # whose turn it is not known yet: full rate
+    track.current = others[0]  # 99 turns before ours
+    assert agent.interval() == agent_module.SLOWEST
+    track.current = others[90]  # 9 turns
+    assert agent.interval() == pytest.approx(0.07)
+    track.current = others[97]  # 2 turns: the full rate
+    assert agent.interval() == 0.01
+
+    # Far from its turn, with news flowing, a buyer does not read the state ...
+    track.current = others[0]
+    track.news = time.perf_counter()
+    agent.running = True
+    agent.step()
+    assert prosumer.reader.reads == 0 and track.due is None
+    # ... but near it, the heartbeat looks (a TurnStarted of ours may have been missed).
+    track.current = others[98]
+    agent.step()
+    assert prosumer.reader.reads == 1
