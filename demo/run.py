@@ -47,7 +47,8 @@ def log(message: str) -> None:
 
 def run_demo(opt: DemoOptions) -> dict[str, Any]:
     with ExitStack() as stack:
-        cluster = stack.enter_context(Cluster(echo=not opt.quiet))
+        cluster = stack.enter_context(Cluster(echo=not opt.quiet,
+                                              log_dir=opt.workdir / "logs"))
         if opt.rpc is None:
             node = stack.enter_context(Anvil(accounts=10))
             rpc = node.url
@@ -125,6 +126,8 @@ def start_clock_and_meter(cluster: Cluster, setup: MarketSetup, rpc: str,
         "--speed", str(opt.speed), "--registration", str(sc.registration_seconds),
         "--delivery", str(sc.delivery_seconds), "--round-limit", str(sc.round_limit),
         "--turn-deadline", str(sc.turn_deadline), "--epsilon-wh", str(sc.epsilon_wh),
+        # wall seconds for the meter's readings, one per participant (closed once all are in)
+        "--meter-grace", str(max(10.0, 0.2 * len(setup.participants))),
         "--period", str(sc.registration_seconds + sc.delivery_seconds)])
     cluster.wait_healthy("market_clock", urls["clock"] + "/health")
 

@@ -63,7 +63,7 @@ def next_action(view: ChainView, now: int, plan: Plan) -> Action:
                 return FixTrades(game.id, plan.chunk)
             if not game.settlement.closed:
                 close_after = plan.close_after(game)
-                if now >= close_after:
+                if now >= close_after or (now >= game.delivery_end and plan.all_read(game)):
                     return CloseGame(game.id, plan.chunk)
                 # Stop at the delivery end first: the meters' window is not to be jumped over.
                 pending.append(game.delivery_end if now < game.delivery_end else close_after)
@@ -98,18 +98,26 @@ def windows(view: ChainView, now: int, plan: Plan) -> dict[WindowKey, int]:
 
 
 def hold_until(view: ChainView, now: int, plan: Plan, first_seen: Mapping[WindowKey, float],
-               wall: float, grace: float) -> int | None:
+               wall: float, grace: float, meter_grace: float = 0.0) -> int | None:
     """Simulated time must not pass this chain time yet (None: no limit).
 
-    Each window keeps at least `grace` wall seconds from when the clock first saw it: until
-    then, time is held far enough before the window's last second that a block mined within
-    the grace (Anvil's own clock runs on at wall speed, rounded to whole seconds) still falls
-    inside the window.
+    Each window keeps at least `grace` wall seconds (a meters' window `meter_grace`) from when
+    the clock first saw it: until then, time is held far enough before the window's last second
+    that a block mined within the grace (Anvil's own clock runs on at wall speed, rounded to
+    whole seconds) still falls inside the window.
     """
-    margin = math.ceil(grace) + 1
-    limits = [last - margin for key, last in windows(view, now, plan).items()
-              if wall - first_seen.get(key, wall) < grace]
+    limits = []
+    for key, last in windows(view, now, plan).items():
+        keep = _grace(key, grace, meter_grace)
+        if wall - first_seen.get(key, wall) < keep:
+            limits.append(last - math.ceil(keep) - 1)
     return min(limits) if limits else None
+
+
+def _grace(key: WindowKey, grace: float, meter_grace: float) -> float:
+    """A meters' window gets `meter_grace` wall seconds: a meter posts one reading per
+    participant, hundreds in a big game (the game is closed as soon as all are in)."""
+    return max(grace, meter_grace) if key[0] == "metering" else grace
 
 
 # ---------------------------------------------------------------------------- driver
@@ -143,7 +151,8 @@ class Executor:
 class Clock:
     def __init__(self, *, read: Callable[[], ChainView], chain: ChainClock, executor: Executor,
                  plan: Plan, games: int = 0, tick: float = 0.05, grace: float = 1.0,
-                 jump: bool = True, wall: Callable[[], float] = time.monotonic) -> None:
+                 meter_grace: float = 0.0, jump: bool = True,
+                 wall: Callable[[], float] = time.monotonic) -> None:
         self.read = read
         self.chain = chain
         self.executor = executor
@@ -151,6 +160,7 @@ class Clock:
         self.games = games
         self.tick = tick
         self.grace = grace
+        self.meter_grace = meter_grace
         self.jump = jump
         self.wall = wall
         self.status = Status()
@@ -209,7 +219,7 @@ class Clock:
                 self.chain.jump(action.until)
             else:
                 self.chain.advance(hold_until(view, self._now, self.plan, self._first_seen,
-                                              self.wall(), self.grace))
+                                              self.wall(), self.grace, self.meter_grace))
         self._sleep(self.tick)
 
     # -------------------------------------------------------------------- bookkeeping

@@ -32,6 +32,8 @@ class SettlementView:
 
     fixed: bool  # every trade of the game is fixed (no more `fixTrades` needed)
     closed: bool  # the game is closed (nothing left to do)
+    fixed_at: int | None = None  # chain time the trades were fixed (known while metering)
+    readings: int = 0  # participants whose meter reading is in (counted while metering)
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,22 @@ class Plan:
         the registration window (stateless: read back from the game's own parameters)."""
         return game.registration_end - self.registration
 
+    def metering_start(self, game: GameView) -> int:
+        """When the meters' window opens: the delivery end, or when the trades were fixed if
+        bidding ran past the delivery end (a meter can only post once they are)."""
+        fixed_at = game.settlement.fixed_at if game.settlement is not None else None
+        return max(game.delivery_end, fixed_at or 0)
+
     def close_after(self, game: GameView) -> int:
-        """When a game is closed: its delivery end plus the meters' window."""
-        return game.delivery_end + self.metering
+        """When a game is closed at the latest: the meters' window after its metering start.
+        It is closed sooner once every participant's reading is in (`all_read`)."""
+        return self.metering_start(game) + self.metering
+
+    @staticmethod
+    def all_read(game: GameView) -> bool:
+        """Every seller's and buyer's meter reading is in: nothing is left to wait for."""
+        s = game.settlement
+        return s is not None and s.fixed and s.readings >= game.sellers + game.buyers
 
     def next_open(self, view: ChainView) -> int | None:
         """When the next game is due: right away if there is none, else one period after the

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
                                                       "the chain")
     grace: float = Field(1.0, ge=0, le=60, description="simulated time: wall seconds every "
                          "registration window and turn lasts at least")
+    meter_grace: float = Field(10.0, ge=0, le=3600, description="simulated time: wall seconds "
+                               "the meters' window lasts at least, unless every reading is in "
+                               "sooner")
     jump: bool = Field(True, description="simulated time: when only waiting is left, jump "
                                          "straight to the next deadline")
     metering: int = Field(60, ge=0, description="settlement: seconds after a game's delivery "

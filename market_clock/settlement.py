@@ -1,13 +1,14 @@
 """The settlement side of the clock, used only when the deployment has a "Settlement" contract
 (`ISettlement.sol`): fix the trades of a game whose bidding ended (`fixTrades`, in chunks of
-buyers), close it once its delivery period and the meters' window are over (`closeGame`, in
-chunks of items). Progress is the contract's own `gameBook(id).status`, so it survives restarts.
+buyers), close it once its delivery period is over and every meter reading is in, or the
+meters' window is over (`closeGame`, in chunks of items). Progress is the contract's own
+`gameBook(id).status`, so it survives restarts.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from web3 import Web3
 
@@ -35,6 +36,15 @@ class BookStatus(IntEnum):
     CLOSED = 4
 
 
+class Book(NamedTuple):
+    """What the clock reads of `ISettlement.GameBook`."""
+
+    status: BookStatus
+    cursor: int
+    readings: int  # participants whose meter reading is in
+    fixed_at: int  # block time at which every trade was fixed (0: not yet)
+
+
 class Settlement:
     """What the clock needs of a settlement: two calls and a view per game."""
 
@@ -44,14 +54,19 @@ class Settlement:
     def close(self, game_id: int, max_items: int) -> Any:  # pragma: no cover
         raise NotImplementedError
 
-    def book(self, game_id: int) -> tuple[BookStatus, int]:  # pragma: no cover
+    def book(self, game_id: int) -> tuple[BookStatus, int]:
         """(status, cursor): how far fixing or closing has come."""
+        return self.book_of(game_id)[:2]  # type: ignore[return-value]
+
+    def book_of(self, game_id: int) -> Book:  # pragma: no cover
         raise NotImplementedError
 
     def view(self, game: GameView) -> SettlementView:
-        status, _cursor = self.book(game.id)
-        return SettlementView(fixed=status >= BookStatus.TRADES_FIXED,
-                              closed=status == BookStatus.CLOSED)
+        book = self.book_of(game.id)
+        fixed = book.status >= BookStatus.TRADES_FIXED
+        return SettlementView(fixed=fixed, closed=book.status == BookStatus.CLOSED,
+                              fixed_at=book.fixed_at if fixed else None,
+                              readings=book.readings)
 
 
 class SettlementContract(Settlement):
@@ -66,9 +81,9 @@ class SettlementContract(Settlement):
     def close(self, game_id: int, max_items: int) -> Any:
         return self.contract.functions.closeGame(game_id, max_items)
 
-    def book(self, game_id: int) -> tuple[BookStatus, int]:
+    def book_of(self, game_id: int) -> Book:
         book = call_view(self.contract.functions.gameBook(game_id))
-        return BookStatus(book[0]), int(book[1])
+        return Book(BookStatus(book[0]), int(book[1]), int(book[3]), int(book[8]))
 
 
 def bind_settlement(w3: Web3, deployment: Deployment) -> SettlementContract | None:

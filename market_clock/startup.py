@@ -60,7 +60,7 @@ def build(settings: Settings) -> tuple[Clock, str]:
     _warn_about_windows(settings)
     clock = Clock(read=reader.read, chain=chain, executor=executor, plan=plan,
                   games=settings.games, tick=settings.tick, grace=settings.grace,
-                  jump=settings.jump)
+                  meter_grace=settings.meter_grace, jump=settings.jump)
     log.info(f"Created market clock: account {signer.address}, market {market.address}, "
              f"settlement {'yes' if settlement else 'none deployed'}, "
              + (f"simulated time x{settings.speed:g}" if settings.simulated else "real time"))

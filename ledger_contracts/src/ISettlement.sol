@@ -33,6 +33,10 @@ interface ISettlement {
     /// @param cursor Progress of {fixTrades} (buyers fixed) or {closeGame} (items settled).
     /// @param zoneCount, retail, feedIn, transmissionFee, deliveryEnd Snapshots taken by the first
     /// {fixTrades} call (the hop matrix is snapshotted with them).
+    /// @param readings Participants whose meter reading is in (a clock closes the game once all
+    /// are, without waiting out the meters' window).
+    /// @param fixedAt Block time at which the last {fixTrades} call fixed every trade: the
+    /// meters' window starts at the later of it and `deliveryEnd`.
     /// @param held Tokens this contract holds for the game.
     /// @param transmissionMilli Transmission fees of delivered trades, in thousandths of a base unit.
     /// @param importsFromEscrow Grid imports paid out of escrow at close.
@@ -40,10 +44,12 @@ interface ISettlement {
         Status status;
         uint16 cursor;
         uint16 zoneCount;
+        uint16 readings;
         uint64 retail;
         uint64 feedIn;
         uint64 transmissionFee;
         uint64 deliveryEnd;
+        uint64 fixedAt;
         uint128 held;
         uint128 transmissionMilli;
         uint128 importsFromEscrow;

@@ -116,7 +116,12 @@ contract Settlement is ISettlement, ERC2771Context {
         // Safe cast: end <= buyers <= Market.MAX_BUYERS < 2^16.
         // forge-lint: disable-next-line(unsafe-typecast)
         book.cursor = done ? 0 : uint16(end);
-        if (done) book.status = Status.TradesFixed;
+        if (done) {
+            book.status = Status.TradesFixed;
+            // Safe cast: block times fit in 64 bits for billions of years.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            book.fixedAt = uint64(block.timestamp);
+        }
         g.book = book;
         if (done) emit TradesFixed(gameId, demands.length, sellers.length);
 
@@ -284,6 +289,8 @@ contract Settlement is ISettlement, ERC2771Context {
         // forge-lint: disable-next-line(unsafe-typecast)
         p.consumedWh = uint32(consumedWh);
         p.read = true;
+        // Cannot overflow: one reading per participant, at most MAX_SELLERS + MAX_BUYERS < 2^16.
+        ++g.book.readings;
         emit ReadingPosted(gameId, account, producedWh, consumedWh);
 
         if (p.tradedWh == 0) return;

@@ -208,7 +208,7 @@ def settle_and_check(p: Played, readings: dict[str, tuple[int, int] | None]) -> 
     for b in game.buyers:
         assert int(settlement.functions.escrowOf(b).call()) == 0
     book = settlement.functions.gameBook(p.game_id).call()
-    assert (book[0], book[7]) == (4, 0)  # Closed, holding nothing
+    assert (book[0], book[9]) == (4, 0)  # Closed, holding nothing
 
     events = list(p.reader.read(game=p.game_id))
     by_name: dict[str, list[Event]] = defaultdict(list)

@@ -131,7 +131,8 @@ def test_ended_games_need_nothing_without_settlement() -> None:
 def test_settlement_fixes_trades_then_closes_after_delivery_and_metering() -> None:
     open_ = SettlementView(fixed=False, closed=False)
     assert next_action(view(ended(settlement=open_)), T0 + 200, PLAN) == FixTrades(1, 50)
-    g = ended(settlement=SettlementView(fixed=True, closed=False))
+    g = replace(ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 190,
+                                                readings=4)), sellers=2, buyers=3)
     assert not g.done
     quiet = replace(PLAN, may_open=False)
     assert next_action(view(g), T0 + 200, PLAN) == Wait(T0 + 900, idle=True)
@@ -143,6 +144,43 @@ def test_settlement_fixes_trades_then_closes_after_delivery_and_metering() -> No
     closed = ended(settlement=SettlementView(fixed=True, closed=True))
     assert closed.done
     assert next_action(view(closed), T0 + 1100, quiet) == Wait(None, idle=True)
+
+
+def test_once_every_reading_is_in_the_game_closes_without_waiting_out_the_window() -> None:
+    def fixed(readings: int) -> GameView:
+        return replace(ended(settlement=SettlementView(fixed=True, closed=False,
+                                                       fixed_at=T0 + 190, readings=readings)),
+                       sellers=2, buyers=3)
+
+    quiet = replace(PLAN, may_open=False)
+    assert next_action(view(fixed(4)), T0 + 1030, quiet) == Wait(T0 + 1080, idle=False)
+    assert next_action(view(fixed(5)), T0 + 1030, quiet) == CloseGame(1, 50)
+    # ... but never before the delivery end (the contract refuses that too)
+    assert next_action(view(fixed(5)), T0 + 1019, quiet) == Wait(T0 + 1020, idle=True)
+
+
+def test_trades_fixed_after_the_delivery_end_give_the_meters_their_whole_window() -> None:
+    # Bidding ran long: the trades were fixed 500 s after the delivery end (T0 + 1020).
+    late = replace(ended(settlement=SettlementView(fixed=True, closed=False,
+                                                   fixed_at=T0 + 1520, readings=1)),
+                   sellers=2, buyers=3)
+    quiet = replace(PLAN, may_open=False)
+    assert PLAN.metering_start(late) == T0 + 1520
+    assert next_action(view(late), T0 + 1521, quiet) == Wait(T0 + 1580, idle=False)
+    assert windows(view(late), T0 + 1521, quiet) == {("metering", 1): T0 + 1579}
+    assert next_action(view(late), T0 + 1580, quiet) == CloseGame(1, 50)
+
+
+def test_a_meters_window_holds_simulated_time_for_its_own_longer_grace() -> None:
+    g = replace(ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 190)),
+                sellers=2, buyers=3)
+    key: tuple[object, ...] = ("metering", 1)
+    now = T0 + 1021
+    # held 31 s before the window's last second (T0 + 1079): Anvil's own clock runs on
+    assert hold_until(view(g), now, PLAN, {key: 0.0}, 20.0, grace=1.0,
+                      meter_grace=30.0) == T0 + 1079 - 31
+    assert hold_until(view(g), now, PLAN, {key: 0.0}, 20.0, grace=1.0) is None  # no meter grace
+    assert hold_until(view(g), now, PLAN, {key: 0.0}, 30.5, grace=1.0, meter_grace=30.0) is None
 
 
 def test_without_a_metering_window_close_right_at_delivery_end() -> None:

@@ -45,6 +45,8 @@ contract SettlementFixTradesTest is SettlementFixture {
         assertEq(book.zoneCount, 3);
         (IMarket.GameParams memory params,,) = market.game(gameId);
         assertEq(book.deliveryEnd, params.deliveryEnd);
+        assertEq(book.fixedAt, block.timestamp);
+        assertEq(book.readings, 0);
 
         ISettlement.Party memory p = settler.party(gameId, b0);
         assertEq(p.locked, B0_LOCKED);

@@ -92,6 +92,15 @@ contract SettlementInvariantTest is SettlementFixture {
                 }
             }
             assertGe(book.held, remaining, "game holds less than its buyers' escrow");
+            IMarket.Offer[] memory offers = market.offers(id);
+            uint256 read;
+            for (uint256 i; i < demands.length; ++i) {
+                if (settler.party(id, demands[i].buyer).read) ++read;
+            }
+            for (uint256 j; j < offers.length; ++j) {
+                if (settler.party(id, offers[j].seller).read) ++read;
+            }
+            assertEq(book.readings, read, "readings != participants read");
         }
         assertEq(held, token.balanceOf(address(settler)), "settlement balance != sum of books");
         for (uint256 a; a < accounts.length; ++a) {

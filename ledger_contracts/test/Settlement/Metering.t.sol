@@ -53,6 +53,7 @@ contract SettlementMeteringTest is SettlementFixture {
         _read(gameId, b0, 0, 8_000);
         vm.expectRevert(abi.encodeWithSelector(ISettlement.SettlementAlreadyRead.selector, gameId, b0));
         _read(gameId, b0, 0, 8_000);
+        assertEq(settler.gameBook(gameId).readings, 1); // the refused one is not counted
     }
 
     function test_postReading_revertsOnTooLargeReading() public {
@@ -116,6 +117,7 @@ contract SettlementMeteringTest is SettlementFixture {
         assertEq(settler.escrowOf(b0), B0_LOCKED - B0_COST);
         assertEq(settler.escrowOf(b1), B1_LOCKED - B1_COST);
         ISettlement.GameBook memory book = settler.gameBook(gameId);
+        assertEq(book.readings, 4); // every participant of the standard game
         assertEq(book.transmissionMilli, 140_000_000);
         assertEq(book.held, B0_LOCKED + B1_LOCKED - 2_640_000);
         ISettlement.Party memory p = settler.party(gameId, b0);
