@@ -71,9 +71,9 @@ class TurnContext:
 def equilibrium_share(reader: MarketReader, optimizer: OptimizerClient, ctx: TurnContext
                       ) -> tuple[float, ...]:
     """This buyer's row of the game's equilibrium (kWh per seller), from the public data:
-    every demand, offer and buyer-to-seller hop distance (one read per buyer)."""
+    every demand, offer and buyer-to-seller hop distance (one batch of reads, one per buyer)."""
     demands = reader.demands(ctx.game_id)
-    hops = [reader.hops_to_sellers(ctx.game_id, d.buyer) for d in demands]
+    hops = reader.hops_of(ctx.game_id, [d.buyer for d in demands])
     allocation = optimizer.equilibrium(
         [d.kwh for d in demands], ctx.prices, [wh_to_kwh(c) for c in ctx.caps_wh],
         [[float(h) for h in row] for row in hops], ctx.fee, ctx.grid)

@@ -226,6 +226,11 @@ class MarketReader:
     def hops_to_sellers(self, game_id: int, address: str) -> tuple[int, ...]:
         return tuple(int(h) for h in self.view("hopsToSellers", game_id, address))
 
+    def hops_of(self, game_id: int, accounts: list[str]) -> list[tuple[int, ...]]:
+        """`hops_to_sellers` of every account, in one round trip (a JSON-RPC batch)."""
+        rows = self.views.view_many("hopsToSellers", [(game_id, a) for a in accounts])
+        return [tuple(int(h) for h in row) for row in rows]
+
     def bid_of(self, game_id: int, buyer: str) -> tuple[int, ...]:
         """`buyer`'s current bid in Wh per seller."""
         return tuple(int(v) for v in self.view("bidOf", game_id, buyer))

@@ -63,6 +63,37 @@ class Rpc:
             raise
         return bytes.fromhex(str(result)[2:])
 
+    def eth_calls(self, calls: list[tuple[str, str]]) -> list[bytes]:
+        """Many `eth_call`s at the latest block in one JSON-RPC batch (one HTTP round trip);
+        the first revert raises `LedgerRevert` (decoded)."""
+        if not calls:
+            return []
+        first = next(self._ids)
+        body = json.dumps([{"jsonrpc": "2.0", "id": first + k, "method": "eth_call",
+                            "params": [{"to": to, "data": data}, "latest"]}
+                           for k, (to, data) in enumerate(calls)]).encode()
+        for _ in range(len(calls) - 1):
+            next(self._ids)
+        with self._lock:
+            answers = self._post(body, batch=True)
+        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
+        out = []
+        for k in range(len(calls)):
+            answer = by_id.get(first + k)
+            if answer is None:
+                raise NodeUnavailable(f"{self.url} answered no result for call {k + 1} of a "
+                                      f"batch of {len(calls)}")
+            error = answer.get("error")
+            if error is not None:
+                exc = RpcError("eth_call", int(error.get("code", 0)),
+                               str(error.get("message", "")), error.get("data"))
+                data = exc.data
+                if isinstance(data, str) and data.startswith("0x"):
+                    raise decode_revert(data) from exc
+                raise exc
+            out.append(bytes.fromhex(str(answer.get("result"))[2:]))
+        return out
+
     def block_number(self) -> int:
         return int(self.call("eth_blockNumber", []), 16)
 
@@ -78,7 +109,7 @@ class Rpc:
             self._conn = cls(self._host, self._port, timeout=self.timeout)
         return self._conn
 
-    def _post(self, body: bytes) -> dict[str, Any]:
+    def _post(self, body: bytes, batch: bool = False) -> Any:
         headers = {"Content-Type": "application/json"}
         for attempt in (1, 2):  # a kept-alive connection the server closed: reconnect once
             conn = self._connection()
@@ -100,7 +131,7 @@ class Rpc:
             except ValueError as exc:
                 raise NodeUnavailable(f"{self.url} answered no JSON: {payload[:200]!r}"
                                       ) from exc
-            if not isinstance(answer, dict):
+            if not isinstance(answer, list if batch else dict):
                 raise NodeUnavailable(f"{self.url} answered {str(answer)[:200]}")
             return answer
         raise AssertionError("unreachable")

@@ -51,6 +51,17 @@ class Contract:
         values = abi_decode(outputs, raw)
         return values[0] if len(values) == 1 else values
 
+    def view_many(self, name: str, args: Iterable[tuple[Any, ...]]) -> list[Any]:
+        """`view(name, *a)` for every `a` of `args`, in one JSON-RPC batch."""
+        selector, inputs, outputs = self._function(name)
+        calls = [(self.address, "0x" + (selector + abi_encode(inputs, list(a))).hex())
+                 for a in args]
+        out = []
+        for raw in self.rpc.eth_calls(calls):
+            values = abi_decode(outputs, raw)
+            out.append(values[0] if len(values) == 1 else values)
+        return out
+
     def has(self, name: str) -> bool:
         return name in self._functions
 

@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ledger_contracts.errors import LedgerRevert
 from ledger_contracts.events import EventReader
 from optimizer.best_response import best_response
 from prosumer_client.cli import main as cli_main
+from prosumer_client.market import MarketReader
 
 Market = Any  # the `market` fixture (tests/prosumer_client/conftest.py)
 
@@ -115,7 +117,16 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     grid, fee = prices_raw[0] / 1e6, prices_raw[2] / 1e6
     alloc = np.array(m.allocation(game_id).call(), dtype=float)
     loads = alloc.sum(axis=0)
-    for i, (buyer, demand_wh) in enumerate(m.demands(game_id).call()):
+    demands = m.demands(game_id).call()
+    # The lean reader's batch of hop reads (the equilibrium strategy's) answers like web3's.
+    reader = MarketReader(market.w3, market.deployment)
+    assert reader.hops_of(game_id, [d[0] for d in demands]) == [
+        tuple(m.hopsToSellers(game_id, d[0]).call()) for d in demands]
+    assert reader.hops_of(game_id, []) == []
+    with pytest.raises(LedgerRevert, match="MarketUnknownProsumer"):  # a revert inside the batch
+        reader.hops_of(game_id, [demands[0][0], "0x" + "77" * 20])
+    reader.rpc.close()
+    for i, (buyer, demand_wh) in enumerate(demands):
         hops = np.array(m.hopsToSellers(game_id, buyer).call(), dtype=float)
         others = (loads - alloc[i]) / 1000
         best = best_response(demand_wh / 1000, prices, caps, others, hops,
