@@ -6,6 +6,7 @@ settled in under 2 minutes."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -22,33 +23,54 @@ CASES = [
     ("50x10", random_scenario(50, 10, seed=1, round_limit=60, turn_deadline=600,
                               registration_seconds=300), "equilibrium"),
     ("200x20", random_scenario(200, 20, seed=1, round_limit=60, turn_deadline=600,
-                               registration_seconds=600), "equilibrium"),
+                               registration_seconds=200), "equilibrium"),
 ]
 
 
-def run_case(label: str, sc: Any, strategy: str) -> dict[str, Any]:
+def run_case(label: str, sc: Any, strategy: str, keep: Path | None = None) -> dict[str, Any]:
+    """One game end to end; with `keep`, its work directory (keys, queue db, every process's
+    log in logs/) is kept in `keep/<label>-<strategy>`."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gridgame-bench-") as tmp:
-        result = run_demo(DemoOptions(scenario=sc, workdir=Path(tmp), strategy=strategy,
+        workdir = keep / f"{label}-{strategy}" if keep is not None else Path(tmp)
+        result = run_demo(DemoOptions(scenario=sc, workdir=workdir, strategy=strategy,
                                       speed=20, timeout=1200, chart_path=None, quiet=True))
     (game,) = result["games"]
     tm = game["timings"]
+    settlement = game.get("settlement") or {}
+    traded = sum(sum(row) for row in game["allocation_kwh"])
+    delivered = sum(p.get("delivered_kwh", 0.0)
+                    for p in settlement.get("prosumers", {}).values())
     return {"game": label, "strategy": strategy, "rounds": game["rounds"],
             "turns": game["turns"], "end": game["end_reason"],
-            "closed": bool(game.get("settlement", {}).get("closed")),
+            "closed": bool(settlement.get("closed")),
+            # every traded kWh paid as delivered (the meter reads full delivery)
+            "traded_kwh": traded, "delivered_kwh": delivered,
+            "all_delivered": traded > 0 and abs(delivered - traded) <= 0.001 * len(
+                game["buyers"]) * len(game["sellers"]),
             "ms_per_turn": tm["ms_per_turn"], "bidding_s": tm["bidding_seconds"],
             "game_s": tm["game_seconds"], "whole_run_s": time.perf_counter() - start,
             "price_of_anarchy": game["price_of_anarchy"]}
 
 
 def main(argv: list[str] | None = None) -> None:
-    wanted = set(argv or [])  # case labels, e.g. ["7x4"]; all by default
-    rows = [run_case(*case) for case in CASES if not wanted or case[0] in wanted]
-    print_table(["game", "strategy", "rounds", "turns", "end", "settled", "ms/turn",
-                 "bidding s", "game s", "run s (with start-up)"],
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_e2e", description=__doc__)
+    labels = sorted({c[0] for c in CASES})
+    parser.add_argument("games", nargs="*", metavar="GAME",
+                        help=f"the games to run, of {', '.join(labels)} (default: all)")
+    parser.add_argument("--keep", type=Path, help="keep each game's work directory (and its "
+                                                  "processes' logs) under this directory")
+    args = parser.parse_args(argv or [])
+    wanted = set(args.games)
+    if wanted - set(labels):
+        parser.error(f"unknown game(s) {', '.join(sorted(wanted - set(labels)))} "
+                     f"(known: {', '.join(labels)})")
+    rows = [run_case(*case, keep=args.keep) for case in CASES if not wanted or case[0] in wanted]
+    print_table(["game", "strategy", "rounds", "turns", "end", "closed", "delivered kWh",
+                 "ms/turn", "bidding s", "game s", "run s (with start-up)"],
                 [[r["game"], r["strategy"], r["rounds"], r["turns"], r["end"], r["closed"],
-                  r["ms_per_turn"], r["bidding_s"], r["game_s"], r["whole_run_s"]]
-                 for r in rows])
+                  f"{r['delivered_kwh']:.1f}/{r['traded_kwh']:.1f}", r["ms_per_turn"],
+                  r["bidding_s"], r["game_s"], r["whole_run_s"]] for r in rows])
     write_results("e2e", {"games": rows})
 
 

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=_env("STRATEGY", "best-response"),
                         help="buyers' first bid: a best response, or their equilibrium share")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after S seconds")
-    parser.add_argument("--workdir", default=_env("WORKDIR"), help="keys, deployment, queue db")
+    parser.add_argument("--workdir", default=_env("WORKDIR"),
+                        help="keys, deployment, queue db, and logs/<process>.log")
     parser.add_argument("--quiet", action="store_true", help="no interleaved process log")
     args = parser.parse_args(argv)
     from .run import DemoOptions, run_demo

@@ -17,7 +17,7 @@ from web3 import Web3
 
 from ledger_contracts.deploy import Deployment
 from ledger_contracts.events import EventReader
-from prosumer_client.relay import RelayClient, RequestReverted
+from prosumer_client.relay import RelayClient, RelayError, RequestReverted
 
 
 class MeterSimulator:
@@ -50,19 +50,33 @@ class MeterSimulator:
         return self.delivery.get(self.names.get(address, address), 1.0)
 
     def post(self, game_id: int) -> None:
+        """Every participant's reading, pipelined through the queue; a reading the queue
+        refuses or that reverts is logged with its reason, and the others still go."""
         ids = []
         # Deadlines follow the chain's clock, which runs ahead of ours in simulated time.
         deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3600
-        for prosumer, produced, consumed in self.readings(game_id):
+        readings = self.readings(game_id)
+        for prosumer, produced, consumed in readings:
             call = self.settlement.functions.postReading(game_id, prosumer, produced, consumed)
-            ids.append((prosumer, self.relay.send(call, deadline=deadline)))
+            try:
+                ids.append((prosumer, self.relay.send(call, deadline=deadline)))
+            except RelayError as exc:
+                self._refused(prosumer, exc)
+        posted = 0
         for prosumer, request_id in ids:
             try:
                 self.relay.wait(request_id, timeout=60)
-            except RequestReverted as exc:
-                self.log(f"[METER] reading of {self.names.get(prosumer, prosumer)} refused: {exc}")
+                posted += 1
+            except RelayError as exc:
+                self._refused(prosumer, exc)
         self.read_games.add(game_id)
-        self.log(f"[METER] [{_now()}] info: Posted {len(ids)} readings for game {game_id}")
+        self.log(f"[METER] [{_now()}] info: Posted {posted} of {len(readings)} readings for "
+                 f"game {game_id}")
+
+    def _refused(self, prosumer: str, exc: RelayError) -> None:
+        kind = "reverted" if isinstance(exc, RequestReverted) else "refused"
+        self.log(f"[METER] [{_now()}] error: reading of {self.names.get(prosumer, prosumer)} "
+                 f"{kind}: {exc}")
 
     def run(self, stop: Callable[[], bool], interval: float = 0.1) -> None:
         reader = EventReader(self.w3, self.deployment)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import IO
 
@@ -42,9 +43,15 @@ class Child:
 class Cluster:
     """Starts and supervises named processes; `with Cluster() as c:` stops them all."""
 
-    def __init__(self, out: IO[str] = sys.stdout, echo: bool = True) -> None:
+    def __init__(self, out: IO[str] = sys.stdout, echo: bool = True,
+                 log_dir: Path | None = None) -> None:
+        """`echo`: interleave every child's output on `out`; `log_dir`: also write each
+        child's output to `<log_dir>/<name>.log` (kept after the run, for inspection)."""
         self.out = out
         self.echo = echo
+        self.log_dir = log_dir
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
         self.children: dict[str, Child] = {}
         self._lock = threading.Lock()
 
@@ -62,13 +69,21 @@ class Cluster:
 
     def _pump(self, child: Child) -> None:
         assert child.proc.stdout is not None
-        with child.proc.stdout:  # closed at the child's end of output
-            for line in child.proc.stdout:
-                line = line.rstrip("\n")
-                child.lines.append(line)
-                if self.echo:
-                    with self._lock:
-                        print(line, file=self.out, flush=True)
+        log = (open(self.log_dir / f"{child.name}.log", "a", buffering=1)  # noqa: SIM115
+               if self.log_dir is not None else None)
+        try:
+            with child.proc.stdout:  # closed at the child's end of output
+                for line in child.proc.stdout:
+                    line = line.rstrip("\n")
+                    child.lines.append(line)
+                    if log is not None:
+                        log.write(line + "\n")
+                    if self.echo:
+                        with self._lock:
+                            print(line, file=self.out, flush=True)
+        finally:
+            if log is not None:
+                log.close()
 
     def wait_healthy(self, name: str, url: str, timeout: float = 30.0) -> None:
         """Poll `url` until it answers 200; fail early if the process exits."""
