@@ -41,12 +41,13 @@ GIVE_UP_AFTER_STANDING = 2  # failed attempts at standing before leaving it to t
 PENDING_CHECK = 0.25  # s between outcome checks of a request whose event has not come
 HEARTBEAT = 1.0  # s without news of a game after which a bidding buyer reads its state anyway
 # Polling: every prosumer is its own process, so at 200 buyers the polls themselves are the
-# load. The full rate only when a turn of ours is near; further away, a sleep that grows with
-# the number of turns before ours (each takes at least a mined transaction); sellers and
-# agents between games poll slowly.
+# load. The full rate only when a turn of ours is near; further away, a sleep of half the time
+# the turns in between should take (as this agent has seen turns go by); a registered buyer
+# waiting for bidding to begin at IDLE; sellers and agents between games at REST.
 NEAR = 2  # turns away from ours at which to poll at the full rate
-SLOWEST = 0.5  # s: the longest sleep between polls
-IDLE = 0.1  # s between polls with no turn of ours to come (sellers; registration)
+SLOWEST = 2.0  # s: the longest sleep of a buyer far from its turn
+IDLE = 0.1  # s between polls of a buyer waiting for registration to close
+REST = 0.5  # s between polls with no turn to come (sellers; between games)
 FAR_HEARTBEAT = 10.0  # s: the heartbeat of a buyer many turns from its own
 # ====================================================================== the loop
 
@@ -72,6 +73,9 @@ class GameTrack:
     current: str | None = None  # the buyer whose turn it is (from TurnStarted)
     looked: float = 0.0  # perf_counter of the last look at the state
     news: float = 0.0  # perf_counter of the last event of this game
+    turn_seconds: float = 0.0  # how long a turn takes, as seen (moving average; 0: unknown)
+    turn_seen: float = 0.0  # perf_counter of the last poll that brought a TurnStarted
+    registration_end: int = 0  # chain time (from GameOpened or the game's parameters)
     noticed: float = 0.0
     pending: Pending | None = None
     failures: int = 0
@@ -142,14 +146,17 @@ class Agent:
 
     def interval(self) -> float:
         """How long to sleep before the next poll: the full rate when one of our turns is at
-        most NEAR turns away or a request of ours is in flight; further away a sleep of one
-        full-rate interval per turn in between (at most SLOWEST); IDLE with no turn to come."""
+        most NEAR turns away or a request of ours is in flight; further away half the time the
+        turns in between should take (at most SLOWEST); IDLE while a game we bid in is still
+        registering; REST with no turn to come."""
         fast = self.poll_interval
         waits = [self._turn_wait(t) for t in self.tracks.values()
                  if t.role == "buyer" and t.bidding]
-        if not waits:
+        if waits:
+            return min(waits)
+        if any(t.role == "buyer" for t in self.tracks.values()):
             return max(fast, IDLE)
-        return min(waits)
+        return max(fast, REST)
 
     def _turn_wait(self, track: GameTrack) -> float:
         fast = self.poll_interval
@@ -158,7 +165,24 @@ class Agent:
         away = self._away(track)
         if away is None or away <= NEAR:
             return fast
-        return min(max(fast, SLOWEST), fast * (away - NEAR))
+        per_turn = max(fast, track.turn_seconds)
+        return min(max(fast, SLOWEST), max(fast, 0.5 * (away - NEAR) * per_turn))
+
+    def _count_turns(self, events: list[Event], now: float) -> None:
+        """Learn how long a turn takes from the TurnStarted events each poll brings."""
+        started: dict[int, int] = {}
+        for e in events:
+            if e.name == "TurnStarted" and e.game is not None:
+                started[e.game] = started.get(e.game, 0) + 1
+        for game_id, n in started.items():
+            track = self.tracks.get(game_id)
+            if track is None:
+                continue
+            if track.turn_seen:
+                sample = (now - track.turn_seen) / n
+                track.turn_seconds = (sample if not track.turn_seconds
+                                      else 0.7 * track.turn_seconds + 0.3 * sample)
+            track.turn_seen = now
 
     @staticmethod
     def _away(track: GameTrack) -> int | None:
@@ -175,6 +199,7 @@ class Agent:
         happened (the caller polls again at once)."""
         events = self.follower.poll()
         now = time.perf_counter()
+        self._count_turns(events, now)
         for event in events:
             self.handle(event, now)
             if not self.running:
@@ -187,10 +212,34 @@ class Agent:
             if (track.due is None and track.pending is None and track.bidding
                     and track.role == "buyer" and self._quiet(track, now)):
                 self._schedule(track, now)  # a missed event must not cost the turn
+            elif (track.role == "buyer" and not track.bidding and track.registration_end
+                  and self._quiet(track, now)):
+                self._check_registration(track, now)  # nor a missed RegistrationClosed
             if track.due is not None and track.due <= time.perf_counter():
                 self._turn(track)
                 busy = True
         return busy
+
+    def _check_registration(self, track: GameTrack, now: float) -> None:
+        """A registered buyer heard nothing for a heartbeat: once the registration window is
+        over by the chain's clock, look at the game's phase, and play on if bidding began
+        (or find the game over) without us seeing RegistrationClosed."""
+        track.looked = now
+        try:
+            if self.reader.chain_time() < track.registration_end:
+                return
+            phase = self.reader.game(track.game_id).status.phase
+        except (ProsumerError, LedgerError) as exc:
+            self.log.warning(f"Could not read game {track.game_id}: {exc}")
+            return
+        if phase == "registration":
+            return
+        self.log.warning(f"Game {track.game_id} is past registration ({phase}) although no "
+                         "RegistrationClosed event was seen; playing on")
+        track.bidding = True
+        if phase == "bidding":
+            self._prepare(track)
+        self._schedule(track, now)
 
     def _quiet(self, track: GameTrack, now: float) -> bool:
         """No news of the game and no look at it for a heartbeat: HEARTBEAT when our turn may
@@ -228,6 +277,13 @@ class Agent:
         track = self.tracks.get(game_id)
         if track is not None:
             track.news = now
+            if (track.role == "buyer" and not track.bidding
+                    and name in ("TurnStarted", "BidSubmitted", "BidStood", "TurnSkipped")):
+                # A turn event: bidding has begun, and RegistrationClosed went unseen.
+                self.log.warning(f"Game {game_id} is bidding although no RegistrationClosed "
+                                 "event was seen; playing on")
+                track.bidding = True
+                self._prepare(track)
         mine = str(args.get("buyer", "")).lower() == self.me.lower()
         if name == "GameOpened":
             self.log.info(f"Received GameOpened for game {game_id}")
@@ -300,6 +356,7 @@ class Agent:
             return
         track = self.tracks.setdefault(game_id, GameTrack(game_id))
         track.intent = intent
+        track.registration_end = registration_end
         try:
             self.prosumer.sync_clock()
             if intent.role == "seller":

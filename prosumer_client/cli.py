@@ -157,6 +157,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pv-column", help="profile column of the PV production")
     p.add_argument("--poll-interval", type=scale, metavar="SECONDS",
                    help="how often to look for new blocks (default 0.01)")
+    p.add_argument("--follow", choices=["logs", "filter"],
+                   help="follow events by block range (eth_getLogs, default) or with a node "
+                        "filter (eth_getFilterChanges)")
     p.add_argument("--method", choices=["exact", "slsqp"], default="exact",
                    help="the optimizer's best-response method")
     p.add_argument("--strategy", choices=list(STRATEGIES), default="best-response",
@@ -191,7 +194,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
 
 def settings_of(args: argparse.Namespace) -> Settings:
     names = ("rpc", "deployment", "queue", "optimizer", "key_file", "name", "log_level",
-             "poll_interval")
+             "poll_interval", "follow")
     flags: dict[str, Any] = {n: getattr(args, n) for n in names
                              if getattr(args, n, None) is not None}
     return Settings(**flags)

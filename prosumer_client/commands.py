@@ -135,7 +135,7 @@ def play(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(summary.to_dict()), flush=True)
 
-    follower = Follower(prosumer.reader.rpc, deployment)
+    follower = Follower(prosumer.reader.rpc, deployment, use_filter=settings.follow == "filter")
     agent = Agent(prosumer, follower, optimizer, source, name=settings.name,
                   poll_interval=settings.poll_interval, games=args.games,
                   on_game_end=report, strategy=args.strategy, log=log)

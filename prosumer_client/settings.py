@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     name: str = Field("PROSUMER", min_length=1, max_length=32, description="log tag")
     log_level: LogLevel = "info"
     poll_interval: float = Field(0.01, gt=0, le=10, description="seconds between polls")
+    follow: Literal["logs", "filter"] = Field(
+        "logs", description="how `play` follows events: eth_blockNumber + eth_getLogs by block "
+        "range (no state on the node), or an eth_newFilter polled with eth_getFilterChanges")
     rpc_timeout: float = Field(10.0, gt=0, le=300, description="seconds per RPC request")
     http_timeout: float = Field(10.0, gt=0, le=300, description="seconds per queue or "
                                                                 "optimizer request")

@@ -347,15 +347,26 @@ def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_sta
     prosumer, follower = FakeProsumer(), FakeFollower()
     agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
                   Fixed("buyer", 20.0), poll_interval=0.01, log=tagged("P001"))
-    assert agent.interval() == agent_module.IDLE  # no game: idle
-    track = agent.tracks[3] = GameTrack(3, role="buyer", bidding=True, ctx=ctx)
+    assert agent.interval() == agent_module.REST  # no game: at rest
+    track = agent.tracks[3] = GameTrack(3, role="buyer", ctx=ctx)
+    assert agent.interval() == agent_module.IDLE  # registered, bidding about to begin
+    track.bidding = True
     assert agent.interval() == 0.01  # whose turn it is not known yet: full rate
-    track.current = others[0]  # 99 turns before ours
-    assert agent.interval() == agent_module.SLOWEST
-    track.current = others[90]  # 9 turns
-    assert agent.interval() == pytest.approx(0.07)
-    track.current = others[97]  # 2 turns: the full rate
+    track.current = others[97]  # 2 turns before ours: the full rate
     assert agent.interval() == 0.01
+    track.current = others[90]  # 9 turns, turn time not known yet: one full-rate interval...
+    assert agent.interval() == pytest.approx(0.5 * 7 * 0.01)
+    # ... and once turns were seen going by (3 in 0.3 s), half the time 7 turns take.
+    starts = [ev("TurnStarted", 5, round=1, buyer=o, deadline=9) for o in others[88:91]]
+    agent._count_turns(starts, 10.0)
+    agent._count_turns(starts, 10.3)
+    assert track.turn_seconds == pytest.approx(0.1)
+    assert agent.interval() == pytest.approx(0.5 * 7 * 0.1)
+    track.current = others[0]  # 99 turns: at most SLOWEST
+    assert agent.interval() == agent_module.SLOWEST
+    track.due = 1.0  # our turn is due: full rate whatever
+    assert agent.interval() == 0.01
+    track.due = None
 
     # Far from its turn, with news flowing, a buyer does not read the state ...
     track.current = others[0]
@@ -367,3 +378,40 @@ def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_sta
     track.current = others[98]
     agent.step()
     assert prosumer.reader.reads == 1
+
+
+def test_a_missed_registration_closed_is_made_up_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    import prosumer_client.agent as agent_module
+
+    # By a later turn event of the game: it proves bidding began.
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), strategy="equilibrium", log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    follower.batches.append([ev("BidSubmitted", 3, buyer=OTHER, round=1, amounts=[1, 2])])
+    agent.step()
+    track = agent.tracks[3]
+    assert track.bidding and track.ctx is not None and track.opening == (11.0, 9.0)
+
+    # By the heartbeat, when nothing at all comes (our own first turn's block was missed):
+    # once the chain's clock is past the registration end, the game's phase is read.
+    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    prosumer.reader.current = replace(state(buyer=ME, loads=(0, 0)),
+                                      status=status("registration"))
+    agent.step()  # the chain's time (1_000) is before the registration end: nothing read
+    assert not agent.tracks[3].bidding and prosumer.sent == [("demand", (3, 20.0))]
+    prosumer.reader.chain_time = lambda: 2_000  # type: ignore[method-assign]
+    agent.step()  # still registering on chain
+    assert not agent.tracks[3].bidding
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    agent.step()  # bidding, and it is our turn
+    agent.step()
+    assert agent.tracks[3].bidding and prosumer.sent[-1] == ("bid", (3, [12_500, 7_500]))

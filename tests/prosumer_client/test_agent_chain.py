@@ -14,6 +14,7 @@ from prosumer_client.follower import Follower
 from prosumer_client.market import MarketReader
 from prosumer_client.profiles import Profile
 from prosumer_client.relay import RelayClient
+from prosumer_client.rpc import Rpc
 from prosumer_client.solver import OptimizerClient
 from prosumer_client.sources import FromProfile
 
@@ -54,3 +55,25 @@ def test_a_profile_agent_publishes_its_periods_net_energy(prosumer_market: Any) 
         follower.close()
         optimizer.close()
         prosumer.close()
+
+
+def test_following_by_block_range_and_by_filter_deliver_the_same_events(
+        prosumer_market: Any) -> None:
+    m = prosumer_market
+    by_filter = Follower(Rpc(m.rpc), m.deployment)
+    by_range = Follower(Rpc(m.rpc), m.deployment, use_filter=False)
+    try:
+        assert by_filter.poll() == [] and by_range.poll() == []  # only what comes next
+        game = m.open_game()
+        m.advance(5)  # an empty block in between
+        m.close_registration(game)  # no participants: registration closed and game ended
+        got = [by_filter.poll(), by_range.poll()]
+        names = [e.name for e in got[1] if e.game == game]
+        assert names == ["GameOpened", "RegistrationClosed", "GameEnded"], names
+        assert got[0] == got[1]
+        assert by_filter.poll() == [] and by_range.poll() == []  # nothing twice
+    finally:
+        by_filter.close()
+        by_range.close()
+        by_filter.rpc.close()
+        by_range.rpc.close()
