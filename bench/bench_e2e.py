@@ -23,7 +23,7 @@ CASES = [
     ("50x10", random_scenario(50, 10, seed=1, round_limit=60, turn_deadline=600,
                               registration_seconds=300), "equilibrium"),
     ("200x20", random_scenario(200, 20, seed=1, round_limit=60, turn_deadline=600,
-                               registration_seconds=200), "equilibrium"),
+                               registration_seconds=400), "equilibrium"),
 ]
 
 
