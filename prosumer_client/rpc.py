@@ -12,6 +12,7 @@ import http.client
 import itertools
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -63,7 +64,7 @@ class Rpc:
             raise
         return bytes.fromhex(str(result)[2:])
 
-    def eth_calls(self, calls: list[tuple[str, str]]) -> list[bytes]:
+    def eth_calls(self, calls: Sequence[tuple[str, str]]) -> list[bytes]:
         """Many `eth_call`s at the latest block in one JSON-RPC batch (one HTTP round trip);
         the first revert raises `LedgerRevert` (decoded)."""
         if not calls:
