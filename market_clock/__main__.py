@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     def loop() -> None:
         try:
             done = clock.run()
-            if settings.games:
+            if settings.games and clock.status.state != "failed":
                 log.info(f"{done} game(s) done; stopping")
         finally:
             server.should_exit = True
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     server.run()
     clock.stop_event.set()
     thread.join(timeout=10)
+    if clock.status.state == "failed":  # the clock said why
+        return 1
     if not server.started:
         log.error(f"the health endpoint could not listen on {settings.host}:{settings.port}")
         return 1

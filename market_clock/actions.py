@@ -29,7 +29,7 @@ from prosumer_client.relay import (
 )
 
 from .clock import Executor
-from .errors import ClockError, Transient
+from .errors import ClockError, Fatal, Transient
 from .logs import chain_stamp, get_logger, short
 from .model import (
     Action,
@@ -53,6 +53,17 @@ BENIGN = frozenset({
     "MarketRegistrationEndNotInFuture", *SETTLEMENT_BENIGN,
 })
 _WOULD_REVERT = re.compile(r"would revert: (\w+)\(")
+# Refusals of the queue that no retry can change, with what the operator can do about them.
+_PERMANENT = (
+    (re.compile(r"gas \d+ is above the relay's limit"),
+     "lower --chunk (buyers per fixTrades, items per closeGame) or raise the queue's "
+     "--max-request-gas"),
+    (re.compile(r"is not a contract of this deployment|does not trust the forwarder|"
+                r"is the forwarder itself"),
+     "the clock and the queue must be given the same deployment file"),
+)
+# Named reverts that mean the clock may not act at all.
+_FORBIDDEN = frozenset({"AccessControlUnauthorizedAccount"})
 
 
 class RelayExecutor(Executor):
@@ -102,6 +113,9 @@ class RelayExecutor(Executor):
             if name in self.benign:
                 log.debug(f"{type(action).__name__}: {text} (already done or not yet)")
                 return False
+            if name in _FORBIDDEN:
+                raise Fatal(f"{type(action).__name__} refused: {text}; grant the clock's "
+                            f"account {self.relay.address} CLOCK_ROLE and start it again")
             raise ClockError(f"{type(action).__name__} refused: {text}")
         self._report(action)
         return True
@@ -136,6 +150,10 @@ class RelayExecutor(Executor):
             match = _WOULD_REVERT.search(str(exc.detail))
             if match:
                 return match.group(1), str(exc.detail).removeprefix("would revert: ")
+            for pattern, remedy in _PERMANENT:
+                if exc.status == 422 and pattern.search(str(exc.detail)):
+                    raise Fatal(f"the queue refuses the clock's request: {exc.detail}; "
+                                f"{remedy}") from exc
             raise Transient(f"the queue refused the request: {exc}") from exc
         except RelayUnavailable as exc:
             self._uncertain = True

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from .errors import ClockError, Transient
+from .errors import ClockError, Fatal, Transient
 from .logs import RateLimited, get_logger
 from .model import (
     Action,
@@ -127,7 +127,7 @@ def _grace(key: WindowKey, grace: float, meter_grace: float) -> float:
 class Status:
     """What `GET /health` reports; replaced whole, so readers never see half an update."""
 
-    state: str = "starting"  # starting, running, degraded, finished, stopped
+    state: str = "starting"  # starting, running, degraded, finished, stopped, failed
     chain_time: int | None = None
     game: GameView | None = None
     active: tuple[int, ...] = ()
@@ -185,6 +185,10 @@ class Clock:
                 self._recovered()
                 if finished:
                     break
+            except Fatal as exc:
+                log.error(f"{exc}; the clock stops")
+                self.status = replace(self.status, state="failed", last_error=str(exc))
+                return self.status.games_done
             except ClockError as exc:
                 self._trouble(exc)
             except Exception as exc:  # never crash on the unexpected: report, back off

@@ -40,7 +40,7 @@ class GameOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "starting", "degraded", "finished", "stopped"]
+    status: Literal["ok", "starting", "degraded", "finished", "stopped", "failed"]
     mode: Literal["real", "simulated"]
     speed: float
     account: str = Field(description="the clock's account (holds CLOCK_ROLE)")

@@ -141,11 +141,11 @@ def wait_http(url: str, timeout: float = 30.0, proc: Proc | None = None) -> None
 class Queue:
     """The transaction queue as a subprocess, restartable on the same port and database."""
 
-    def __init__(self, rpc: str, deployment: Path, folder: Path) -> None:
+    def __init__(self, rpc: str, deployment: Path, folder: Path, *flags: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = ["-m", "tx_queue", "--rpc", rpc, "--deployment", str(deployment),
-                     "--db", str(folder / "queue.db"), "--port", str(self.port)]
+                     "--db", str(folder / "queue.db"), "--port", str(self.port), *flags]
         self.folder = folder
         self.proc: Proc | None = None
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ledger_contracts.anvil import Anvil
+from ledger_contracts.chain import transact
 from ledger_contracts.events import EventReader
 from market_clock.__main__ import main
 
@@ -136,6 +137,26 @@ def test_rides_out_a_queue_outage(market: Market, queue: Queue,
     assert "warning:" in clock.text() and "Node and queue answer again" in clock.text()
 
 
+def test_stops_with_a_message_when_the_queue_will_never_relay_its_call(
+        market: Market, anvil: Anvil, start_clock: StartClock, tmp_path: Path) -> None:
+    """A refusal no retry can change (openGame needs more gas than this queue relays per
+    request) stops the clock with exit 1 and the remedy, instead of a retry loop; no game."""
+    small = Queue(anvil.url, market.file, tmp_path, "--max-request-gas", "50000")
+    small.start()
+    try:
+        before = game_count(market)
+        clock, _ = start_clock(*FLAGS, queue=small.url, wait=False)
+        assert clock.wait(timeout=30) == 1, clock.text()
+        log = clock.text()
+        assert "error: the queue refuses the clock's request: gas " in log, log
+        assert "is above the relay's limit per request (50000)" in log, log
+        assert "raise the queue's --max-request-gas; the clock stops" in log, log
+        assert "retrying" not in log and "game(s) done" not in log, log
+        assert game_count(market) == before
+    finally:
+        small.stop()
+
+
 def test_refuses_to_start_without_the_clock_role(
         market: Market, anvil: Anvil, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -158,3 +179,25 @@ def test_refuses_to_start_without_the_clock_role(
     assert main(args) == 1
     assert "the transaction queue does not answer at http://127.0.0.1:9" in (
         capsys.readouterr().err)
+
+
+def test_stops_with_a_message_when_it_loses_the_clock_role(
+        market: Market, queue: Queue, start_clock: StartClock) -> None:
+    """CLOCK_ROLE revoked while the clock runs: closing registration reverts with
+    AccessControlUnauthorizedAccount, which waiting cannot change; exit 1 and the remedy.
+    (Last in the module: it leaves a game in registration.)"""
+    m = market.deployment.contract(market.w3, "Market")
+    role = m.functions.CLOCK_ROLE().call()
+    game = game_count(market) + 1
+    clock, _ = start_clock(*FLAGS, "--grace", "5", queue=queue.url)  # 5 s to revoke in
+    try:
+        wait_for(lambda: game_count(market) == game, 20, f"the clock to open game {game}")
+        transact(market.w3, market.operator, m.functions.revokeRole(role, market.clock.address))
+        assert clock.wait(timeout=30) == 1, clock.text()
+    finally:
+        transact(market.w3, market.operator, m.functions.grantRole(role, market.clock.address))
+    log = clock.text()
+    assert "error: CloseRegistration refused: AccessControlUnauthorizedAccount(" in log, log
+    assert (f"grant the clock's account {market.clock.address} CLOCK_ROLE and start it "
+            "again; the clock stops") in log, log
+    assert phase(market, game) == 1  # registration: nothing was closed
