@@ -188,6 +188,18 @@ def ev(name: str, block: int, **args: Any) -> Event:
     return Event(block, "0x", 0, "Market", name, {"gameId": 3, **args})
 
 
+def registered(**options: Any) -> tuple[Agent, FakeProsumer, FakeFollower]:
+    """A running buyer agent (P001, 20 kWh, best response 12.5 + 7.5) that saw game 3 open
+    and published its demand."""
+    prosumer, follower = FakeProsumer(), FakeFollower()
+    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  Fixed("buyer", 20.0), log=tagged("P001"), **options)
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    return agent, prosumer, follower
+
+
 def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
     prosumer, follower = FakeProsumer(), FakeFollower()
     summaries: list[GameSummary] = []
@@ -228,12 +240,7 @@ def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
 
 
 def test_a_refused_bid_is_retried_then_the_agent_stands() -> None:
-    prosumer, follower = FakeProsumer(), FakeFollower()
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
     prosumer.fail_bids = 3
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
@@ -318,12 +325,7 @@ def test_a_mined_request_whose_event_was_missed_does_not_block_the_next_turn(
 
     monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
     monkeypatch.setattr(agent_module, "PENDING_CHECK", 0.0)
-    prosumer, follower = FakeProsumer(), FakeFollower()
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
                              ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
@@ -384,12 +386,7 @@ def test_a_missed_registration_closed_is_made_up_for(monkeypatch: pytest.MonkeyP
     import prosumer_client.agent as agent_module
 
     # By a later turn event of the game: it proves bidding began.
-    prosumer, follower = FakeProsumer(), FakeFollower()
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), strategy="equilibrium", log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered(strategy="equilibrium")
     follower.batches.append([ev("BidSubmitted", 3, buyer=OTHER, round=1, amounts=[1, 2])])
     agent.step()
     track = agent.tracks[3]
@@ -398,12 +395,7 @@ def test_a_missed_registration_closed_is_made_up_for(monkeypatch: pytest.MonkeyP
     # By the heartbeat, when nothing at all comes (our own first turn's block was missed):
     # once the chain's clock is past the registration end, the game's phase is read.
     monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
-    prosumer, follower = FakeProsumer(), FakeFollower()
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered()
     prosumer.reader.current = replace(state(buyer=ME, loads=(0, 0)),
                                       status=status("registration"))
     agent.step()  # the chain's time (1_000) is before the registration end: nothing read
