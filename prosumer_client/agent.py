@@ -49,6 +49,11 @@ SLOWEST = 2.0  # s: the longest sleep of a buyer far from its turn
 IDLE = 0.1  # s between polls of a buyer waiting for registration to close
 REST = 0.5  # s between polls with no turn to come (sellers; between games)
 FAR_HEARTBEAT = 10.0  # s: the heartbeat of a buyer many turns from its own
+# The `equilibrium` strategy's opening (this buyer's share of the game's equilibrium) is
+# computed this many turns before the buyer's first turn, not when bidding begins: at 200
+# buyers, 200 equilibria at once (each reading every buyer's hops) held up the first turns by
+# seconds. The game's data is fixed once registration closes, so the result is the same.
+OPENING_LEAD = 8
 # ====================================================================== the loop
 
 
@@ -83,6 +88,8 @@ class GameTrack:
     turn_ms: list[float] = field(default_factory=list)  # noticed -> our event seen
     last_bid_wh: tuple[int, ...] = ()
     opening: tuple[float, ...] | None = None  # kWh: the first bid (`equilibrium` strategy)
+    opening_tried: float = 0.0  # perf_counter of the last attempt at computing it
+    round: int = 0  # from the last TurnStarted
 
 
 @dataclass(frozen=True)
@@ -163,10 +170,11 @@ class Agent:
         if track.due is not None or track.pending is not None:
             return fast
         away = self._away(track)
-        if away is None or away <= NEAR:
+        lead = OPENING_LEAD if self._wants_opening(track) else NEAR
+        if away is None or away <= lead:
             return fast
         per_turn = max(fast, track.turn_seconds)
-        return min(max(fast, SLOWEST), max(fast, 0.5 * (away - NEAR) * per_turn))
+        return min(max(fast, SLOWEST), max(fast, 0.5 * (away - lead) * per_turn))
 
     def _count_turns(self, events: list[Event], now: float) -> None:
         """Learn how long a turn takes from the TurnStarted events each poll brings."""
@@ -215,6 +223,12 @@ class Agent:
             elif (track.role == "buyer" and not track.bidding and track.registration_end
                   and self._quiet(track, now)):
                 self._check_registration(track, now)  # nor a missed RegistrationClosed
+            if self._wants_opening(track) and now - track.opening_tried > HEARTBEAT:
+                away = self._away(track)
+                if away is None:  # no turn seen yet: the first round starts at position 0
+                    away = track.ctx.position if track.ctx is not None else 0
+                if away <= OPENING_LEAD:
+                    self._open(track, now)
             if track.due is not None and track.due <= time.perf_counter():
                 self._turn(track)
                 busy = True
@@ -299,6 +313,7 @@ class Agent:
                 self._prepare(track)
         elif name == "TurnStarted":
             track.current = str(args["buyer"])
+            track.round = int(args["round"])
             if mine:
                 self._schedule(track, now)
         elif name in ("BidSubmitted", "BidStood") and mine:
@@ -375,18 +390,30 @@ class Agent:
     # ------------------------------------------------------------------ turns
 
     def _prepare(self, track: GameTrack) -> None:
-        """Once registration closed: the game's fixed terms, and with the `equilibrium`
-        strategy this buyer's share of the equilibrium as its opening bid."""
-        game_id = track.game_id
+        """Once registration closed: the game's fixed terms (turn order, prices, hops)."""
         try:
             if track.ctx is None:  # before the first turn (same block) needs it
-                track.ctx = TurnContext.load(self.reader, game_id, self.me)
-            if self.strategy == "equilibrium" and track.opening is None:
-                track.opening = equilibrium_share(self.reader, self.optimizer, track.ctx)
-                self.log.verbose(f"Opening with my share of the equilibrium in game {game_id}: "
-                                 f"{kwh_list(track.opening)}")
+                track.ctx = TurnContext.load(self.reader, track.game_id, self.me)
         except (ProsumerError, LedgerError) as exc:
-            self.log.warning(f"Could not prepare for game {game_id} yet: {exc}")
+            self.log.warning(f"Could not prepare for game {track.game_id} yet: {exc}")
+
+    def _wants_opening(self, track: GameTrack) -> bool:
+        return (self.strategy == "equilibrium" and track.role == "buyer" and track.bidding
+                and track.opening is None and track.round <= 1)
+
+    def _open(self, track: GameTrack, now: float) -> None:
+        """The `equilibrium` strategy's opening bid: this buyer's share of the equilibrium
+        (see OPENING_LEAD for when)."""
+        track.opening_tried = now
+        try:
+            if track.ctx is None:
+                track.ctx = TurnContext.load(self.reader, track.game_id, self.me)
+            track.opening = equilibrium_share(self.reader, self.optimizer, track.ctx)
+        except (ProsumerError, LedgerError) as exc:
+            self.log.warning(f"Could not compute my opening in game {track.game_id} yet: {exc}")
+            return
+        self.log.verbose(f"Opening with my share of the equilibrium in game {track.game_id}: "
+                         f"{kwh_list(track.opening)}")
 
     def _best(self, query: BestResponseQuery) -> tuple[float, ...]:
         return self.optimizer.best_response(query).solution
@@ -407,6 +434,10 @@ class Agent:
             state = self.reader.state(game_id)
             t1 = time.perf_counter()
             opening = track.opening
+            if (opening is None and self.strategy == "equilibrium" and state.status.round == 1
+                    and track.failures < RETRIES):  # woke too late to have it ready
+                self._open(track, t0)
+                opening = track.opening
             if track.failures < RETRIES and opening is not None and state.status.round == 1:
                 decision = decide(track.ctx, state, self.me, lambda _: opening)
             elif track.failures < RETRIES:

@@ -293,6 +293,67 @@ def test_the_equilibrium_strategy_opens_with_the_buyers_share_then_best_responds
               strategy="greedy")
 
 
+class CrowdReader(FakeReader):
+    """Twelve buyers play before ME."""
+
+    FIRST = tuple(f"0x{k:040X}" for k in range(1, 13))
+
+    def demands(self, game_id: int) -> list[Demand]:
+        return [*(Demand(k, a, 10_000) for k, a in enumerate(self.FIRST)), Demand(12, ME, 20_000)]
+
+
+class CrowdOptimizer(FakeOptimizer):
+    def equilibrium(self, *args: Any) -> list[list[float]]:
+        self.asked.append(args)
+        return [[5.0, 5.0]] * 12 + [[11.0, 9.0]]
+
+
+def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_begins(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import prosumer_client.agent as agent_module
+
+    first = CrowdReader.FIRST
+    prosumer, follower, optimizer = FakeProsumer(), FakeFollower(), CrowdOptimizer(12.5, 7.5)
+    prosumer.reader = CrowdReader()
+    agent = Agent(prosumer, follower, optimizer, Fixed("buyer", 20.0),  # type: ignore[arg-type]
+                  strategy="equilibrium", log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13),
+                             ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9)])
+    agent.step()  # 12 turns before ours: not yet
+    assert optimizer.asked == [] and agent.tracks[3].ctx is not None
+    assert agent.interval() > agent.poll_interval  # and no need to poll at the full rate
+    follower.batches.append([ev("TurnStarted", 3, round=1, buyer=first[3], deadline=9)])
+    agent.step()  # 9 turns before ours
+    assert optimizer.asked == []
+    follower.batches.append([ev("TurnStarted", 4, round=1, buyer=first[4], deadline=9)])
+    agent.step()  # OPENING_LEAD (8) turns before ours: now
+    assert len(optimizer.asked) == 1 and agent.tracks[3].opening == (11.0, 9.0)
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    follower.batches.append([ev("TurnStarted", 5, round=1, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000])) and len(optimizer.asked) == 1
+
+    # A buyer whose turn comes before it computed its opening computes it on its turn.
+    monkeypatch.setattr(agent_module, "OPENING_LEAD", -1)
+    prosumer, follower, optimizer = FakeProsumer(), FakeFollower(), CrowdOptimizer(12.5, 7.5)
+    prosumer.reader = CrowdReader()
+    agent = Agent(prosumer, follower, optimizer, Fixed("buyer", 20.0),  # type: ignore[arg-type]
+                  strategy="equilibrium", log=tagged("P001"))
+    agent.running = True
+    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
+    agent.step()
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13)])
+    agent.step()
+    prosumer.reader.current = state(buyer=ME, loads=(0, 0))
+    follower.batches.append([ev("TurnStarted", 3, round=1, buyer=ME, deadline=9)])
+    assert optimizer.asked == []
+    agent.step()
+    assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000])) and len(optimizer.asked) == 1
+
+
 def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import prosumer_client.agent as agent_module
