@@ -19,6 +19,8 @@ from ledger_contracts.deploy import Deployment
 from ledger_contracts.events import EventReader
 from prosumer_client.relay import RelayClient, RelayError, RequestReverted
 
+Reading = tuple[str, int, int]  # (prosumer, produced Wh, consumed Wh)
+
 
 class MeterSimulator:
     def __init__(self, w3: Web3, deployment: Deployment, queue_url: str, meter: LocalAccount,
@@ -34,28 +36,39 @@ class MeterSimulator:
         self.log = log
         self.read_games: set[int] = set()
 
-    def readings(self, game_id: int) -> list[tuple[str, int, int]]:
-        """(prosumer, produced Wh, consumed Wh) for every participant of a game."""
-        out = []
+    def readings(self, game_id: int) -> tuple[list[Reading], list[Reading]]:
+        """(prosumer, produced Wh, consumed Wh) of every seller, and of every buyer."""
+        sellers = []
         for offer in self.market.functions.offers(game_id).call():
             seller = offer[0]
             sold = int(self.settlement.functions.party(game_id, seller).call()[4])  # tradedWh
-            out.append((seller, round(sold * self._factor(seller)), 0))
+            sellers.append((seller, round(sold * self._factor(seller)), 0))
+        buyers = []
         for demand in self.market.functions.demands(game_id).call():
             buyer, wh = demand[0], int(demand[1])
-            out.append((buyer, 0, round(wh * self._factor(buyer))))
-        return out
+            buyers.append((buyer, 0, round(wh * self._factor(buyer))))
+        return sellers, buyers
 
     def _factor(self, address: str) -> float:
         return self.delivery.get(self.names.get(address, address), 1.0)
 
     def post(self, game_id: int) -> None:
-        """Every participant's reading, pipelined through the queue; a reading the queue
-        refuses or that reverts is logged with its reason, and the others still go."""
+        """Every participant's reading through the queue: the sellers' pipelined and awaited,
+        then the buyers'. A buyer's reading pays every seller already read, so its gas is
+        estimated once theirs are in (estimated before, it ran out of gas when a seller's
+        reading was mined first). A reading the queue refuses or that reverts is logged with
+        its reason, and the others still go."""
+        sellers, buyers = self.readings(game_id)
+        posted = self._post_all(game_id, sellers) + self._post_all(game_id, buyers)
+        self.read_games.add(game_id)
+        self.log(f"[METER] [{_now()}] info: Posted {posted} of {len(sellers) + len(buyers)} "
+                 f"readings for game {game_id}")
+
+    def _post_all(self, game_id: int, readings: list[Reading]) -> int:
+        """Queue every reading, then await each; returns how many executed."""
         ids = []
         # Deadlines follow the chain's clock, which runs ahead of ours in simulated time.
         deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3600
-        readings = self.readings(game_id)
         for prosumer, produced, consumed in readings:
             call = self.settlement.functions.postReading(game_id, prosumer, produced, consumed)
             try:
@@ -69,9 +82,7 @@ class MeterSimulator:
                 posted += 1
             except RelayError as exc:
                 self._refused(prosumer, exc)
-        self.read_games.add(game_id)
-        self.log(f"[METER] [{_now()}] info: Posted {posted} of {len(readings)} readings for "
-                 f"game {game_id}")
+        return posted
 
     def _refused(self, prosumer: str, exc: RelayError) -> None:
         kind = "reverted" if isinstance(exc, RequestReverted) else "refused"

@@ -210,10 +210,20 @@ class Ledger:
             elif "gas" in str(call["error"]).lower():
                 reasons[request.request_hash] = Revert(
                     "OutOfGas", {"gas": request.gas}, f"OutOfGas(gas={request.gas})")
+            elif _ran_out_of_gas(call):  # a nested call did, and the revert passed on no data
+                reasons[request.request_hash] = Revert(
+                    "OutOfGas", {"gas": request.gas},
+                    f"OutOfGas(gas={request.gas}) (in a nested call)")
             else:
                 reasons[request.request_hash] = Revert(
                     "EmptyRevert", {}, f"EmptyRevert() ({call['error']})")
         return reasons
+
+
+def _ran_out_of_gas(call: dict[str, Any]) -> bool:
+    """Whether some call below `call` in a callTracer trace ran out of gas."""
+    return any("gas" in str(sub.get("error", "")).lower() or _ran_out_of_gas(sub)
+               for sub in call.get("calls") or [])
 
 
 def _bytes(hexstr: Any) -> bytes:
