@@ -44,6 +44,11 @@ MAX_ROUNDS = 1000
 TOL = dual_newton.TOL
 NEWTON_FIRST = 10
 """Newton iterations tried from the water level before switching to the interior point."""
+NEWTON_POLISH = 10
+"""Newton iterations from the interior point's prices. With the right active sets one step is
+exact: each of the 29 polishes among 600 random games took one. A 200 x 20 game of nearly free
+sellers (1e-7 per kWh) and grid imports never got there: 100 steps, 0.25 s, for nothing (the
+interior point itself took 7 ms); its answer stays the interior point's."""
 
 EquilibriumMethod = Literal["potential", "best-response"]
 
@@ -111,7 +116,7 @@ def potential_minimum(game: Game, tol: float = TOL) -> tuple[Array, Array, int, 
     if sol.converged:
         return sol.x, sol.grid, sol.nit, True, "dual Newton", sol.primal - sol.dual
     ipm = interior_point.solve(pb)
-    polished = dual_newton.solve(pb, ipm.nu, tol=tol)
+    polished = dual_newton.solve(pb, ipm.nu, tol=tol, maxiter=NEWTON_POLISH)
     nit = sol.nit + ipm.nit + polished.nit
     if polished.converged:
         return (

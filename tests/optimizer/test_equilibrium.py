@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from ledger_contracts.scenario import random_scenario
 from optimizer import InvalidInputError, equilibrium, make_game, potential
 from optimizer.dual_newton import solve as dual_newton_solve
 
@@ -155,6 +156,30 @@ def test_interior_point_fallback_gives_the_same_answer(
     rough = equilibrium(*args)
     assert rough.success and rough.message == "converged: interior point"
     np.testing.assert_allclose(rough.x, direct.x, atol=1e-4)
+
+
+def test_a_polish_that_cannot_converge_is_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nearly free sellers (1e-7 per kWh) and grid imports: Newton from the interior point's
+    prices does not converge. It gets NEWTON_POLISH steps, not 100, and the answer stays the
+    interior point's. (Its residual, 0.07 kWh here, is larger than the dual Newton's.)"""
+    sc = random_scenario(200, 20, seed=1)  # its first 50 buyers and 10 sellers
+    buyers, sellers = list(sc.buyers[:50]), sc.sellers[:10]
+    hops = [[sc.hop_matrix[b][s] for s in sc.seller_zones[:10]] for b in sc.buyer_zones[:50]]
+    polishes: list[int] = []
+
+    def counted(pb: Any, nu0: Any = None, tol: float = 1e-10, maxiter: int = 100) -> Any:
+        sol = dual_newton_solve(pb, nu0, tol, maxiter)
+        if nu0 is not None:
+            polishes.append(sol.nit)
+        return sol
+
+    monkeypatch.setattr(eqmod.dual_newton, "solve", counted)
+    res = equilibrium(buyers, [p * 1e-6 for _, p in sellers], [c for c, _ in sellers], hops,
+                      grid_price=0.25)
+    assert res.success and res.message == "converged: interior point"
+    assert polishes == [eqmod.NEWTON_POLISH]
+    np.testing.assert_allclose(res.x.sum(axis=1) + res.grid, buyers, atol=1e-6)
+    assert res.residual < 0.1
 
 
 GAME: dict[str, Any] = {
