@@ -80,7 +80,7 @@ class GameTrack:
     news: float = 0.0  # perf_counter of the last event of this game
     turn_seconds: float = 0.0  # how long a turn takes, as seen (moving average; 0: unknown)
     turn_seen: float = 0.0  # perf_counter of the last poll that brought a TurnStarted
-    registration_end: int = 0  # chain time, set when we register (0: registered before we joined)
+    registration_end: int = 0  # chain time, set when we register (0: registered by an earlier run)
     noticed: float = 0.0
     pending: Pending | None = None
     failures: int = 0
