@@ -127,7 +127,8 @@ class Judge:
             return Fate(r.id, "reverted", error=revert, executed_tx=tx_hash, block_number=block,
                         reason=f"executed by transaction {tx_hash}")
         return Fate(r.id, "failed", reason=f"nonce {r.nonce} of {signer} was used without an "
-                                           "execution event (cancelled outside this relay)")
+                                           "execution event (cancelled outside this relay, or "
+                                           "executed by a transaction the node has lost)")
 
     def _carries(self, tx_hash: str, request: fw.ForwardRequest) -> bool:
         """Whether the forwarder call of `tx_hash` carried this very request (same
