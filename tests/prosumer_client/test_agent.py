@@ -188,12 +188,16 @@ def ev(name: str, block: int, **args: Any) -> Event:
     return Event(block, "0x", 0, "Market", name, {"gameId": 3, **args})
 
 
-def registered(**options: Any) -> tuple[Agent, FakeProsumer, FakeFollower]:
-    """A running buyer agent (P001, 20 kWh, best response 12.5 + 7.5) that saw game 3 open
-    and published its demand."""
+def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None,
+               **options: Any) -> tuple[Agent, FakeProsumer, FakeFollower]:
+    """A running buyer agent (P001, 20 kWh, best response 12.5 + 7.5 by default) that saw
+    game 3 open and published its demand."""
     prosumer, follower = FakeProsumer(), FakeFollower()
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), log=tagged("P001"), **options)
+    if reader is not None:
+        prosumer.reader = reader
+    agent = Agent(prosumer, follower,  # type: ignore[arg-type]
+                  optimizer or FakeOptimizer(12.5, 7.5), Fixed("buyer", 20.0),
+                  log=tagged("P001"), **options)
     agent.running = True
     follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
     agent.step()
@@ -313,13 +317,8 @@ def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_
     import prosumer_client.agent as agent_module
 
     first = CrowdReader.FIRST
-    prosumer, follower, optimizer = FakeProsumer(), FakeFollower(), CrowdOptimizer(12.5, 7.5)
-    prosumer.reader = CrowdReader()
-    agent = Agent(prosumer, follower, optimizer, Fixed("buyer", 20.0),  # type: ignore[arg-type]
-                  strategy="equilibrium", log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    optimizer = CrowdOptimizer(12.5, 7.5)
+    agent, prosumer, follower = registered(optimizer, CrowdReader(), strategy="equilibrium")
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13),
                              ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9)])
     agent.step()  # 12 turns before ours: not yet
@@ -338,13 +337,8 @@ def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_
 
     # A buyer whose turn comes before it computed its opening computes it on its turn.
     monkeypatch.setattr(agent_module, "OPENING_LEAD", -1)
-    prosumer, follower, optimizer = FakeProsumer(), FakeFollower(), CrowdOptimizer(12.5, 7.5)
-    prosumer.reader = CrowdReader()
-    agent = Agent(prosumer, follower, optimizer, Fixed("buyer", 20.0),  # type: ignore[arg-type]
-                  strategy="equilibrium", log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    optimizer = CrowdOptimizer(12.5, 7.5)
+    agent, prosumer, follower = registered(optimizer, CrowdReader(), strategy="equilibrium")
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13)])
     agent.step()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
