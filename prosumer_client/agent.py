@@ -403,11 +403,12 @@ class Agent:
 
     def _open(self, track: GameTrack, now: float) -> None:
         """The `equilibrium` strategy's opening bid: this buyer's share of the equilibrium
-        (see OPENING_LEAD for when)."""
+        (see OPENING_LEAD for when). If it cannot be had, the first turn best-responds."""
         track.opening_tried = now
+        self._prepare(track)
+        if track.ctx is None:
+            return
         try:
-            if track.ctx is None:
-                track.ctx = TurnContext.load(self.reader, track.game_id, self.me)
             track.opening = equilibrium_share(self.reader, self.optimizer, track.ctx)
         except (ProsumerError, LedgerError) as exc:
             self.log.warning(f"Could not compute my opening in game {track.game_id} yet: {exc}")
@@ -433,11 +434,7 @@ class Agent:
             t0 = track.looked = time.perf_counter()
             state = self.reader.state(game_id)
             t1 = time.perf_counter()
-            opening = track.opening
-            if (opening is None and self.strategy == "equilibrium" and state.status.round == 1
-                    and track.failures < RETRIES):  # woke too late to have it ready
-                self._open(track, t0)
-                opening = track.opening
+            opening = track.opening  # computed in step() before the turn; None if that failed
             if track.failures < RETRIES and opening is not None and state.status.round == 1:
                 decision = decide(track.ctx, state, self.me, lambda _: opening)
             elif track.failures < RETRIES:

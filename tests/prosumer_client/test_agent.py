@@ -313,9 +313,7 @@ class CrowdOptimizer(FakeOptimizer):
 
 
 def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_begins(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    import prosumer_client.agent as agent_module
-
+) -> None:
     first = CrowdReader.FIRST
     optimizer = CrowdOptimizer(12.5, 7.5)
     agent, prosumer, follower = registered(optimizer, CrowdReader(), strategy="equilibrium")
@@ -335,14 +333,15 @@ def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000])) and len(optimizer.asked) == 1
 
-    # A buyer whose turn comes before it computed its opening computes it on its turn.
-    monkeypatch.setattr(agent_module, "OPENING_LEAD", -1)
+    # A buyer that slept past its lead (the poll brings its own turn) computes it on its turn.
     optimizer = CrowdOptimizer(12.5, 7.5)
     agent, prosumer, follower = registered(optimizer, CrowdReader(), strategy="equilibrium")
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13)])
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13),
+                             ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9)])
     agent.step()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
-    follower.batches.append([ev("TurnStarted", 3, round=1, buyer=ME, deadline=9)])
+    follower.batches.append([ev("TurnStarted", 3, round=1, buyer=first[11], deadline=9),
+                             ev("TurnStarted", 3, round=1, buyer=ME, deadline=9)])
     assert optimizer.asked == []
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000])) and len(optimizer.asked) == 1
