@@ -26,7 +26,8 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found (gridgame needs Node 20+ and npm)" >&2; exit 1; }
 	# npm install, not npm ci: npm 11 leaves other platforms' optional Anvil/Forge builds out of
-	# the lock file and npm ci then refuses it; npm install installs from the lock (and fills in those entries).
+	# the lock file and npm ci then refuses it; npm install installs from the lock (and fills
+	# in those entries).
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
