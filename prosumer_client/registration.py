@@ -21,8 +21,6 @@ class Registrar:
 
     def __init__(self, prosumer: Prosumer, source: Source, log: Tagged) -> None:
         self.prosumer = prosumer
-        self.reader = prosumer.reader
-        self.me = prosumer.address
         self.source = source
         self.log = log
 
@@ -53,14 +51,15 @@ class Registrar:
 
     def catch_up(self, tracks: dict[int, GameTrack]) -> None:
         """Join what is already under way: the last games' open registration or bidding."""
-        count = self.reader.game_count()
+        reader = self.prosumer.reader
+        count = reader.game_count()
         if not count:
             return
-        chain_now = self.reader.chain_time()
+        chain_now = reader.chain_time()
         self.prosumer.sync_clock(chain_now)
         for game_id in range(max(1, count - 2), count + 1):
-            info = self.reader.game(game_id)
-            role = self.reader.participant(game_id, self.me).role
+            info = reader.game(game_id)
+            role = reader.participant(game_id, self.prosumer.address).role
             phase = info.status.phase
             if role != "none" and phase in ("registration", "bidding"):
                 track = tracks.setdefault(game_id, GameTrack(game_id, role=role))
@@ -76,9 +75,10 @@ class Registrar:
         the game is over) without us seeing RegistrationClosed, else None."""
         track.looked = now
         try:
-            if self.reader.chain_time() < track.registration_end:
+            reader = self.prosumer.reader
+            if reader.chain_time() < track.registration_end:
                 return None
-            phase = self.reader.game(track.game_id).status.phase
+            phase = reader.game(track.game_id).status.phase
         except (ProsumerError, LedgerError) as exc:
             self.log.warning(f"Could not read game {track.game_id}: {exc}")
             return None

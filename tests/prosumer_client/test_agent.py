@@ -252,6 +252,21 @@ def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
     assert summary.turns == 2 and summary.bid_kwh == (12.5, 7.5)
 
 
+def test_a_game_sat_out_counts_and_is_summarised_without_a_role() -> None:
+    summaries: list[GameSummary] = []
+    agent, prosumer, follower = agent_of(games=2, on_game_end=summaries.append)
+    agent.running = True
+    follower.batches.append([Event(4, "0x", 0, "Market", "GameEnded",
+                                   {"gameId": 7, "rounds": 0, "reason": 9})])
+    agent.step()
+    assert agent.ended == 1 and agent.running and prosumer.sent == []
+    (summary,) = summaries
+    assert summary.to_dict() == {
+        "event": "game_ended", "game": 7, "reason": "unknown(9)", "rounds": 0, "role": None,
+        "kwh": None, "price": None, "bid_kwh": [], "turns": 0, "agent_ms_mean": None,
+        "turn_ms_mean": None, "turn_ms_max": None}
+
+
 def test_a_refused_bid_is_retried_then_the_agent_stands() -> None:
     agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
