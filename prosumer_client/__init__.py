@@ -10,17 +10,9 @@
     RelayClient      the transaction queue's client (`relay`)
 """
 
-from .agent import (
-    STRATEGIES,
-    Action,
-    Agent,
-    Decision,
-    GameSummary,
-    TurnContext,
-    decide,
-    equilibrium_share,
-)
+from .agent import Agent
 from .client import Prosumer, Settlement
+from .decision import STRATEGIES, Action, Decision, TurnContext, decide, equilibrium_share
 from .errors import (
     OptimizerError,
     OptimizerRefused,
@@ -57,6 +49,7 @@ from .relay import (
 from .rpc import Rpc, RpcError
 from .solver import BestResponse, BestResponseQuery, OptimizerClient
 from .sources import Fixed, FromProfile, Intent, Source
+from .tracking import GameSummary
 from .views import Contract
 
 __all__ = [

@@ -11,24 +11,33 @@ from typing import Any
 import pytest
 
 from ledger_contracts.events import Event
-from prosumer_client.agent import Action, Agent, GameSummary, GameTrack, TurnContext, decide
-from prosumer_client.errors import Refused
-from prosumer_client.logs import tagged
-from prosumer_client.market import (
+from prosumer_client import (
+    Action,
+    Agent,
+    BestResponse,
+    BestResponseQuery,
     Demand,
+    Fixed,
     GameInfo,
     GameParams,
     GamePrices,
     GameState,
     GameStatus,
+    GameSummary,
     Offer,
     Participation,
+    Refused,
+    Source,
+    TurnContext,
+    decide,
+    pacing,
 )
-from prosumer_client.solver import BestResponse, BestResponseQuery
-from prosumer_client.sources import Fixed
+from prosumer_client.logs import tagged
+from prosumer_client.tracking import GameTrack
 
 ME = "0x00000000000000000000000000000000000000A1"
 OTHER = "0x00000000000000000000000000000000000000B2"
+BUYER = Fixed("buyer", 20.0)
 CTX = TurnContext(game_id=3, demand_wh=20_000, prices=(0.08, 0.07), caps_wh=(40_000, 30_000),
                   hops=(0, 1), fee=0.02, grid=0.25, epsilon_wh=5)
 
@@ -188,16 +197,23 @@ def ev(name: str, block: int, **args: Any) -> Event:
     return Event(block, "0x", 0, "Market", name, {"gameId": 3, **args})
 
 
-def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None,
-               **options: Any) -> tuple[Agent, FakeProsumer, FakeFollower]:
-    """A running buyer agent (P001, 20 kWh, best response 12.5 + 7.5 by default) that saw
-    game 3 open and published its demand."""
+def agent_of(optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None,
+             source: Source = BUYER, log: str = "P001", **options: Any
+             ) -> tuple[Agent, FakeProsumer, FakeFollower]:
+    """An agent on fakes (P001, a buyer of 20 kWh, best response 12.5 + 7.5 by default)."""
     prosumer, follower = FakeProsumer(), FakeFollower()
     if reader is not None:
         prosumer.reader = reader
-    agent = Agent(prosumer, follower,  # type: ignore[arg-type]
-                  optimizer or FakeOptimizer(12.5, 7.5), Fixed("buyer", 20.0),
-                  log=tagged("P001"), **options)
+    agent = Agent(prosumer, follower, optimizer or FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+                  source, log=tagged(log), **options)
+    return agent, prosumer, follower
+
+
+def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None,
+               **options: Any) -> tuple[Agent, FakeProsumer, FakeFollower]:
+    """A running agent (by default the buyer of `agent_of`) that saw game 3 open and
+    published its offer or demand."""
+    agent, prosumer, follower = agent_of(optimizer, reader, **options)
     agent.running = True
     follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
     agent.step()
@@ -205,15 +221,8 @@ def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None
 
 
 def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
-    prosumer, follower = FakeProsumer(), FakeFollower()
     summaries: list[GameSummary] = []
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), games=1, on_game_end=summaries.append,
-                  log=tagged("P001"))
-    agent.running = True
-
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered(games=1, on_game_end=summaries.append)
     assert prosumer.sent == [("demand", (3, 20.0))]
 
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
@@ -243,6 +252,21 @@ def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
     assert summary.turns == 2 and summary.bid_kwh == (12.5, 7.5)
 
 
+def test_a_game_sat_out_counts_and_is_summarised_without_a_role() -> None:
+    summaries: list[GameSummary] = []
+    agent, prosumer, follower = agent_of(games=2, on_game_end=summaries.append)
+    agent.running = True
+    follower.batches.append([Event(4, "0x", 0, "Market", "GameEnded",
+                                   {"gameId": 7, "rounds": 0, "reason": 9})])
+    agent.step()
+    assert agent.ended == 1 and agent.running and prosumer.sent == []
+    (summary,) = summaries
+    assert summary.to_dict() == {
+        "event": "game_ended", "game": 7, "reason": "unknown(9)", "rounds": 0, "role": None,
+        "kwh": None, "price": None, "bid_kwh": [], "turns": 0, "agent_ms_mean": None,
+        "turn_ms_mean": None, "turn_ms_max": None}
+
+
 def test_a_refused_bid_is_retried_then_the_agent_stands() -> None:
     agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
@@ -259,26 +283,16 @@ def test_a_refused_bid_is_retried_then_the_agent_stands() -> None:
 
 @pytest.mark.parametrize("role", ["seller", "buyer"])
 def test_a_game_that_opens_is_joined_with_the_sources_intent(role: str) -> None:
-    prosumer, follower = FakeProsumer(), FakeFollower()
     source = Fixed("seller", 40.0, 0.08) if role == "seller" else Fixed("buyer", 9.5)
-    agent = Agent(prosumer, follower, FakeOptimizer(), source,  # type: ignore[arg-type]
-                  log=tagged("S001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, _ = registered(FakeOptimizer(), source=source, log="S001")
     expected = ("offer", (3, 40.0, 0.08)) if role == "seller" else ("demand", (3, 9.5))
     assert prosumer.sent == [expected]
     assert agent.tracks[3].role == role
 
 
 def test_the_equilibrium_strategy_opens_with_the_buyers_share_then_best_responds() -> None:
-    prosumer, follower = FakeProsumer(), FakeFollower()
     optimizer = FakeOptimizer(12.5, 7.5)
-    agent = Agent(prosumer, follower, optimizer, Fixed("buyer", 20.0),  # type: ignore[arg-type]
-                  strategy="equilibrium", log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered(optimizer, strategy="equilibrium")
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
                              ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
@@ -349,17 +363,9 @@ def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_
 
 def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import prosumer_client.agent as agent_module
-
-    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
-    prosumer, follower = FakeProsumer(), FakeFollower()
+    monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)
     summaries: list[GameSummary] = []
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), games=2, on_game_end=summaries.append,
-                  log=tagged("P001"))
-    agent.running = True
-    follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
-    agent.step()
+    agent, prosumer, follower = registered(games=2, on_game_end=summaries.append)
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1)])
     agent.step()
     # The GameEnded event is lost; the heartbeat's state read finds the game over.
@@ -375,10 +381,8 @@ def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
 
 def test_a_mined_request_whose_event_was_missed_does_not_block_the_next_turn(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import prosumer_client.agent as agent_module
-
-    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
-    monkeypatch.setattr(agent_module, "PENDING_CHECK", 0.0)
+    monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)
+    monkeypatch.setattr(pacing, "PENDING_CHECK", 0.0)
     agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
@@ -395,17 +399,13 @@ def test_a_mined_request_whose_event_was_missed_does_not_block_the_next_turn(
 
 def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_state_alone(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import prosumer_client.agent as agent_module
-
-    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)  # near our turn: a look at every poll
+    monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)  # near our turn: a look at every poll
     others = [f"0x{i:040x}" for i in range(1, 100)]
     ctx = replace(CTX, order=(*others, ME.lower()), position=99)
-    prosumer, follower = FakeProsumer(), FakeFollower()
-    agent = Agent(prosumer, follower, FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  Fixed("buyer", 20.0), poll_interval=0.01, log=tagged("P001"))
-    assert agent.interval() == agent_module.REST  # no game: at rest
+    agent, prosumer, follower = agent_of(poll_interval=0.01)
+    assert agent.interval() == pacing.REST  # no game: at rest
     track = agent.tracks[3] = GameTrack(3, role="buyer", ctx=ctx)
-    assert agent.interval() == agent_module.IDLE  # registered, bidding about to begin
+    assert agent.interval() == pacing.IDLE  # registered, bidding about to begin
     track.bidding = True
     assert agent.interval() == 0.01  # whose turn it is not known yet: full rate
     track.current = others[97]  # 2 turns before ours: the full rate
@@ -414,12 +414,12 @@ def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_sta
     assert agent.interval() == pytest.approx(0.5 * 7 * 0.01)
     # ... and once turns were seen going by (3 in 0.3 s), half the time 7 turns take.
     starts = [ev("TurnStarted", 5, round=1, buyer=o, deadline=9) for o in others[88:91]]
-    agent._count_turns(starts, 10.0)
-    agent._count_turns(starts, 10.3)
+    pacing.count_turns(agent.tracks, starts, 10.0)
+    pacing.count_turns(agent.tracks, starts, 10.3)
     assert track.turn_seconds == pytest.approx(0.1)
     assert agent.interval() == pytest.approx(0.5 * 7 * 0.1)
     track.current = others[0]  # 99 turns: at most SLOWEST
-    assert agent.interval() == agent_module.SLOWEST
+    assert agent.interval() == pacing.SLOWEST
     track.due = 1.0  # our turn is due: full rate whatever
     assert agent.interval() == 0.01
     track.due = None
@@ -437,8 +437,6 @@ def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_sta
 
 
 def test_a_missed_registration_closed_is_made_up_for(monkeypatch: pytest.MonkeyPatch) -> None:
-    import prosumer_client.agent as agent_module
-
     # By a later turn event of the game: it proves bidding began.
     agent, prosumer, follower = registered(strategy="equilibrium")
     follower.batches.append([ev("BidSubmitted", 3, buyer=OTHER, round=1, amounts=[1, 2])])
@@ -448,7 +446,7 @@ def test_a_missed_registration_closed_is_made_up_for(monkeypatch: pytest.MonkeyP
 
     # By the heartbeat, when nothing at all comes (our own first turn's block was missed):
     # once the chain's clock is past the registration end, the game's phase is read.
-    monkeypatch.setattr(agent_module, "HEARTBEAT", 0.0)
+    monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)
     agent, prosumer, follower = registered()
     prosumer.reader.current = replace(state(buyer=ME, loads=(0, 0)),
                                       status=status("registration"))
