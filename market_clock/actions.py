@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from web3.contract import Contract
 
-from prosumer_client.relay import (
-    RelayClient,
+from tx_queue.client import RelayClient
+from tx_queue.errors import (
     RelayUnavailable,
     RequestFailed,
     RequestRefused,

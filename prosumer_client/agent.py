@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.events import Event
-from ledger_contracts.units import wh_to_kwh
+from ledger_contracts import Event, LedgerError, wh_to_kwh
+from tx_queue.errors import RelayError
 
 from .client import Prosumer
 from .decision import (
@@ -32,7 +31,6 @@ from .errors import ProsumerError
 from .follower import Follower
 from .logs import Tagged, kwh, kwh_list, tagged
 from .market import END_REASONS, GameState
-from .relay import RelayError
 from .solver import BestResponseQuery, OptimizerClient
 from .sources import Intent, Source
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from ledger_contracts.scenario import random_scenario
+from ledger_contracts.testing import random_scenario
 from optimizer import InvalidInputError, equilibrium, make_game, potential
 from optimizer.dual_newton import solve as dual_newton_solve
 

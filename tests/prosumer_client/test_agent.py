@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger_contracts.events import Event
+from ledger_contracts import Event
 from prosumer_client.agent import Action, Agent, GameSummary, GameTrack, TurnContext, decide
 from prosumer_client.errors import Refused
 from prosumer_client.logs import tagged
