@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .anvil import Anvil, dev_keys, free_port
     from .artifacts import PROJECT_CONTRACTS, Artifact, load_artifact
     from .chain import DEFAULT_RPC, account, call, connect, revert_from_exception, transact
-    from .deploy import MAX_UINT256, Deployment, deploy, deploy_contract
+    from .deployment import MAX_UINT256, Deployment, deploy, deploy_contract
     from .eip712 import (
         DOMAIN_FIELDS,
         DOMAIN_TYPE,
@@ -68,7 +68,7 @@ _HOMES = {
     "artifacts": ("PROJECT_CONTRACTS", "Artifact", "load_artifact"),
     "chain": ("DEFAULT_RPC", "account", "call", "connect", "revert_from_exception",
               "transact"),
-    "deploy": ("MAX_UINT256", "Deployment", "deploy", "deploy_contract"),
+    "deployment": ("MAX_UINT256", "Deployment", "deploy", "deploy_contract"),
     "eip712": ("DOMAIN_FIELDS", "DOMAIN_TYPE", "FORWARD_REQUEST_FIELDS",
                "FORWARD_REQUEST_TYPE", "typed_data"),
     "errors": ("ArtifactNotFound", "DeploymentError", "LedgerError", "LedgerRevert",

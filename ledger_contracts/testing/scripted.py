@@ -21,7 +21,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 
 from ..chain import transact
-from ..deploy import MAX_UINT256, Deployment
+from ..deployment import MAX_UINT256, Deployment
 from ..units import kwh_to_wh, price_to_micro, to_wh_bid
 from .scenario import Scenario
 
