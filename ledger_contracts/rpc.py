@@ -47,13 +47,16 @@ class Rpc:
         self._ids = itertools.count(1)
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
+        self._generation = 0  # bumped by close()
         self._lock = threading.Lock()
 
     def close(self) -> None:
+        """Close every thread's connection; a later call opens a new one."""
         with self._lock:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+            self._generation += 1  # every thread's connection is stale now
 
     # ------------------------------------------------------------------ calls
 
@@ -117,16 +120,19 @@ class Rpc:
 
     def _connection(self, fresh: bool) -> http.client.HTTPConnection:
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is not None and not fresh:
-            return conn
-        if conn is not None:
-            conn.close()
-        cls = (http.client.HTTPSConnection if self._scheme == "https"
-               else http.client.HTTPConnection)
-        conn = cls(self._host, self._port, timeout=self.timeout)
-        self._local.conn = conn
+        if conn is not None and not fresh and self._local.generation == self._generation:
+            return conn  # the hot path: no lock
         with self._lock:
+            if conn is not None:
+                conn.close()
+                if conn in self._all:
+                    self._all.remove(conn)
+            cls = (http.client.HTTPSConnection if self._scheme == "https"
+                   else http.client.HTTPConnection)
+            conn = cls(self._host, self._port, timeout=self.timeout)
             self._all.append(conn)
+            self._local.generation = self._generation
+        self._local.conn = conn
         return conn
 
     def _post(self, body: Any) -> Any:
