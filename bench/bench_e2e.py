@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.common import print_table, write_results
 from demo.run import DemoOptions, run_demo
-from ledger_contracts.scenario import DEMO, random_scenario
+from ledger_contracts.testing import DEMO, random_scenario
 
 CASES = [
     ("7x4", DEMO, "best-response"),

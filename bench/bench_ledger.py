@@ -14,11 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.common import print_table, write_results
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import account, connect
-from ledger_contracts.deploy import deploy
-from ledger_contracts.scenario import DEMO, Scenario, random_scenario
-from ledger_contracts.scripted import ScriptedMarket, advance_time
+from ledger_contracts import Anvil, account, connect, deploy
+from ledger_contracts.testing import DEMO, Scenario, ScriptedMarket, advance_time, random_scenario
 from optimizer import best_response, equilibrium
 
 SETUP_CALLS = {"grantRole", "setHopDistances", "setGridPrices", "setTransmissionFee", "admit"}

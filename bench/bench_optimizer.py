@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from functools import partial
@@ -18,7 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.common import print_table, write_results
+from bench.common import optimizer_service, print_table, write_results
 from optimizer import best_response, equilibrium, make_game, minimum_total_cost
 
 SELLERS = (4, 50, 200, 1000)
@@ -72,12 +69,6 @@ def bench_best_response() -> list[dict[str, Any]]:
     return rows
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _load(url: str, body: dict[str, Any], total: int, concurrency: int) -> dict[str, Any]:
     latencies: list[float] = []
     queue = iter(range(total))
@@ -106,30 +97,9 @@ async def _load(url: str, body: dict[str, Any], total: int, concurrency: int) ->
 
 
 def bench_http() -> list[dict[str, Any]]:
-    port = _free_port()
-    env = {**os.environ, "OPTIMIZER_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "optimizer", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1.0).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the optimizer service did not start") from None
-                time.sleep(0.1)
+    with optimizer_service({"OPTIMIZER_LOG_LEVEL": "warning"}) as url:
         body = _buyer(HTTP_SELLERS)
         return [asyncio.run(_load(url, body, HTTP_REQUESTS, c)) for c in (1, HTTP_CONCURRENCY)]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _game(buyers: int, sellers: int, seed: int = 1) -> dict[str, Any]:

@@ -12,11 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.common import print_table, write_results
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import account, connect
-from ledger_contracts.deploy import deploy
-from ledger_contracts.scenario import DEMO, Scenario, random_scenario
-from ledger_contracts.scripted import OPERATOR_FLOAT, ScriptedMarket
+from ledger_contracts import Anvil, account, connect, deploy
+from ledger_contracts.testing import DEMO, OPERATOR_FLOAT, Scenario, ScriptedMarket, random_scenario
 from optimizer.best_response import best_response
 
 FIX_CHUNK = 50  # buyers per fixTrades call

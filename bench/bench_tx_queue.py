@@ -31,10 +31,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from bench.common import print_table, write_results
-from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.chain import account, connect, transact
-from ledger_contracts.deploy import Deployment, deploy
-from prosumer_client.relay import RelayClient, SignedRequest
+from ledger_contracts import Anvil, Deployment, account, connect, deploy, free_port, transact
+from tx_queue.client import RelayClient, SignedRequest
 
 REQUEST_GAS = 150_000  # the forwarded admit() (about 105k) with room
 RAW_GAS = 200_000  # the same call as a transaction (+21k base, +calldata)

@@ -1,12 +1,22 @@
-"""Small helpers shared by the benchmarks: a results file and a printed table."""
+"""Small helpers shared by the benchmarks (a results file, a printed table) and, with the
+optimizer's tests, the optimizer service on a free port (`optimizer_service`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import httpx
+
+from ledger_contracts import free_port
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -37,3 +47,37 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+@contextlib.contextmanager
+def optimizer_service(env: dict[str, str] | None = None,
+                      stderr: IO[str] | int = subprocess.DEVNULL,
+                      timeout: float = 30.0) -> Iterator[str]:
+    """``python -m optimizer`` on a free port with `env` added to ours, until it answers
+    ``/health``: yields its URL, and stops it on exit. `RuntimeError` if it does not start
+    within `timeout` seconds."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=stderr,
+                            env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the optimizer service did not start (exit code "
+                                   f"{proc.poll()})")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

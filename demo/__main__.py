@@ -19,11 +19,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ledger_contracts.chain import account, connect
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.keys import load_key, read_key_file
-from ledger_contracts.scenario import DEMO, Scenario, load_scenario, random_scenario
+from ledger_contracts import Deployment, LedgerError, account, connect, load_key, read_key_file
+from ledger_contracts.testing import DEMO, Scenario, load_scenario, random_scenario
 
 from .processes import ClusterError
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.events import EventReader
-from prosumer_client.relay import RelayClient, RelayError, RequestReverted
+from ledger_contracts import Deployment, EventReader
+from tx_queue.client import RelayClient
+from tx_queue.errors import RelayError, RequestReverted
 
 Reading = tuple[str, int, int]  # (prosumer, produced Wh, consumed Wh)
 

@@ -11,8 +11,7 @@ import httpx
 import numpy as np
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.events import Event
+from ledger_contracts import Deployment, Event
 from optimizer import make_game
 from optimizer.equilibrium import residual
 

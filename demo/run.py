@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.chain import account, connect
-from ledger_contracts.events import Event, EventReader
-from ledger_contracts.keys import load_key
-from ledger_contracts.scenario import Scenario
+from ledger_contracts import Anvil, Event, EventReader, account, connect, free_port, load_key
+from ledger_contracts.testing import Scenario
 
 from .chart import convergence_chart
 from .processes import Cluster, ClusterError

@@ -8,9 +8,7 @@ from typing import Any
 
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.events import Event
-from ledger_contracts.units import MICRO
+from ledger_contracts import MICRO, Deployment, Event
 
 
 def settlement_summary(w3: Web3, deployment: Deployment, game_id: int, events: list[Event],

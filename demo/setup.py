@@ -18,10 +18,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.chain import transact
-from ledger_contracts.deploy import Deployment, deploy
-from ledger_contracts.scenario import Scenario
-from ledger_contracts.units import kwh_to_wh, price_to_micro
+from ledger_contracts import Deployment, deploy, kwh_to_wh, price_to_micro, transact
+from ledger_contracts.testing import Scenario
 
 MAX_UINT = 2**256 - 1
 

@@ -14,7 +14,7 @@ import sys
 import time
 
 from .chain import DEFAULT_RPC, account, connect
-from .deploy import Deployment, deploy
+from .deployment import Deployment, deploy
 from .errors import LedgerError
 from .events import EventReader
 from .keys import load_key

@@ -11,9 +11,7 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
-
-from eth_utils import function_abi_to_4byte_selector
+from typing import Any
 
 from .errors import ArtifactNotFound
 
@@ -49,13 +47,3 @@ def available_contracts() -> tuple[str, ...]:
     """The project contracts whose build output exists (settlement may come later)."""
     return tuple(n for n in PROJECT_CONTRACTS if (build_dir() / f"{n}.sol" / f"{n}.json").is_file())
 
-
-@cache
-def error_abis() -> dict[bytes, dict[str, Any]]:
-    """Selector -> error ABI entry, over every project contract."""
-    table: dict[bytes, dict[str, Any]] = {}
-    for name in available_contracts():
-        for entry in load_artifact(name).abi:
-            if entry.get("type") == "error":
-                table[function_abi_to_4byte_selector(cast(Any, entry))] = entry
-    return table

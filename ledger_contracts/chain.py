@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -24,13 +23,12 @@ from web3.exceptions import (
 )
 from web3.types import TxReceipt
 
-from .artifacts import error_abis
+from .abi import decode_revert
 from .errors import LedgerRevert, NodeUnavailable
+from .sending import pad_gas
 
 DEFAULT_RPC = "http://127.0.0.1:8545"
 DEFAULT_TIMEOUT = 10.0  # seconds, for every RPC request
-_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-_PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
 
 
 def connect(
@@ -51,32 +49,6 @@ def connect(
 
 def account(private_key: str) -> LocalAccount:
     return Account.from_key(private_key)
-
-
-def decode_revert(data: bytes | str | None) -> LedgerRevert:
-    """Turn revert data into a `LedgerRevert` named after the custom error it carries."""
-    raw = HexBytes(data or b"")
-    selector, body = bytes(raw[:4]), bytes(raw[4:])
-    if selector == _ERROR_SELECTOR:
-        return LedgerRevert("Error", {"message": abi_decode(["string"], body)[0]}, raw.hex())
-    if selector == _PANIC_SELECTOR:
-        return LedgerRevert("Panic", {"code": hex(abi_decode(["uint256"], body)[0])}, raw.hex())
-    entry = error_abis().get(selector)
-    if entry is None:
-        return LedgerRevert("UnknownError", {"data": "0x" + raw.hex()}, raw.hex())
-    types = [_abi_type(i) for i in entry["inputs"]]
-    values = abi_decode(types, body) if types else ()
-    values = tuple(Web3.to_checksum_address(v) if t == "address" else v
-                   for t, v in zip(types, values, strict=True))
-    names = [i["name"] or f"arg{k}" for k, i in enumerate(entry["inputs"])]
-    return LedgerRevert(entry["name"], dict(zip(names, values, strict=True)), raw.hex())
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param["components"])
-        return f"({inner}){param['type'][5:]}"
-    return str(param["type"])
 
 
 def revert_from_exception(exc: Exception) -> LedgerRevert | None:
@@ -125,7 +97,7 @@ def transact(
         signer.address, "pending"
     )
     try:
-        params["gas"] = gas if gas is not None else _padded(fn.estimate_gas(params))
+        params["gas"] = gas if gas is not None else pad_gas(fn.estimate_gas(params))
         tx = fn.build_transaction(params)
     except Exception as exc:
         revert = revert_from_exception(exc)
@@ -140,10 +112,6 @@ def transact(
     if receipt["status"] != 1:
         raise _replayed_revert(w3, cast(dict[str, Any], tx), receipt)
     return receipt
-
-
-def _padded(estimate: int) -> int:
-    return estimate * 6 // 5 + 10_000
 
 
 def _replayed_revert(w3: Web3, tx: dict[str, Any], receipt: TxReceipt) -> LedgerRevert:

@@ -15,7 +15,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractEvent
 
-from .deploy import Deployment
+from .deployment import Deployment
 
 CHUNK = 5_000  # blocks per eth_getLogs request
 

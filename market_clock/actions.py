@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from typing import Any
 
 import httpx
 from web3.contract import Contract
 
-from prosumer_client.relay import (
-    RelayClient,
+from ledger_contracts import deadline_after
+from tx_queue.client import RelayClient
+from tx_queue.errors import (
     RelayUnavailable,
     RequestFailed,
     RequestRefused,
@@ -143,7 +143,7 @@ class RelayExecutor(Executor):
     def _send(self, call: Any, now: int) -> tuple[str, str] | None:
         """Send and await one call; None if it executed, else (error name, text)."""
         ttl = math.ceil(self.timeout * self.chain.speed) + 60
-        deadline = max(int(time.time()), now) + ttl
+        deadline = deadline_after(ttl, now)
         try:
             request_id = self.relay.send(call, deadline=deadline)
         except RequestRefused as exc:

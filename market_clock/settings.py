@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
-from ledger_contracts.chain import DEFAULT_RPC
+from ledger_contracts import DEFAULT_RPC
 
 CLOCK_DEV_KEY_INDEX = 1
 KEY_ENV = "CLOCK_KEY"

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment
+from ledger_contracts import Deployment
 
 from .model import GameView, SettlementView
 from .reader import call_view

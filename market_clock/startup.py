@@ -9,11 +9,8 @@ import time
 import httpx
 from web3 import Web3
 
-from ledger_contracts.chain import account, connect
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.keys import load_key
-from prosumer_client.relay import RelayClient
+from ledger_contracts import Deployment, LedgerError, account, connect, load_key
+from tx_queue.client import RelayClient
 
 from .actions import RelayExecutor
 from .clock import Clock

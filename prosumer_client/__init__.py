@@ -6,8 +6,10 @@
     Agent, decide    the playing agent and its pure decision function
     Follower         the contracts' events as they are mined (log filter)
     Profile          energy profiles (CSV), Fixed / FromProfile: what to trade per game
-    Rpc, Contract    lean JSON-RPC and eth_abi-encoded contract calls
-    RelayClient      the transaction queue's client (`relay`)
+    Contract         eth_abi-encoded contract calls over the ledger's `Rpc`
+
+The JSON-RPC client is the ledger's (`ledger_contracts.Rpc`), the queue's client the queue's
+(`tx_queue.client.RelayClient`).
 """
 
 from .agent import Agent
@@ -36,17 +38,6 @@ from .market import (
     ProsumerRecord,
 )
 from .profiles import Period, Profile
-from .relay import (
-    Outcome,
-    RelayClient,
-    RelayError,
-    RelayUnavailable,
-    RequestFailed,
-    RequestRefused,
-    RequestReverted,
-    WaitTimeout,
-)
-from .rpc import Rpc, RpcError
 from .solver import BestResponse, BestResponseQuery, OptimizerClient
 from .sources import Fixed, FromProfile, Intent, Source
 from .tracking import GameSummary
@@ -57,10 +48,8 @@ __all__ = [
     "Decision", "Demand", "Fixed",
     "Follower", "FromProfile", "GameInfo", "GameParams", "GamePrices", "GameState",
     "GameStatus", "GameSummary", "Intent", "MarketReader", "Offer", "OptimizerClient",
-    "OptimizerError", "OptimizerRefused", "OptimizerUnavailable", "Outcome", "Participation",
+    "OptimizerError", "OptimizerRefused", "OptimizerUnavailable", "Participation",
     "Period", "Profile", "ProfileError", "Prosumer", "ProsumerError", "ProsumerRecord",
-    "Refused", "RelayClient", "RelayError", "RelayUnavailable", "RequestFailed",
-    "RequestRefused", "RequestReverted", "Rpc", "RpcError", "Settlement",
-    "SettlementNotDeployed", "Source", "TurnContext", "WaitTimeout", "decide",
+    "Refused", "Settlement", "SettlementNotDeployed", "Source", "TurnContext", "decide",
     "equilibrium_share",
 ]

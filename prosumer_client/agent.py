@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ledger_contracts.events import Event
-from ledger_contracts.units import wh_to_kwh
+from ledger_contracts import Event, wh_to_kwh
 
 from . import pacing
 from .client import Prosumer

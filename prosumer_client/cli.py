@@ -23,14 +23,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.units import kwh_to_wh
+from ledger_contracts import LedgerError, kwh_to_wh
+from tx_queue.errors import RelayError
 
 from . import commands
 from .agent import STRATEGIES
 from .errors import ProsumerError
 from .logs import LEVELS
-from .relay import RelayError
 from .settings import Settings
 
 MAX_WH = 2**32 - 1

@@ -10,23 +10,25 @@ Request deadlines follow the chain's clock (a test chain may run ahead of the wa
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from web3 import Web3
-
-from ledger_contracts.artifacts import load_artifact
-from ledger_contracts.errors import LedgerError, LedgerRevert
-from ledger_contracts.units import kwh_to_wh, price_to_micro
+from ledger_contracts import (
+    LedgerError,
+    LedgerRevert,
+    deadline_after,
+    kwh_to_wh,
+    load_artifact,
+    pad_gas,
+    price_to_micro,
+)
+from tx_queue.client import Outcome, RelayClient
+from tx_queue.errors import RequestFailed, RequestRefused, RequestReverted
 
 from .errors import Refused, SettlementNotDeployed
 from .market import MarketReader
-from .relay import Outcome, RelayClient, RequestFailed, RequestRefused, RequestReverted
-from .views import Contract, abi_type
+from .views import Contract
 
 DEADLINE_SECONDS = 600
 _WOULD_REVERT = "would revert: "
@@ -78,7 +80,7 @@ class Prosumer:
             chain_now = float(self.reader.chain_time())
         except Exception:  # node unreachable: the best guess from the last sync
             chain_now = time.time() + self._clock_offset
-        return int(max(time.time(), chain_now)) + self.deadline_seconds
+        return deadline_after(self.deadline_seconds, chain_now)
 
     # ------------------------------------------------------------------ actions
 
@@ -175,13 +177,13 @@ class Prosumer:
         try:
             return self.relay.wait(request_id, timeout=timeout)
         except RequestReverted as exc:
-            raise Refused(what, _redecode(str(exc))) from exc
+            raise Refused(what, str(exc)) from exc
         except RequestFailed as exc:
             raise Refused(what, f"not executed ({exc.reason})") from exc
 
     def _estimate(self, data: bytes) -> int | None:
         """Gas for `data` on the market as the forwarder will call it (the signer appended,
-        ERC-2771), padded like the relay client pads; None (the relay's default) if it
+        ERC-2771), padded by the ledger's rule (`pad_gas`); None (the relay's default) if it
         cannot be estimated now. Raw RPC: the turn's hot path."""
         if self._forwarder is None:
             self._forwarder = self.relay.deployment.address("GridForwarder")
@@ -189,7 +191,7 @@ class Prosumer:
                 "data": "0x" + data.hex() + self.address[2:].lower()}
         t0 = time.perf_counter()
         try:
-            return int(self.reader.rpc.call("eth_estimateGas", [call]), 16) * 5 // 4 + 20_000
+            return pad_gas(int(self.reader.rpc.call("eth_estimateGas", [call]), 16))
         except LedgerError:
             return None
         finally:
@@ -202,43 +204,4 @@ class Prosumer:
 
 def _reason(detail: Any) -> str:
     text = detail if isinstance(detail, str) else str(detail)
-    text = text[len(_WOULD_REVERT):] if text.startswith(_WOULD_REVERT) else text
-    return _redecode(text)
-
-
-_UNKNOWN = re.compile(r"UnknownError\(data=(0x[0-9a-fA-F]*)\)")
-_DECODERS = ("Market", "Settlement", "GridToken", "GridForwarder")
-
-
-@cache
-def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
-    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
-    for name in _DECODERS:
-        try:
-            abi = load_artifact(name).abi
-        except LedgerError:
-            continue
-        for entry in abi:
-            if entry.get("type") == "error":
-                types = [abi_type(i) for i in entry["inputs"]]
-                selector = bytes(Web3.keccak(text=f"{entry['name']}({','.join(types)})")[:4])
-                table[selector] = (entry["name"], [i["name"] for i in entry["inputs"]], types)
-    return table
-
-
-def _redecode(text: str) -> str:
-    """Decode a custom error the queue could not name (it knows fewer contracts than we do)."""
-    match = _UNKNOWN.search(text)
-    if match is None:
-        return text
-    raw = bytes.fromhex(match.group(1)[2:])
-    found = _error_table().get(raw[:4])
-    if found is None:
-        return text
-    name, names, types = found
-    try:
-        values = abi_decode(types, raw[4:])
-    except Exception:  # malformed data: keep what the queue said
-        return text
-    return text.replace(match.group(0), str(LedgerRevert(name, dict(zip(names, values,
-                                                                       strict=True)))))
+    return text[len(_WOULD_REVERT):] if text.startswith(_WOULD_REVERT) else text

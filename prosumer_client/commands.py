@@ -10,11 +10,8 @@ from typing import Any
 
 from web3 import Web3
 
-from ledger_contracts.chain import connect
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.keys import load_key
-from ledger_contracts.units import wh_to_kwh
+from ledger_contracts import Deployment, LedgerError, Rpc, connect, load_key, wh_to_kwh
+from tx_queue.client import Outcome, RelayClient
 
 from .agent import Agent, GameSummary
 from .client import Prosumer
@@ -23,8 +20,6 @@ from .follower import Follower
 from .logs import kwh, kwh_list, setup, tagged
 from .market import MarketReader
 from .profiles import Profile
-from .relay import Outcome, RelayClient
-from .rpc import Rpc
 from .settings import KEY_ENV, Settings
 from .solver import OptimizerClient
 from .sources import Fixed, FromProfile, Source

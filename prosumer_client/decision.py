@@ -9,8 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from ledger_contracts.scripted import to_wh_bid
-from ledger_contracts.units import wh_to_kwh
+from ledger_contracts import to_wh_bid, wh_to_kwh
 
 from .errors import ProsumerError
 from .market import GameState, MarketReader

@@ -1,4 +1,4 @@
-"""Exceptions of the prosumer client (the relay client has its own tree, `relay.RelayError`).
+"""Exceptions of the prosumer client.
 
     ProsumerError               base of everything raised here
     ├── ProfileError            an energy profile is missing, malformed or has bad numbers
@@ -7,13 +7,25 @@
     │   └── OptimizerRefused        it answered an error (`.status`, `.detail`)
     ├── SettlementNotDeployed   the command needs the Settlement contract, the deployment has none
     └── Refused                 the market refused an offer, demand, bid or reading (`.reason`)
+
+Let through from the packages below, with their own bases (the CLI and the agent catch all
+three and report them the same way):
+
+    tx_queue.errors.RelayError          the queue's client: the queue unreachable
+                                        (`RelayUnavailable`), a wait timed out (`WaitTimeout`),
+                                        a refusal other than 409/422 (`RequestRefused`);
+                                        `Prosumer` turns 409/422 refusals, reverts and
+                                        failures into `Refused`
+    ledger_contracts.LedgerError        the node and the chain: `NodeUnavailable`, `RpcError`
+                                        (JSON-RPC error answers), `LedgerRevert` (a reverted
+                                        read), `DeploymentError`, `ArtifactNotFound`
 """
 
 from __future__ import annotations
 
 
 class ProsumerError(Exception):
-    """Base of every error raised by `prosumer_client` (outside the relay client)."""
+    """Base of every error raised by `prosumer_client` itself."""
 
 
 class ProfileError(ProsumerError):

@@ -13,7 +13,7 @@ Two ways, the same events (a test checks it):
   drops the filter (restart, idle timeout) the follower installs a new one and fills the gap
   with `eth_getLogs`; a node without filters is followed by block range.
 
-Logs are decoded here with eth_abi from the build's ABIs into `ledger_contracts.events.Event`.
+Logs are decoded here with eth_abi from the build's ABIs into `ledger_contracts.Event`.
 Chains the market runs on (Anvil, QBFT) have immediate finality: no reorganisation handling.
 """
 
@@ -25,12 +25,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from web3 import Web3
 
-from ledger_contracts.artifacts import load_artifact
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.events import Event
-
-from .rpc import Rpc, RpcError
-from .views import abi_type
+from ledger_contracts import Deployment, Event, Rpc, RpcError, abi_type, load_artifact
 
 CHUNK = 5_000  # blocks per eth_getLogs when filling a gap
 _COMPLETE = 1 << 62  # a log index past any: the block's every event was delivered

@@ -17,10 +17,8 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.units import micro_to_price, wh_to_kwh
+from ledger_contracts import Deployment, Rpc, micro_to_price, wh_to_kwh
 
-from .rpc import Rpc
 from .views import Contract as Views
 
 PHASES = ("none", "registration", "bidding", "converged")

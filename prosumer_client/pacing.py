@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ledger_contracts.events import Event
+from ledger_contracts import Event
 
 from .tracking import GameTrack, Pending
 

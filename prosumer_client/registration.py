@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 
-from ledger_contracts.errors import LedgerError
+from ledger_contracts import LedgerError
+from tx_queue.errors import RelayError
 
 from .client import Prosumer
 from .errors import ProsumerError
 from .logs import Tagged, kwh
-from .relay import RelayError
 from .sources import Source
 from .tracking import GameTrack
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ledger_contracts.chain import DEFAULT_RPC
+from ledger_contracts import DEFAULT_RPC
 
 from .solver import DEFAULT_URL as DEFAULT_OPTIMIZER
 

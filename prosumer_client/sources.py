@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ledger_contracts.units import kwh_to_wh
+from ledger_contracts import kwh_to_wh
 
 from .profiles import Period, Profile
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger_contracts.units import wh_to_kwh
+from ledger_contracts import wh_to_kwh
 
 from .decision import Action, TurnContext
 from .market import END_REASONS

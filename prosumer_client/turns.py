@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import time
 
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.events import Event
-from ledger_contracts.units import wh_to_kwh
+from ledger_contracts import Event, LedgerError, wh_to_kwh
+from tx_queue.errors import RelayError
 
 from . import pacing
 from .client import Prosumer
@@ -17,7 +16,6 @@ from .decision import Action, Decision, TurnContext, decide, equilibrium_share, 
 from .errors import ProsumerError
 from .logs import Tagged, kwh, kwh_list
 from .market import GameState
-from .relay import RelayError
 from .solver import BestResponseQuery, OptimizerClient
 from .tracking import GameTrack, Pending
 

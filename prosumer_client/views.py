@@ -1,5 +1,5 @@
 """A contract's functions encoded and decoded with eth_abi from the build's ABI, called over the
-lean `Rpc` client: ~0.3 ms of CPU per read where a web3.py contract call costs ~7 ms.
+ledger's lean `Rpc` client: ~0.3 ms of CPU per read where a web3.py contract call costs ~7 ms.
 
     token = Contract(rpc, address, load_artifact("GridToken").abi)
     token.view("balanceOf", account)              # -> int
@@ -15,14 +15,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from web3 import Web3
 
-from .rpc import Rpc
-
-
-def abi_type(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(abi_type(c) for c in param["components"])
-        return f"({inner}){param['type'][5:]}"
-    return str(param["type"])
+from ledger_contracts import Rpc, abi_type, selector
 
 
 class Contract:
@@ -34,9 +27,8 @@ class Contract:
             item: dict[str, Any] = dict(entry)
             if item.get("type") != "function":
                 continue
-            inputs = [abi_type(i) for i in item["inputs"]]
-            selector = bytes(Web3.keccak(text=f"{item['name']}({','.join(inputs)})")[:4])
-            self._functions[item["name"]] = (selector, inputs,
+            self._functions[item["name"]] = (selector(item),
+                                             [abi_type(i) for i in item["inputs"]],
                                              [abi_type(o) for o in item["outputs"]])
 
     def calldata(self, name: str, *args: Any) -> bytes:

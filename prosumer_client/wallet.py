@@ -27,8 +27,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.units import MICRO, WH_PER_KWH
+from ledger_contracts import MICRO, WH_PER_KWH, Deployment
 
 from .errors import SettlementNotDeployed
 

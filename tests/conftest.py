@@ -8,9 +8,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import account, connect
-from ledger_contracts.deploy import Deployment, deploy
+from ledger_contracts import Anvil, Deployment, account, connect, deploy
 
 
 @pytest.fixture(scope="session")

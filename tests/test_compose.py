@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ledger_contracts.scenario import DEMO
+from ledger_contracts.testing import DEMO
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

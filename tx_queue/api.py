@@ -11,7 +11,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Requ
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from .errors import InvalidRequest, NodeDown, RpcError
+from ledger_contracts import NodeUnavailable, RpcError
+
+from .errors import InvalidRequest
 from .ledger import decode_uint
 from .models import (
     Address,
@@ -102,7 +104,7 @@ def signer_nonce(service: Service, address: Annotated[Address, Path()]) -> Signe
     try:
         service.ledger.ensure_ready()
         chain = service.rpc.call(*service.ledger.nonce_call(address))
-    except (NodeDown, RpcError) as exc:
+    except (NodeUnavailable, RpcError) as exc:
         raise HTTPException(503, f"node unavailable: {exc}") from exc
     chain_nonce = decode_uint(chain)
     live = service.store.live_nonces(address)

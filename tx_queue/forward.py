@@ -1,8 +1,6 @@
 """ERC-2771 forward requests: the EIP-712 digest, the calldata the forwarder builds, and the
 ABI encodings the relay sends. Pure functions, no network: the same bytes as OpenZeppelin 5's
-`ERC2771Forwarder` (`ForwardRequest(address from,address to,uint256 value,uint256 gas,
-uint256 nonce,uint48 deadline,bytes data)`, signed over the domain name/version/chainId/
-verifyingContract).
+`ERC2771Forwarder`, hashing the type and domain `ledger_contracts.eip712` defines.
 """
 
 from __future__ import annotations
@@ -16,14 +14,10 @@ from eth_keys import keys
 from eth_utils import keccak
 from eth_utils import to_checksum_address as _eth_checksum
 
-FORWARD_REQUEST_TYPE = (
-    "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
-    "uint48 deadline,bytes data)"
-)
+from ledger_contracts import DOMAIN_TYPE, FORWARD_REQUEST_TYPE
+
 FORWARD_REQUEST_TYPEHASH = keccak(text=FORWARD_REQUEST_TYPE)
-DOMAIN_TYPEHASH = keccak(
-    text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
+DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
 # secp256k1 group order: OpenZeppelin's ECDSA refuses s in the upper half (malleable signatures).
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 MAX_UINT48 = 2**48 - 1

@@ -25,8 +25,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from ledger_contracts import NodeUnavailable, RpcError
+
 from . import forward as fw
-from .errors import Conflict, InvalidRequest, NodeDown, QueueFull, RpcError, Unavailable
+from .errors import Conflict, InvalidRequest, QueueFull, Unavailable
 from .ledger import Ledger, decode_address, decode_call_error, decode_uint
 from .store import Store, StoredRequest
 
@@ -65,7 +67,7 @@ class Intake:
             try:
                 self.ledger.ensure_ready()
                 nonce, simulated = self._check_on_chain(request, nonce_hint)
-            except NodeDown as exc:
+            except NodeUnavailable as exc:
                 raise Unavailable(f"node unavailable, the request cannot be checked: {exc}; "
                                   "retry later") from exc
             try:
@@ -199,7 +201,7 @@ class Intake:
 
 def _uint(answer: Any) -> int:
     if isinstance(answer, RpcError):
-        raise NodeDown(f"the forwarder did not answer: {answer}")
+        raise NodeUnavailable(f"the forwarder did not answer: {answer}")
     return decode_uint(answer)
 
 

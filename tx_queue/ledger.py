@@ -2,7 +2,7 @@
 forwarder, simulations of forwarded calls, and the outcome of executed batches.
 
 Everything goes through `Rpc` as raw JSON-RPC; revert data is decoded with the project's ABIs
-(`ledger_contracts.chain.decode_revert`).
+(`ledger_contracts.decode_revert`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from typing import Any
 
 from eth_abi import decode as abi_decode
 
-from ledger_contracts.artifacts import load_artifact
-from ledger_contracts.chain import decode_revert
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import LedgerRevert
+from ledger_contracts import (
+    Deployment,
+    LedgerRevert,
+    Rpc,
+    RpcCall,
+    RpcError,
+    decode_revert,
+    load_artifact,
+    revert_data,
+)
 
 from . import forward as fw
-from .errors import ConfigError, RpcError
+from .errors import ConfigError
 from .forward import to_checksum_address
-from .rpc import Call, Rpc, revert_data
 
 FORWARDER = "GridForwarder"
 _REQUIRED_FORWARDER_ABI = ("nonces", "verify", "executeBatch", "eip712Domain")
@@ -67,7 +72,8 @@ def decode_call_error(exc: RpcError, gas: int | None = None) -> Revert | None:
 
 class Ledger:
     """The queue's view of one deployment. Chain facts are loaded on first use, so a queue can
-    start while its node is down (`ensure_ready` raises `NodeDown` until the node answers)."""
+    start while its node is down (`ensure_ready` raises `NodeUnavailable` until the node
+    answers)."""
 
     def __init__(self, rpc: Rpc, deployment: Deployment) -> None:
         self.rpc = rpc
@@ -97,7 +103,7 @@ class Ledger:
                 raise ConfigError(f"the deployment is for chain {self.deployment.chain_id} "
                                  f"but the node is chain {chain_id}")
             names = [n for n in self.deployment.contracts if n != FORWARDER]
-            calls: list[Call] = [self.eth_call(self.forwarder, fw.SEL_EIP712_DOMAIN)]
+            calls: list[RpcCall] = [self.eth_call(self.forwarder, fw.SEL_EIP712_DOMAIN)]
             calls += [self.eth_call(self.deployment.address(n),
                                     fw.encode_is_trusted_forwarder(self.forwarder))
                       for n in names]
@@ -118,7 +124,7 @@ class Ledger:
 
     @staticmethod
     def eth_call(to: str, data: bytes, *, sender: str | None = None, gas: int | None = None,
-                 block: str | int = "latest") -> Call:
+                 block: str | int = "latest") -> RpcCall:
         tx: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
         if sender is not None:
             tx["from"] = sender
@@ -126,20 +132,20 @@ class Ledger:
             tx["gas"] = hex(gas)
         return ("eth_call", [tx, block if isinstance(block, str) else hex(block)])
 
-    def nonce_call(self, account: str, block: str | int = "latest") -> Call:
+    def nonce_call(self, account: str, block: str | int = "latest") -> RpcCall:
         return self.eth_call(self.forwarder, fw.encode_nonces(account), block=block)
 
-    def verify_call(self, request: fw.ForwardRequest) -> Call:
+    def verify_call(self, request: fw.ForwardRequest) -> RpcCall:
         return self.eth_call(self.forwarder, fw.encode_verify(request))
 
-    def simulate_call(self, request: fw.ForwardRequest, block: str | int = "latest") -> Call:
+    def simulate_call(self, request: fw.ForwardRequest, block: str | int = "latest") -> RpcCall:
         """The target call exactly as the forwarder makes it (from the forwarder, the signer
         appended to the data, the request's gas)."""
         return self.eth_call(request.to, request.forwarded_calldata, sender=self.forwarder,
                              gas=request.gas, block=block)
 
     @staticmethod
-    def ecrecover_call(digest: bytes, signature: bytes) -> Call:
+    def ecrecover_call(digest: bytes, signature: bytes) -> RpcCall:
         return Ledger.eth_call(fw.ECRECOVER, fw.ecrecover_input(digest, signature))
 
     def nonce(self, account: str, block: str | int = "latest") -> int:

@@ -10,8 +10,10 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from ledger_contracts import NodeUnavailable
+
 from .api import router
-from .errors import NodeDown, Refused
+from .errors import Refused
 from .service import QueueService
 from .settings import Settings
 
@@ -42,8 +44,8 @@ def create_app(settings: Settings, service: QueueService | None = None) -> FastA
     async def refused(_: Request, exc: Refused) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
-    @app.exception_handler(NodeDown)
-    async def node_down(_: Request, exc: NodeDown) -> JSONResponse:
+    @app.exception_handler(NodeUnavailable)
+    async def node_down(_: Request, exc: NodeUnavailable) -> JSONResponse:
         return JSONResponse({"detail": f"node unavailable: {exc}"}, status_code=503)
 
     return app

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger_contracts import RpcCall
+
 from . import forward as fw
 from .ledger import Ledger, Revert, as_bytes, decode_uint
-from .rpc import Call
 from .store import Fate, Store, StoredRequest
 
 
@@ -66,7 +67,7 @@ class Judge:
         return Fate(r.id, "queued", reason=reason, count_attempt=count)
 
     def _skipped(self, skipped: list[StoredRequest], block: int) -> list[Fate]:
-        calls: list[Call] = [("eth_getBlockByNumber", [hex(block), False])]
+        calls: list[RpcCall] = [("eth_getBlockByNumber", [hex(block), False])]
         calls += [self.ledger.nonce_call(r.request.sender, block) for r in skipped]
         answers = self.ledger.rpc.batch(calls)
         if isinstance(answers[0], Exception):

@@ -9,16 +9,12 @@ from collections import defaultdict
 
 from eth_account.signers.local import LocalAccount
 
-from ledger_contracts.chain import account, connect
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import LedgerError
-from ledger_contracts.keys import load_key
+from ledger_contracts import Deployment, LedgerError, Rpc, account, connect, load_key
 
 from .errors import ConfigError
 from .intake import Intake
 from .ledger import Ledger
 from .logs import fields, get_logger
-from .rpc import Rpc
 from .settings import RELAY_DEV_KEY_INDEX, Settings
 from .store import Store
 from .submitter import Submitter, SubmitterConfig

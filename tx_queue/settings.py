@@ -10,7 +10,7 @@ import sys
 from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
-from ledger_contracts.chain import DEFAULT_RPC
+from ledger_contracts import DEFAULT_RPC
 
 RELAY_DEV_KEY_INDEX = 9
 

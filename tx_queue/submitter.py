@@ -22,8 +22,9 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from ledger_contracts import NodeUnavailable, RpcError
+
 from . import forward as fw
-from .errors import NodeDown, RpcError
 from .ledger import Ledger
 from .logs import RateLimited, fields, get_logger
 from .outcomes import Judge
@@ -129,7 +130,7 @@ class Submitter:
                     busy = self._step()
                     self.status.node_ok = True
                     backoff = 0.1
-                except NodeDown as exc:
+                except NodeUnavailable as exc:
                     self.status.node_ok = False
                     for t in self.inflight:  # a restarted node may have lost its mempool
                         t.last_broadcast = None
@@ -194,7 +195,7 @@ class Submitter:
         done = 0
         for t, receipt in zip(self.inflight, receipts, strict=True):
             if isinstance(receipt, RpcError):
-                raise NodeDown(f"receipt of {t.tx_hash}: {receipt}")
+                raise NodeUnavailable(f"receipt of {t.tx_hash}: {receipt}")
             if receipt is None:
                 break
             self._finish(t, receipt)

@@ -14,10 +14,8 @@ import pytest
 from demo.processes import Cluster
 from demo.run import DemoOptions, run_demo, start_clock_and_meter, start_prosumers, start_services
 from demo.setup import setup_market
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import account, connect
-from ledger_contracts.events import EventReader
-from ledger_contracts.scenario import Scenario
+from ledger_contracts import Anvil, EventReader, account, connect
+from ledger_contracts.testing import Scenario
 
 # Ample capacity: no seller fills up, so the game's equilibrium is the potential's minimiser.
 ROOMY = Scenario(sellers=((200, 0.08), (150, 0.1)), buyers=(20, 30, 25),

@@ -10,9 +10,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from demo.__main__ import main
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.keys import read_key_file
-from ledger_contracts.scenario import DEMO
+from ledger_contracts import Deployment, read_key_file
+from ledger_contracts.testing import DEMO
 
 
 def test_setup_writes_what_the_cluster_reads(anvil, w3: Web3, tmp_path: Path,

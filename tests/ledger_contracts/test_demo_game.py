@@ -10,10 +10,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.events import EventReader
-from ledger_contracts.scenario import DEMO
-from ledger_contracts.scripted import GameRun, ScriptedMarket
+from ledger_contracts import Deployment, EventReader
+from ledger_contracts.testing import DEMO, GameRun, ScriptedMarket
 
 
 def exact_best_response(demand: float, prices: Sequence[float], caps: Sequence[float],

@@ -8,12 +8,19 @@ import pytest
 from eth_abi import encode
 from web3 import Web3
 
-from ledger_contracts import units
-from ledger_contracts.anvil import Anvil, dev_keys
-from ledger_contracts.chain import connect, decode_revert
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import DeploymentError, LedgerError, NodeUnavailable
-from ledger_contracts.keys import load_key, read_key_file
+from ledger_contracts import (
+    Anvil,
+    Deployment,
+    DeploymentError,
+    LedgerError,
+    NodeUnavailable,
+    connect,
+    decode_revert,
+    dev_keys,
+    load_key,
+    read_key_file,
+    units,
+)
 
 
 def test_anvil_starts_on_a_free_port_and_stops() -> None:

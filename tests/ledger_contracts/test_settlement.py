@@ -13,11 +13,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment, deploy
-from ledger_contracts.errors import LedgerRevert
-from ledger_contracts.events import Event, EventReader
-from ledger_contracts.scenario import DEMO
-from ledger_contracts.scripted import OPERATOR_FLOAT, ScriptedMarket, advance_time
+from ledger_contracts import Deployment, Event, EventReader, LedgerRevert, deploy
+from ledger_contracts.testing import DEMO, OPERATOR_FLOAT, ScriptedMarket, advance_time
 from tests.ledger_contracts.test_demo_game import exact_best_response
 
 G = 250_000  # DEMO grid retail, micro-units per kWh

@@ -17,11 +17,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.chain import account, connect, transact
-from ledger_contracts.deploy import Deployment, deploy
-from ledger_contracts.scenario import Scenario
-from ledger_contracts.scripted import ScriptedMarket
+from ledger_contracts import Anvil, Deployment, account, connect, deploy, free_port, transact
+from ledger_contracts.testing import Scenario, ScriptedMarket
 
 REPO = Path(__file__).resolve().parents[2]
 CLOCK_INDEX = 1  # the clock's default dev key

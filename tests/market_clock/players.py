@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.chain import transact
-from ledger_contracts.deploy import Deployment
-from ledger_contracts.errors import LedgerRevert
+from ledger_contracts import Deployment, LedgerRevert, transact
 
 
 def wait_for(predicate: object, timeout: float, what: str, poll: float = 0.02) -> None:

@@ -10,9 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import transact
-from ledger_contracts.events import EventReader
+from ledger_contracts import Anvil, EventReader, transact
 from market_clock.__main__ import main
 
 from .conftest import Market, Queue, StartClock

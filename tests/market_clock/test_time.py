@@ -11,8 +11,7 @@ import httpx
 import pytest
 from web3 import Web3
 
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import connect
+from ledger_contracts import Anvil, connect
 from market_clock.errors import StartupError
 from market_clock.time import RealTime, SimulatedTime, block_times, controls_time
 

@@ -1,18 +1,18 @@
-"""Fixtures of the optimizer's tests: the original demo game and a real server."""
+"""Fixtures of the optimizer's tests: the original demo game, a real server, and the SLSQP
+reference that whole-game results are checked against."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from scipy.optimize import minimize
+
+from bench.common import optimizer_service
 
 # The original system's demo: four sellers, seven buyers; hop distances are ours.
 DEMO: dict[str, list[Any]] = {
@@ -39,45 +39,51 @@ def demo() -> dict[str, list]:
     return {k: list(v) for k, v in DEMO.items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+Allocation = np.ndarray  # buyers x sellers, kWh
+
+
+def slsqp_reference(
+    d: dict[str, list],
+    objective: Callable[[Allocation], float],
+    gradient: Callable[[Allocation], np.ndarray],
+) -> Any:
+    """An independent solver: SLSQP with tight tolerances minimising `objective` (with its
+    analytic `gradient`, both of a buyers x sellers allocation) over the game `d`'s feasible
+    allocations (each buyer's demand met, no seller above capacity). Its `x` is reshaped."""
+    c, dem = np.array(d["sellers_capacity"]), np.array(d["demands"])
+    B, S = len(dem), len(c)
+    cons = [
+        {"type": "eq", "fun": lambda v, i=i: v.reshape(B, S)[i].sum() - dem[i]} for i in range(B)
+    ]
+    cons += [
+        {"type": "ineq", "fun": lambda v, j=j: c[j] - v.reshape(B, S)[:, j].sum()} for j in range(S)
+    ]
+    x0 = np.repeat(dem[:, None] / S, S, axis=1).ravel()
+    res = minimize(
+        lambda v: objective(v.reshape(B, S)),
+        x0,
+        jac=lambda v: np.broadcast_to(gradient(v.reshape(B, S)), (B, S)).ravel(),
+        method="SLSQP",
+        bounds=[(0, None)] * (B * S),
+        constraints=cons,
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    assert res.success
+    res.x = np.asarray(res.x).reshape(B, S)
+    return res
 
 
 @pytest.fixture(scope="session")
 def optimizer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """``python -m optimizer`` on a free port: yields (base URL, its stderr log file)."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("optimizer") / "server.log"
-    env = {**os.environ, **{f"OPTIMIZER_{k}": str(v) for k, v in SERVER_LIMITS.items()}}
+    env = {f"OPTIMIZER_{k}": str(v) for k, v in SERVER_LIMITS.items()}
     with log.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "optimizer", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"optimizer did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url, log
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            with optimizer_service(env, err) as url:
+                yield url, log
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}: {log.read_text()[-2000:]}") from exc
 
 
 @pytest.fixture(scope="session")

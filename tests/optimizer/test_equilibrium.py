@@ -9,49 +9,30 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize
 
-from ledger_contracts.scenario import random_scenario
+from ledger_contracts.testing import random_scenario
 from optimizer import InvalidInputError, equilibrium, make_game, potential
 from optimizer.dual_newton import solve as dual_newton_solve
+
+from .conftest import slsqp_reference
 
 # the module, not the function of the same name that optimizer/__init__ exports
 eqmod = importlib.import_module("optimizer.equilibrium")
 
 
 def _phi_by_scipy(d: dict[str, list], t: float = 0.02) -> np.ndarray:
-    """Phi's minimiser by SLSQP with the analytic gradient and tight tolerances."""
+    """Phi's minimiser by the SLSQP reference, with the analytic gradient."""
     p, c = np.array(d["sellers_price"]), np.array(d["sellers_capacity"])
-    dem, h = np.array(d["demands"]), np.array(d["hop_distances"], dtype=float)
-    B, S = h.shape
+    h = np.array(d["hop_distances"], dtype=float)
 
-    def phi(v: np.ndarray) -> float:
-        x = v.reshape(B, S)
+    def phi(x: np.ndarray) -> float:
         L = x.sum(axis=0)
         return float(np.sum(p * L + p / (2 * c) * (L**2 + (x**2).sum(axis=0))) + np.sum(t * h * x))
 
-    def grad(v: np.ndarray) -> np.ndarray:
-        x = v.reshape(B, S)
-        return (p + p / c * (x.sum(axis=0) + x) + t * h).ravel()
+    def grad(x: np.ndarray) -> np.ndarray:
+        return p + p / c * (x.sum(axis=0) + x) + t * h
 
-    cons = [
-        {"type": "eq", "fun": lambda v, i=i: v.reshape(B, S)[i].sum() - dem[i]} for i in range(B)
-    ]
-    cons += [
-        {"type": "ineq", "fun": lambda v, j=j: c[j] - v.reshape(B, S)[:, j].sum()} for j in range(S)
-    ]
-    x0 = np.repeat(dem[:, None] / S, S, axis=1).ravel()
-    res = minimize(
-        phi,
-        x0,
-        jac=grad,
-        method="SLSQP",
-        bounds=[(0, None)] * (B * S),
-        constraints=cons,
-        options={"ftol": 1e-15, "maxiter": 1000},
-    )
-    assert res.success
-    return np.asarray(res.x).reshape(B, S)
+    return np.asarray(slsqp_reference(d, phi, grad).x)
 
 
 def test_demo_equilibrium_matches_an_independent_solver(demo: dict[str, list]) -> None:

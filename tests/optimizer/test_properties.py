@@ -56,20 +56,18 @@ class Buyer:
     t: float
     grid: float | None
 
+    @property
+    def sellers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(price, capacity, used, hops): the sellers as this buyer sees them."""
+        return self.price, self.capacity, self.used, self.hops
+
     def solve(self, method: Literal["exact", "slsqp"] = "exact") -> Any:
-        return best_response(
-            self.demand,
-            self.price,
-            self.capacity,
-            self.used,
-            self.hops,
-            transmission_cost_per_hop=self.t,
-            grid_price=self.grid,
-            method=method,
-        )
+        """The exact best response, or with "slsqp" the SLSQP reference's."""
+        return best_response(self.demand, *self.sellers, transmission_cost_per_hop=self.t,
+                             grid_price=self.grid, method=method)
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return buyer_coefficients(self.price, self.capacity, self.used, self.hops, self.t)
+        return buyer_coefficients(*self.sellers, self.t)
 
 
 @st.composite

@@ -4,44 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize
 
 from optimizer import InvalidInputError, equilibrium, price_of_anarchy, social_optimum
 from optimizer.social import ratio
 
+from .conftest import slsqp_reference
+
 
 def _total_cost_by_scipy(d: dict[str, list], t: float = 0.02) -> float:
+    """The least total cost by the SLSQP reference, with the analytic gradient."""
     p, c = np.array(d["sellers_price"]), np.array(d["sellers_capacity"])
-    dem, h = np.array(d["demands"]), np.array(d["hop_distances"], dtype=float)
-    B, S = h.shape
+    h = np.array(d["hop_distances"], dtype=float)
 
-    def cost(v: np.ndarray) -> float:
-        x = v.reshape(B, S)
+    def cost(x: np.ndarray) -> float:
         L = x.sum(axis=0)
         return float(np.sum(p * L * (1 + L / c)) + np.sum(t * h * x))
 
-    def grad(v: np.ndarray) -> np.ndarray:
-        x = v.reshape(B, S)
-        return np.broadcast_to(p * (1 + 2 * x.sum(axis=0) / c) + t * h, (B, S)).ravel()
+    def grad(x: np.ndarray) -> np.ndarray:
+        return p * (1 + 2 * x.sum(axis=0) / c) + t * h
 
-    cons = [
-        {"type": "eq", "fun": lambda v, i=i: v.reshape(B, S)[i].sum() - dem[i]} for i in range(B)
-    ]
-    cons += [
-        {"type": "ineq", "fun": lambda v, j=j: c[j] - v.reshape(B, S)[:, j].sum()} for j in range(S)
-    ]
-    x0 = np.repeat(dem[:, None] / S, S, axis=1).ravel()
-    res = minimize(
-        cost,
-        x0,
-        jac=grad,
-        method="SLSQP",
-        bounds=[(0, None)] * (B * S),
-        constraints=cons,
-        options={"ftol": 1e-15, "maxiter": 1000},
-    )
-    assert res.success
-    return float(res.fun)
+    return float(slsqp_reference(d, cost, grad).fun)
 
 
 def test_demo_social_optimum_matches_an_independent_solver(demo: dict[str, list]) -> None:

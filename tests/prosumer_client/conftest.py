@@ -17,10 +17,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.deploy import Deployment, deploy
-from ledger_contracts.scenario import Scenario
-from ledger_contracts.scripted import ScriptedMarket
+from ledger_contracts import Anvil, Deployment, deploy, free_port
+from ledger_contracts.testing import Scenario, ScriptedMarket
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator; 9 is tx_queue's default relay)

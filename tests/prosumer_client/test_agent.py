@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger_contracts.events import Event
+from ledger_contracts import Event
 from prosumer_client import (
     Action,
     Agent,

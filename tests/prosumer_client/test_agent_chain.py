@@ -7,16 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ledger_contracts.units import kwh_to_wh
+from ledger_contracts import Rpc, kwh_to_wh
 from prosumer_client.agent import Agent
 from prosumer_client.client import Prosumer
 from prosumer_client.follower import Follower
 from prosumer_client.market import MarketReader
 from prosumer_client.profiles import Profile
-from prosumer_client.relay import RelayClient
-from prosumer_client.rpc import Rpc
 from prosumer_client.solver import OptimizerClient
 from prosumer_client.sources import FromProfile
+from tx_queue.client import RelayClient
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "prosumer_client/profiles/building_15min.csv"
 HOUSE = 15  # dev key of an admitted buyer with tokens

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ledger_contracts.deploy import Deployment, deploy_contract
+from ledger_contracts import Deployment, deploy_contract
 from prosumer_client.cli import main
 
 SELLER, BUYER, LATE, POOR = 12, 16, 17, 18  # dev keys of admitted prosumers nobody else uses

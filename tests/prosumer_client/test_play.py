@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ledger_contracts.errors import LedgerRevert
-from ledger_contracts.events import EventReader
+from ledger_contracts import EventReader, LedgerRevert
 from optimizer.best_response import best_response
 from prosumer_client.cli import main as cli_main
 from prosumer_client.market import MarketReader

@@ -12,15 +12,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.anvil import free_port
-from ledger_contracts.deploy import Deployment
-from prosumer_client.relay import (
-    RelayClient,
-    RelayUnavailable,
-    RequestFailed,
-    RequestRefused,
-    RequestReverted,
-)
+from ledger_contracts import Deployment, free_port
+from tx_queue.client import RelayClient
+from tx_queue.errors import RelayUnavailable, RequestFailed, RequestRefused, RequestReverted
 
 
 def fake_queue(handler) -> httpx.Client:  # noqa: ANN001

@@ -11,9 +11,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.deploy import Deployment, deploy
-from ledger_contracts.scenario import Scenario
-from ledger_contracts.scripted import ScriptedMarket
+from ledger_contracts import Deployment, deploy
+from ledger_contracts.testing import Scenario, ScriptedMarket
 from prosumer_client.errors import SettlementNotDeployed
 from prosumer_client.wallet import Wallet, format_balances, format_history
 

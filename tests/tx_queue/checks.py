@@ -11,7 +11,8 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from prosumer_client.relay import RelayClient, RelayUnavailable, RequestRefused
+from tx_queue.client import RelayClient
+from tx_queue.errors import RelayUnavailable, RequestRefused
 from tx_queue.forward import TOPIC_EXECUTED, decode_executed
 
 from .conftest import Env

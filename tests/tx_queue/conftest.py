@@ -16,9 +16,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger_contracts.anvil import Anvil, free_port
-from ledger_contracts.chain import transact
-from ledger_contracts.deploy import Deployment, deploy
+from ledger_contracts import Anvil, Deployment, deploy, free_port, transact
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
 
 REPO = Path(__file__).resolve().parents[2]

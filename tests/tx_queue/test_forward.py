@@ -9,6 +9,7 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger_contracts import typed_data
 from tx_queue import forward as fw
 
 KEY = "0x" + "11" * 32
@@ -18,22 +19,9 @@ TARGET = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 
 
 def typed(domain: fw.Domain, message: dict[str, object]) -> dict[str, object]:
-    return {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"},
-                             {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"},
-                             {"name": "verifyingContract", "type": "address"}],
-            "ForwardRequest": [{"name": n, "type": t} for n, t in (
-                ("from", "address"), ("to", "address"), ("value", "uint256"),
-                ("gas", "uint256"), ("nonce", "uint256"), ("deadline", "uint48"),
-                ("data", "bytes"))],
-        },
-        "primaryType": "ForwardRequest",
-        "domain": {"name": domain.name, "version": domain.version, "chainId": domain.chain_id,
-                   "verifyingContract": domain.verifying_contract},
-        "message": message,
-    }
+    return typed_data({"name": domain.name, "version": domain.version,
+                       "chainId": domain.chain_id,
+                       "verifyingContract": domain.verifying_contract}, message)
 
 
 @settings(max_examples=25, deadline=None)

@@ -18,9 +18,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger_contracts.anvil import Anvil
-from ledger_contracts.chain import account, connect
-from prosumer_client.relay import RelayClient, RequestReverted
+from ledger_contracts import Anvil, account, connect
+from tx_queue.client import RelayClient
+from tx_queue.errors import RequestReverted
+from tx_queue.forward import Domain
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
 
 from .checks import Burst, assert_exactly_once, assert_mined_or_duplicate
@@ -42,8 +43,8 @@ def test_node_stopped_and_restarted_during_a_burst(own_anvil: Anvil, tmp_path: P
         assert health["status"] == "degraded" and not health["node"]["reachable"]
         signer = RelayClient(env.url, w3, env.deployment, admins[0], retries=0)
         with signer:
-            signer._domain = {"name": "gridgame", "version": "1", "chainId": 31337,
-                              "verifyingContract": env.deployment.address("GridForwarder")}
+            signer._domain = Domain("gridgame", "1", 31337,
+                                    env.deployment.address("GridForwarder"))
             late = signer.sign((env.deployment.address("Market"), b"\x00" * 4), gas=100_000,
                                nonce=0)
         answer = httpx.post(f"{env.url}/requests", json=late.body(), timeout=30)

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from eth_account import Account
 
-from prosumer_client.relay import RelayClient, RequestRefused
+from tx_queue.client import RelayClient
+from tx_queue.errors import RequestRefused
 from tx_queue.forward import ForwardRequest
 
 from .conftest import Env

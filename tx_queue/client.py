@@ -1,5 +1,5 @@
-"""Calls through the transaction queue: sign an ERC-2771 forward request (EIP-712), submit it,
-await its outcome. The prosumer needs no gas and no transaction nonce of its own.
+"""The transaction queue's client: sign an ERC-2771 forward request (EIP-712), submit it,
+await its outcome. The signer needs no gas and no transaction nonce of its own.
 
     client = RelayClient("http://127.0.0.1:8082", w3, deployment, signer)
     outcome = client.send_and_wait(market.functions.publishDemand(game, 34_000))
@@ -7,14 +7,12 @@ await its outcome. The prosumer needs no gas and no transaction nonce of its own
 
 The client keeps the signer's next forwarder nonce, so it can pipeline several requests
 (`send` several, then `wait` for each). Every HTTP call has an explicit timeout; submissions
-carry an idempotency key, so a retried submission never queues twice.
+carry an idempotency key, so a retried submission never queues twice. Requests are hashed and
+signed with the queue's own types (`forward.ForwardRequest`, `forward.Domain`), gas padded and
+deadlines set by the ledger's rules (`pad_gas`, `deadline_after`). Errors: `RelayError` and
+its tree (`tx_queue.errors`).
 
-    RelayError              base of everything raised here
-    ├── RelayUnavailable    the queue could not be reached (after bounded retries)
-    ├── RequestRefused      the queue refused the request (`.status` 409/422/..., `.detail`)
-    ├── RequestReverted     it executed and reverted (`.name`, `.args`: the custom error)
-    ├── RequestFailed       it never executed (`.reason`: expired, nonce gap, ...)
-    └── WaitTimeout         no final state within the wait's timeout
+Importing this module imports neither the queue's HTTP app nor its database.
 """
 
 from __future__ import annotations
@@ -27,44 +25,31 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from eth_abi import decode as abi_decode
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_typing import HexStr
+from eth_typing import Hash32, HexStr
 from web3 import Web3
 from web3.contract.contract import ContractFunction
 
-from ledger_contracts.chain import connect
-from ledger_contracts.deploy import Deployment
+from ledger_contracts import Deployment, connect, deadline_after, pad_gas
+
+from .errors import (
+    RelayError,
+    RelayUnavailable,
+    RequestFailed,
+    RequestRefused,
+    RequestReverted,
+    WaitTimeout,
+)
+from .forward import SEL_EIP712_DOMAIN, Domain, ForwardRequest, decode_domain, to_checksum_address
+
+__all__ = [
+    "Call", "Outcome", "RelayClient", "RelayError", "RelayUnavailable", "RequestFailed",
+    "RequestRefused", "RequestReverted", "SignedRequest", "WaitTimeout",
+]
 
 DEFAULT_GAS = 500_000  # when the call cannot be estimated (it waits behind earlier requests)
 _RETRY_STATUS = (429, 502, 503, 504)
-_FORWARD_REQUEST = [
-    {"name": "from", "type": "address"}, {"name": "to", "type": "address"},
-    {"name": "value", "type": "uint256"}, {"name": "gas", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"}, {"name": "deadline", "type": "uint48"},
-    {"name": "data", "type": "bytes"},
-]
-_DOMAIN = [
-    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-]
-
-
-class RelayError(Exception):
-    """Base of every error raised by the relay client."""
-
-
-class RelayUnavailable(RelayError):
-    pass
-
-
-class RequestRefused(RelayError):
-    def __init__(self, status: int, detail: Any) -> None:
-        self.status = status
-        self.detail = detail
-        super().__init__(f"refused ({status}): {detail}")
 
 
 @dataclass(frozen=True)
@@ -92,38 +77,11 @@ class Outcome:
                    raw=body)
 
 
-class RequestReverted(RelayError):
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-        error = outcome.raw.get("error") or {}
-        self.name = str(error.get("name", "Unknown"))
-        self.args_by_name: dict[str, Any] = dict(error.get("args") or {})
-        super().__init__(outcome.error or "reverted")
-
-
-class RequestFailed(RelayError):
-    def __init__(self, outcome: Outcome) -> None:
-        self.outcome = outcome
-        self.reason = outcome.reason or "failed"
-        super().__init__(self.reason)
-
-
-class WaitTimeout(RelayError):
-    pass
-
-
 @dataclass(frozen=True)
-class SignedRequest:
-    """A signed `ForwardRequestData`, ready to submit."""
+class SignedRequest(ForwardRequest):
+    """A signed `ForwardRequestData` with the nonce it was signed for, ready to submit."""
 
-    sender: str
-    to: str
-    value: int
-    gas: int
     nonce: int
-    deadline: int
-    data: bytes
-    signature: bytes
 
     def body(self, idempotency_key: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -135,7 +93,7 @@ class SignedRequest:
         return out
 
 
-Call = ContractFunction | tuple[str, bytes]
+Call = ContractFunction | tuple[str, bytes]  # a contract call, or (target, calldata)
 
 
 class RelayClient:
@@ -159,7 +117,7 @@ class RelayClient:
         self._http = http or httpx.Client(timeout=httpx.Timeout(timeout, connect=3.0))
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
-        self._domain: dict[str, Any] | None = None
+        self._domain: Domain | None = None
 
     def close(self) -> None:
         self._http.close()
@@ -173,20 +131,16 @@ class RelayClient:
     # ------------------------------------------------------------------ signing
 
     @property
-    def domain(self) -> dict[str, Any]:
+    def domain(self) -> Domain:
         """The forwarder's EIP-712 domain, read from the chain (ERC-5267) once."""
         if self._domain is None:
             try:
                 returned = self.w3.eth.call({"to": self.forwarder,
-                                             "data": HexStr("0x84b0196e")})  # eip712Domain()
+                                             "data": HexStr("0x" + SEL_EIP712_DOMAIN.hex())})
             except Exception as exc:  # node down or no forwarder there
                 raise RelayUnavailable(f"cannot read the forwarder's EIP-712 domain: {exc}"
                                        ) from exc
-            _f, name, version, chain_id, verifying, _s, _e = abi_decode(
-                ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"],
-                returned)
-            self._domain = {"name": name, "version": version, "chainId": chain_id,
-                            "verifyingContract": Web3.to_checksum_address(verifying)}
+            self._domain = Domain(*decode_domain(bytes(returned)))
         return self._domain
 
     def next_nonce(self) -> int:
@@ -209,29 +163,26 @@ class RelayClient:
         to, data = _target(call)
         if gas is None:
             gas = self._estimate(to, data)
-        if deadline is None:  # the chain's clock decides expiry, and a dev chain may run ahead
-            deadline = max(int(time.time()), self._chain_time()) + self.deadline_seconds
+        if deadline is None:
+            deadline = deadline_after(self.deadline_seconds, self._chain_time())
         with self._lock:
             if nonce is None:
                 if self._next_nonce is None:
                     self._next_nonce = self._queue_nonce()
                 nonce = self._next_nonce
                 self._next_nonce += 1
-        message = {"from": self.address, "to": to, "value": 0, "gas": gas, "nonce": nonce,
-                   "deadline": deadline, "data": data}
-        signable = encode_typed_data(full_message={
-            "types": {"EIP712Domain": _DOMAIN, "ForwardRequest": _FORWARD_REQUEST},
-            "primaryType": "ForwardRequest", "domain": self.domain, "message": message})
-        signature = bytes(self.signer.sign_message(signable).signature)
-        return SignedRequest(self.address, to, 0, gas, nonce, deadline, data, signature)
+        unsigned = ForwardRequest(self.address, to, 0, gas, deadline, data, b"")
+        digest = Hash32(unsigned.digest(self.domain, nonce))
+        signature = self.signer.unsafe_sign_hash(digest).signature
+        return SignedRequest(self.address, to, 0, gas, deadline, data, bytes(signature), nonce)
 
-    def _chain_time(self) -> int:
-        """The latest block's timestamp, or 0 while the node cannot be reached (requests
+    def _chain_time(self) -> int | None:
+        """The latest block's timestamp, or None while the node cannot be reached (requests
         still queue while it is down; the wall clock then sets their deadline)."""
         try:
             return int(self.w3.eth.get_block("latest")["timestamp"])
         except Exception:
-            return 0
+            return None
 
     def _estimate(self, to: str, data: bytes) -> int:
         try:
@@ -240,7 +191,7 @@ class RelayClient:
                 "data": data + bytes.fromhex(self.address[2:])})
         except Exception:  # reverts now; the queue explains it, or it waits behind others
             return DEFAULT_GAS
-        return int(estimate) * 5 // 4 + 20_000
+        return pad_gas(estimate)
 
     # ------------------------------------------------------------------ queue
 
@@ -332,7 +283,7 @@ class RelayClient:
 def _target(call: Call) -> tuple[str, bytes]:
     if isinstance(call, tuple):
         to, data = call
-        return Web3.to_checksum_address(to), bytes(data)
+        return to_checksum_address(to), bytes(data)
     # web3 has no public "calldata of this call" accessor; this one is stable since v6.
-    return Web3.to_checksum_address(call.address), bytes.fromhex(
+    return to_checksum_address(call.address), bytes.fromhex(
         call._encode_transaction_data()[2:])

@@ -9,7 +9,6 @@ in its own process through the transaction queue (`python -m demo`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -21,10 +20,10 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from .chain import transact
-from .deploy import MAX_UINT256, Deployment
+from ..chain import transact
+from ..deployment import MAX_UINT256, Deployment
+from ..units import kwh_to_wh, price_to_micro, to_wh_bid
 from .scenario import Scenario
-from .units import kwh_to_wh, price_to_micro
 
 # (demand kWh, seller prices, seller capacities kWh, loads of the others kWh, hops, fee, grid)
 Floats = Sequence[float]
@@ -259,17 +258,6 @@ class ScriptedMarket:
         close_calls = self.close(game_id, close_chunk)
         return SettlementRun(game_id=game_id, readings=posted, fix_calls=fix_calls,
                              close_calls=close_calls, gas=self.gas)
-
-
-def to_wh_bid(x_kwh: Sequence[float], demand_wh: int, caps_wh: Sequence[float],
-              others_kwh: Sequence[float]) -> list[int]:
-    """Whole Wh, rounded down: never above the demand nor any seller's free capacity."""
-    bid = [max(0, math.floor(v * 1000 + 1e-9)) for v in x_kwh]
-    for j, (cap, other) in enumerate(zip(caps_wh, others_kwh, strict=True)):
-        bid[j] = min(bid[j], int(round(cap - other * 1000)))
-    while sum(bid) > demand_wh:  # float noise only: trim the largest entry
-        bid[bid.index(max(bid))] -= 1
-    return bid
 
 
 def advance_time(w3: Web3, seconds: int) -> None:
