@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optimizer.best_response import DEFAULT_TRANSMISSION_COST
+import numpy as np
+
+from optimizer.best_response import DEFAULT_TRANSMISSION_COST, fill
 from optimizer.errors import InvalidInputError
 from optimizer.results import Array
 from optimizer.validation import LOAD_TOLERANCE, as_array, as_number, same_length
@@ -65,6 +67,36 @@ def make_game(
     if g is None and total > supply:  # rounding: scale down to what exists
         d = d * (supply / total)
     return Game(d, p, c, h, t, g)
+
+
+FEASIBILITY = 1e-10
+"""Largest relative miss of a buyer's demand that ``feasible`` leaves alone."""
+
+
+def feasible(game: Game, x: Array) -> tuple[Array, Array]:
+    """``x`` moved onto the constraints, with its grid imports: x >= 0, loads <= capacity,
+    each buyer's row plus its import equal to its demand. A solver's answer misses them by
+    rounding, or by more where its tolerance (relative to the largest demand or capacity) is
+    coarse for one buyer: 1e-3 kWh among 1e7 kWh sellers. Rows over their demand are scaled
+    down; a shortfall goes to the grid or, without one, to the sellers with room, cheapest for
+    that buyer first."""
+    x = np.maximum(x, 0.0)
+    loads = x.sum(axis=0)
+    x = x * (game.capacity / np.maximum(loads, game.capacity))  # overloaded sellers
+    rows = x.sum(axis=1)
+    over = rows > game.demands
+    x[over] *= (game.demands[over] / rows[over])[:, None]
+    short = np.maximum(game.demands - x.sum(axis=1), 0.0)
+    if game.grid_price is not None:
+        return x, short
+    room = np.maximum(game.capacity - x.sum(axis=0), 0.0)
+    for i in np.flatnonzero(short > FEASIBILITY * game.demands):
+        cost = unit_prices(game, game.capacity - room) + game.transmission[i]
+        order = np.argsort(cost)
+        move = fill(float(short[i]), room[order])
+        x[i, order] += move
+        room[order] -= move
+    return x, np.zeros_like(game.demands)
 
 
 def unit_prices(game: Game, loads: Array) -> Array:

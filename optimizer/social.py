@@ -16,7 +16,7 @@ from optimizer import interior_point
 from optimizer.best_response import DEFAULT_TRANSMISSION_COST
 from optimizer.dual_newton import Problem
 from optimizer.equilibrium import equilibrium
-from optimizer.game import Game, MatrixLike, VectorLike, make_game, total_cost
+from optimizer.game import Game, MatrixLike, VectorLike, feasible, make_game, total_cost
 from optimizer.results import CONVERGED, ITERATION_LIMIT, Array, SocialOptimumResult
 from optimizer.validation import as_tolerance
 
@@ -44,8 +44,7 @@ def minimum_total_cost(game: Game, tol: float = TOL) -> SocialOptimumResult:
         game.grid_price,
     )
     sol = interior_point.solve(pb, tol=tol)
-    x = np.maximum(sol.x, 0.0)
-    grid = np.maximum(sol.grid, 0.0)
+    x, grid = feasible(game, sol.x)
     cost = total_cost(game, x, grid)
     return SocialOptimumResult(
         x=x,
