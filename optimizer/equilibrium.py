@@ -42,6 +42,16 @@ from optimizer.validation import as_tolerance, permutation
 EPSILON = 1e-6
 """Default convergence threshold of best-response play: kWh any buyer may still move."""
 MAX_ROUNDS = 1000
+"""Default round limit of best-response play."""
+ROUNDS_LIMIT = 10_000
+"""Most rounds the service plays in one request (the schema's bound on ``max_rounds``)."""
+TURN_COST = 500
+"""A turn's fixed cost in sellers: ~50 us of Python and numpy calls before the ~0.1 us per
+seller that sorting the breakpoints costs."""
+PLAY_WORK_LIMIT = 50_000_000
+"""Most ``play_work`` the service accepts in one request: about 5 s of one core."""
+POTENTIAL_WORK_LIMIT = 100_000_000
+"""Most ``potential_work`` the service accepts in one request: about 10 s of one core."""
 TOL = dual_newton.TOL
 NEWTON_FIRST = 10
 """Newton iterations tried from the water level before switching to the interior point."""
@@ -128,6 +138,35 @@ def best_response_play(
         if moved <= epsilon:
             return x, grid, rounds, True, history
     return x, grid, max_rounds, False, history
+
+
+def play_work(rounds: int, buyers: int, sellers: int) -> int:
+    """What ``rounds`` of best-response play cost: rounds x buyers x (sellers + TURN_COST)."""
+    return rounds * buyers * (sellers + TURN_COST)
+
+
+def potential_work(buyers: int, sellers: int) -> int:
+    """What one iteration of the potential's (and the social optimum's) solvers costs: the
+    S x S Newton matrix sums B outer products, buyers x sellers^2."""
+    return buyers * sellers * sellers
+
+
+def check_work(max_rounds: int | None, buyers: int, sellers: int) -> None:
+    """Refuse a game (and ``max_rounds`` of play, when given) whose solution would cost more
+    than PLAY_WORK_LIMIT / POTENTIAL_WORK_LIMIT: the service's bound on one request."""
+    if potential_work(buyers, sellers) > POTENTIAL_WORK_LIMIT:
+        raise InvalidInputError(
+            "hop_distances",
+            f"{buyers} buyers x {sellers} sellers^2 = {potential_work(buyers, sellers):g} is "
+            f"more than the maximum {POTENTIAL_WORK_LIMIT:g} (the solvers' work per iteration)",
+        )
+    if max_rounds is not None and play_work(max_rounds, buyers, sellers) > PLAY_WORK_LIMIT:
+        most = PLAY_WORK_LIMIT // play_work(1, buyers, sellers)
+        raise InvalidInputError(
+            "max_rounds",
+            f"is {max_rounds}, but {buyers} buyers x {sellers} sellers can play at most {most}"
+            f" rounds (rounds x buyers x (sellers + {TURN_COST}) <= {PLAY_WORK_LIMIT:g})",
+        )
 
 
 def _problem(game: Game) -> dual_newton.Problem:
@@ -230,7 +269,7 @@ def equilibrium_of(
     if order is not None:
         permutation("order", order, game.demands.size)  # checked, though the minimiser has no order
     x, grid, nit, ok, how, gap = potential_minimum(game, as_tolerance("tol", tol))
-    x, grid = feasible(game, x)
+    x, grid = feasible(game, x, grid)
     if ok and regret(game, x, grid).max() > REGRET:  # rounds of play, counted in nit
         x, grid, rounds, _, _ = best_response_play(
             game, epsilon=0.0, max_rounds=PLAY_ROUNDS, keep_history=False, start=x

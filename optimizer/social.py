@@ -44,7 +44,7 @@ def minimum_total_cost(game: Game, tol: float = TOL) -> SocialOptimumResult:
         game.grid_price,
     )
     sol = interior_point.solve(pb, tol=tol)
-    x, grid = feasible(game, sol.x)
+    x, grid = feasible(game, sol.x, sol.grid)
     cost = total_cost(game, x, grid)
     return SocialOptimumResult(
         x=x,
