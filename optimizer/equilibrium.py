@@ -107,13 +107,15 @@ def best_response_play(
     epsilon: float = EPSILON,
     max_rounds: int = MAX_ROUNDS,
     keep_history: bool = True,
-    start: Array | None = None,
+    start: tuple[Array, Array] | None = None,
 ) -> tuple[Array, Array, int, bool, list[Array]]:
-    """Turn-by-turn best responses from zero bids (or a feasible ``start``):
+    """Turn-by-turn best responses from zero bids (or a feasible ``start``, ``(x, grid)``):
     ``(x, grid, rounds, converged, history)``."""
     turns = permutation("order", order, game.demands.size)
-    x = np.zeros(game.hops.shape) if start is None else start.copy()
-    grid = np.zeros(game.demands.size)
+    if start is None:
+        x, grid = np.zeros(game.hops.shape), np.zeros(game.demands.size)
+    else:
+        x, grid = start[0].copy(), start[1].copy()
     loads = x.sum(axis=0)
     b = game.price / game.capacity
     trans = game.transmission
@@ -272,7 +274,7 @@ def equilibrium_of(
     x, grid = feasible(game, x, grid)
     if ok and regret(game, x, grid).max() > REGRET:  # rounds of play, counted in nit
         x, grid, rounds, _, _ = best_response_play(
-            game, epsilon=0.0, max_rounds=PLAY_ROUNDS, keep_history=False, start=x
+            game, epsilon=0.0, max_rounds=PLAY_ROUNDS, keep_history=False, start=(x, grid)
         )
         nit += rounds
         share = regret(game, x, grid)
