@@ -148,9 +148,10 @@ def play_work(rounds: int, buyers: int, sellers: int) -> int:
 
 
 def potential_work(buyers: int, sellers: int) -> int:
-    """What one iteration of the potential's (and the social optimum's) solvers costs: the
-    S x S Newton matrix sums B outer products, buyers x sellers^2."""
-    return buyers * sellers * sellers
+    """What one iteration of the potential's (and the social optimum's) solvers costs:
+    (buyers + sellers) x sellers^2, B outer products summed into the S x S Newton matrix
+    (~40 ns each, the larger part) and its factorisation."""
+    return (buyers + sellers) * sellers * sellers
 
 
 def check_work(max_rounds: int | None, buyers: int, sellers: int) -> None:
@@ -159,8 +160,9 @@ def check_work(max_rounds: int | None, buyers: int, sellers: int) -> None:
     if potential_work(buyers, sellers) > POTENTIAL_WORK_LIMIT:
         raise InvalidInputError(
             "hop_distances",
-            f"{buyers} buyers x {sellers} sellers^2 = {potential_work(buyers, sellers):g} is "
-            f"more than the maximum {POTENTIAL_WORK_LIMIT:g} (the solvers' work per iteration)",
+            f"({buyers} buyers + {sellers} sellers) x {sellers} sellers^2 = "
+            f"{potential_work(buyers, sellers):.3g} is more than the maximum "
+            f"{POTENTIAL_WORK_LIMIT:g} (the solvers' work per iteration)",
         )
     if max_rounds is not None and play_work(max_rounds, buyers, sellers) > PLAY_WORK_LIMIT:
         most = PLAY_WORK_LIMIT // play_work(1, buyers, sellers)
