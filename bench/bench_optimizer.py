@@ -22,14 +22,14 @@ import numpy as np
 
 from bench.common import print_table, write_results
 from optimizer import best_response, equilibrium, make_game, minimum_total_cost
-from optimizer.equilibrium import (
+from optimizer.settings import Settings
+from optimizer.work import (
     PLAY_WORK_LIMIT,
     POTENTIAL_WORK_LIMIT,
     ROUNDS_LIMIT,
     play_work,
     potential_work,
 )
-from optimizer.settings import Settings
 
 SELLERS = (4, 50, 200, 1000)
 SLSQP_UP_TO = 200

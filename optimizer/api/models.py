@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from optimizer.best_response import DEFAULT_TRANSMISSION_COST
-from optimizer.equilibrium import EPSILON, MAX_ROUNDS, PLAY_WORK_LIMIT, ROUNDS_LIMIT, TURN_COST
+from optimizer.equilibrium import EPSILON, MAX_ROUNDS
 from optimizer.validation import LIMIT, MIN_POSITIVE
+from optimizer.work import PLAY_WORK_LIMIT, ROUNDS_LIMIT, TURN_COST
 
 Amount = Annotated[float, Field(ge=0, le=LIMIT, allow_inf_nan=False)]
 Positive = Annotated[float, Field(ge=MIN_POSITIVE, le=LIMIT, allow_inf_nan=False)]

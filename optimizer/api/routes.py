@@ -21,11 +21,12 @@ from optimizer.api.models import (
     LegacyResponse,
 )
 from optimizer.best_response import best_response
-from optimizer.equilibrium import check_work, equilibrium_of
+from optimizer.equilibrium import equilibrium_of
 from optimizer.errors import InvalidInputError
 from optimizer.game import make_game
 from optimizer.settings import Settings
 from optimizer.social import minimum_total_cost, ratio
+from optimizer.work import check_work
 
 
 async def get_settings(request: Request) -> Settings:

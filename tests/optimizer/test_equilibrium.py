@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import minimize
 
 from ledger_contracts.scenario import random_scenario
-from optimizer import InvalidInputError, equilibrium, make_game, potential
+from optimizer import InvalidInputError, equilibrium, make_game, potential, work
 from optimizer.dual_newton import solve as dual_newton_solve
 
 # the module, not the function of the same name that optimizer/__init__ exports
@@ -232,11 +232,11 @@ def test_work_beyond_the_service_bound_is_refused(
     rounds: int | None, buyers: int, sellers: int, field: str, problem: str
 ) -> None:
     with pytest.raises(InvalidInputError, match=re.escape(problem)) as info:
-        eqmod.check_work(rounds, buyers, sellers)
+        work.check_work(rounds, buyers, sellers)
     assert info.value.field == field
-    eqmod.check_work(None, 1000, 270)  # within the bounds
-    eqmod.check_work(90, 1000, 50)
-    assert eqmod.play_work(90, 1000, 50) <= eqmod.PLAY_WORK_LIMIT < eqmod.play_work(91, 1000, 50)
+    work.check_work(None, 1000, 270)  # within the bounds
+    work.check_work(90, 1000, 50)
+    assert work.play_work(90, 1000, 50) <= work.PLAY_WORK_LIMIT < work.play_work(91, 1000, 50)
 
 
 GAME: dict[str, Any] = {
