@@ -5,6 +5,7 @@ bench/results/optimizer.json). It measures and reports; it asserts nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import time
@@ -17,6 +18,14 @@ import numpy as np
 
 from bench.common import optimizer_service, print_table, write_results
 from optimizer import best_response, equilibrium, make_game, minimum_total_cost
+from optimizer.settings import Settings
+from optimizer.work import (
+    PLAY_WORK_LIMIT,
+    POTENTIAL_WORK_LIMIT,
+    ROUNDS_LIMIT,
+    play_work,
+    potential_work,
+)
 
 SELLERS = (4, 50, 200, 1000)
 SLSQP_UP_TO = 200
@@ -96,6 +105,8 @@ async def _load(url: str, body: dict[str, Any], total: int, concurrency: int) ->
     }
 
 
+
+
 def bench_http() -> list[dict[str, Any]]:
     with optimizer_service({"OPTIMIZER_LOG_LEVEL": "warning"}) as url:
         body = _buyer(HTTP_SELLERS)
@@ -143,6 +154,67 @@ def bench_equilibrium() -> list[dict[str, Any]]:
                 "play_vs_potential_kwh": float(np.abs(play.x - pot.x).max()),
             }
         )
+    return rows
+
+
+def _most_sellers(buyers: int, settings: Settings) -> int:
+    """The most sellers ``check_work`` and the size limits let ``buyers`` buyers have."""
+    lo, hi = 0, min(settings.max_sellers, settings.max_cells // buyers)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if potential_work(buyers, mid) <= POTENTIAL_WORK_LIMIT else (lo, mid - 1)
+    return lo
+
+
+def _worst_requests() -> list[tuple[str, int, int, int]]:
+    """The heaviest /equilibrium requests the default limits accept, ``(what, B, S, rounds)``:
+    the largest rounds x buyers x sellers, and the most buyers with their most sellers and
+    rounds (the slowest found: play and a 10000-row social optimum)."""
+    settings = Settings()
+
+    def most_rounds(b: int, s: int) -> int:
+        return min(ROUNDS_LIMIT, PLAY_WORK_LIMIT // play_work(1, b, s))
+
+    shapes = [(b, _most_sellers(b, settings)) for b in range(1, settings.max_buyers + 1)]
+    b, s = max(shapes, key=lambda bs: bs[0] * bs[1] * most_rounds(*bs))
+    b2 = settings.max_buyers
+    s2 = _most_sellers(b2, settings)
+    return [
+        ("largest rounds x buyers x sellers", b, s, most_rounds(b, s)),
+        ("most buyers, most sellers and rounds", b2, s2, most_rounds(b2, s2)),
+    ]
+
+
+def bench_worst_request() -> list[dict[str, Any]]:
+    """Each worst request once over HTTP, best-response play that never converges (epsilon
+    1e-300), alone on the service; refused means a limit elsewhere (body size) stops it."""
+    rows = []
+    with optimizer_service({"OPTIMIZER_LOG_LEVEL": "warning"}) as url:
+        for what, buyers, sellers, rounds in _worst_requests():
+            game = _game(buyers, sellers)
+            body = {k: v.tolist() for k, v in game.items()}
+            body.update(method="best-response", max_rounds=rounds, epsilon=1e-300)
+            text = json.dumps(body)
+            t0 = time.perf_counter()
+            response = httpx.post(
+                f"{url}/equilibrium",
+                content=text,
+                headers={"content-type": "application/json"},
+                timeout=600.0,
+            )
+            elapsed = time.perf_counter() - t0
+            rows.append(
+                {
+                    "request": what,
+                    "buyers": buyers,
+                    "sellers": sellers,
+                    "rounds": rounds,
+                    "rounds_x_buyers_x_sellers": rounds * buyers * sellers,
+                    "body_kib": len(text) / 1024,
+                    "status": response.status_code,
+                    "seconds": elapsed,
+                }
+            )
     return rows
 
 
@@ -207,12 +279,31 @@ def main() -> dict[str, Any]:
         "http_p50_under_5ms": http[0]["p50_ms"] < 5.0,
         "equilibrium_1000x50_under_1s": eq[-1]["potential_ms"] < 1000.0,
     }
+    worst = bench_worst_request()
+    print("\nthe heaviest POST /equilibrium the default limits accept (best-response play)")
+    print_table(
+        ["request", "buyers", "sellers", "rounds", "R x B x S", "body KiB", "status", "s"],
+        [
+            [
+                w["request"],
+                w["buyers"],
+                w["sellers"],
+                w["rounds"],
+                w["rounds_x_buyers_x_sellers"],
+                w["body_kib"],
+                w["status"],
+                w["seconds"],
+            ]
+            for w in worst
+        ],
+    )
     print("\ngoals")
     print_table(["goal", "met"], [[k, str(v)] for k, v in goals.items()])
     data = {
         "best_response": br,
         "http": http,
         "equilibrium": eq,
+        "worst_request": worst,
         "goals": goals,
         "cpus": os.cpu_count(),
     }

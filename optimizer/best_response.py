@@ -32,7 +32,11 @@ ArrayLike = Sequence[float] | Array
 
 PRECISION = 1e-10
 """Largest relative miss of the demand accepted from the sorted-breakpoint pass; beyond it
-(only with costs spread over many orders of magnitude) the bisection fallback runs."""
+(only with costs spread over many orders of magnitude) the bisection fallback runs, and if
+lambda itself cannot be told apart finely enough (a seller whose 1 / (2 b) = C / (2 p) is so
+large that one rounding step of lambda moves many kWh), ``_settle`` moves the rest."""
+SETTLE_PASSES = 4
+"""Passes of ``_settle``: each leaves at most the rounding of the previous one's sum."""
 
 
 def _bought(lam: float | Array, a: Array, w: Array, room: Array) -> Array:
@@ -49,6 +53,21 @@ def _newton(demand: float, lam: float, a: Array, w: Array, room: Array) -> tuple
     return x, float(lam)
 
 
+def _between(
+    demand: float, lo: float, hi: float, a: Array, w: Array, room: Array
+) -> tuple[Array, float]:
+    """The solution with lambda between the adjacent breakpoints ``lo`` and ``hi``, as an
+    offset from ``lo``: x = x(lo) + delta w on the sellers open there. Adding delta to lambda
+    instead would lose it when delta is below lambda's rounding step (lambda 1e9, delta 1e-21)."""
+    base = _bought(lo, a, w, room)
+    free = (a <= lo) & (a + room / w >= hi) & (room > 0.0)
+    if not free.any():
+        return base, lo
+    delta = (demand - float(base.sum())) / float(w[free].sum())
+    base[free] = np.minimum(np.maximum(base[free] + delta * w[free], 0.0), room[free])
+    return base, lo + delta
+
+
 def _bisect(demand: float, a: Array, w: Array, room: Array, pts: Array) -> tuple[Array, float]:
     """Binary search of the sorted breakpoints, summing directly at each: robust to rounding."""
     lo, hi = 0, pts.size - 1
@@ -60,9 +79,32 @@ def _bisect(demand: float, a: Array, w: Array, room: Array, pts: Array) -> tuple
             lo = mid
         else:
             hi = mid
-    f0, f1 = _bought(pts[lo], a, w, room).sum(), _bought(pts[hi], a, w, room).sum()
-    lam = pts[lo] + (demand - f0) * (pts[hi] - pts[lo]) / (f1 - f0) if f1 > f0 else pts[hi]
-    return _newton(demand, float(lam), a, w, room)
+    return _between(demand, float(pts[lo]), float(pts[hi]), a, w, room)
+
+
+def fill(amount: float, slack: Array) -> Array:
+    """``amount`` split over ``slack`` in its order: each entry takes what it can, the rest
+    goes on (the prefix sums are exclusive, so a 1e-9 entry before a 1e9 one keeps its share)."""
+    before = np.concatenate(([0.0], np.cumsum(slack)[:-1]))
+    return np.minimum(slack, np.maximum(amount - before, 0.0))
+
+
+def _settle(demand: float, x: Array, a: Array, b: Array, room: Array) -> Array:
+    """``x`` clipped to ``[0, room]`` with its sum moved to ``demand``: a shortfall goes to the
+    sellers with the lowest marginal cost ``a + 2 b x`` first, an excess comes back from the
+    highest first. It moves what lambda's rounding could not express, so the KKT conditions
+    hold to within lambda's own precision."""
+    x = np.clip(x, 0.0, room)
+    for _ in range(SETTLE_PASSES):
+        miss = demand - float(x.sum())
+        if abs(miss) <= PRECISION * demand:
+            break
+        marginal = a + 2.0 * b * x
+        order = np.argsort(marginal if miss > 0 else -marginal)
+        slack = (room - x if miss > 0 else x)[order]
+        move = fill(abs(miss), slack)
+        x[order] = np.clip(x[order] + np.copysign(move, miss), 0.0, room[order])
+    return x
 
 
 def solve_capped_simplex(
@@ -100,6 +142,10 @@ def solve_capped_simplex(
         x, lam = _newton(demand, min(pts[k - 1] + step, pts[k]), a, w, room)
     if abs(demand - float(x.sum())) > PRECISION * demand:
         x, lam = _bisect(demand, a, w, room, pts)
+    if abs(demand - float(x.sum())) > PRECISION * demand:
+        x = _settle(demand, x, a, b, room)
+        bought = x > 0.0  # lambda: the marginal cost of the last kWh bought
+        lam = float((a + 2.0 * b * x)[bought].max()) if bought.any() else lam
     return x, lam, 0.0
 
 

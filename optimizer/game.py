@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from optimizer.best_response import DEFAULT_TRANSMISSION_COST
+import numpy as np
+
+from optimizer.best_response import DEFAULT_TRANSMISSION_COST, fill
 from optimizer.errors import InvalidInputError
 from optimizer.results import Array
 from optimizer.validation import LOAD_TOLERANCE, as_array, as_number, same_length
@@ -65,6 +67,43 @@ def make_game(
     if g is None and total > supply:  # rounding: scale down to what exists
         d = d * (supply / total)
     return Game(d, p, c, h, t, g)
+
+
+FEASIBILITY = 1e-10
+"""Largest relative miss of a buyer's demand that ``feasible`` leaves alone."""
+
+
+def feasible(game: Game, x: Array, grid: Array) -> tuple[Array, Array]:
+    """``(x, grid)`` moved onto the constraints: x >= 0, loads <= capacity, grid >= 0 (0
+    without a grid price), each buyer's row plus its import equal to its demand. A solver's
+    answer misses them by rounding, or by more where its tolerance (relative to the largest
+    demand or capacity) is coarse for one buyer: 1e-3 kWh among 1e7 kWh sellers. An excess
+    comes off the import, then off the row in proportion; a shortfall goes to the sellers
+    with room and the grid, cheapest for that buyer first."""
+    x = np.maximum(x, 0.0)
+    loads = x.sum(axis=0)
+    x = x * (game.capacity / np.maximum(loads, game.capacity))  # overloaded sellers
+    rows = x.sum(axis=1)
+    if game.grid_price is None:
+        grid = np.zeros_like(rows)
+    else:
+        grid = np.minimum(np.maximum(grid, 0.0), np.maximum(game.demands - rows, 0.0))
+    over = rows > game.demands
+    x[over] *= (game.demands[over] / rows[over])[:, None]
+    short = np.maximum(game.demands - x.sum(axis=1) - grid, 0.0)
+    room = np.maximum(game.capacity - x.sum(axis=0), 0.0)
+    for i in np.flatnonzero(short > FEASIBILITY * game.demands):
+        cost = unit_prices(game, game.capacity - room) + game.transmission[i]
+        slack = room
+        if game.grid_price is not None:  # the grid: one more seller, without a limit
+            cost, slack = np.append(cost, game.grid_price), np.append(room, np.inf)
+        order = np.argsort(cost, kind="stable")
+        move = np.empty_like(slack)
+        move[order] = fill(float(short[i]), slack[order])
+        x[i] += move[: room.size]
+        room -= move[: room.size]
+        grid[i] += move[room.size :].sum()
+    return x, grid
 
 
 def unit_prices(game: Game, loads: Array) -> Array:

@@ -53,7 +53,9 @@ def slsqp_best_response(
     grid = float(x[-1]) if grid_price is not None else 0.0
     if grid_price is not None:
         x = x[:-1]
-    status = CONVERGED if res.success else ITERATION_LIMIT if res.status == 9 else FAILED
+    # SciPy answers without ``status`` (and without ``nit``) when the bounds fix every
+    # variable: here when every seller has under MIN_ROOM kWh free and there is no grid
+    status = CONVERGED if res.success else ITERATION_LIMIT if res.get("status") == 9 else FAILED
     return BestResponseResult(
         x=x,
         grid=grid,

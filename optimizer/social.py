@@ -15,8 +15,8 @@ import numpy as np
 from optimizer import interior_point
 from optimizer.best_response import DEFAULT_TRANSMISSION_COST
 from optimizer.dual_newton import Problem
-from optimizer.equilibrium import equilibrium
-from optimizer.game import Game, MatrixLike, VectorLike, make_game, total_cost
+from optimizer.equilibrium import equilibrium_of
+from optimizer.game import Game, MatrixLike, VectorLike, feasible, make_game, total_cost
 from optimizer.results import CONVERGED, ITERATION_LIMIT, Array, SocialOptimumResult
 from optimizer.validation import as_tolerance
 
@@ -44,8 +44,7 @@ def minimum_total_cost(game: Game, tol: float = TOL) -> SocialOptimumResult:
         game.grid_price,
     )
     sol = interior_point.solve(pb, tol=tol)
-    x = np.maximum(sol.x, 0.0)
-    grid = np.maximum(sol.grid, 0.0)
+    x, grid = feasible(game, sol.x, sol.grid)
     cost = total_cost(game, x, grid)
     return SocialOptimumResult(
         x=x,
@@ -94,23 +93,15 @@ def price_of_anarchy(
 ) -> float:
     """Total cost at the equilibrium (Phi's minimiser) over the minimum total cost (>= 1;
     1.0 when nothing is demanded)."""
-    eq = equilibrium(
+    game = make_game(
         demands,
         sellers_price,
         sellers_capacity,
         hop_distances,
-        transmission_cost_per_hop=transmission_cost_per_hop,
-        grid_price=grid_price,
+        transmission_cost_per_hop,
+        grid_price,
     )
-    opt = social_optimum(
-        demands,
-        sellers_price,
-        sellers_capacity,
-        hop_distances,
-        transmission_cost_per_hop=transmission_cost_per_hop,
-        grid_price=grid_price,
-    )
-    return ratio(eq.total_cost, opt.total_cost)
+    return ratio(equilibrium_of(game).total_cost, minimum_total_cost(game).total_cost)
 
 
 def ratio(equilibrium_cost: float, optimum_cost: float) -> float:

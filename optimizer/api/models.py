@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optimizer.best_response import DEFAULT_TRANSMISSION_COST
 from optimizer.equilibrium import EPSILON, MAX_ROUNDS
-from optimizer.validation import LIMIT
+from optimizer.validation import LIMIT, MIN_POSITIVE
+from optimizer.work import PLAY_WORK_LIMIT, ROUNDS_LIMIT, TURN_COST
 
 Amount = Annotated[float, Field(ge=0, le=LIMIT, allow_inf_nan=False)]
-# the solvers also want at least validation.MIN_POSITIVE (1e-9) and say so, naming the field
-Positive = Annotated[float, Field(gt=0, le=LIMIT, allow_inf_nan=False)]
+Positive = Annotated[float, Field(ge=MIN_POSITIVE, le=LIMIT, allow_inf_nan=False)]
 Amounts = Annotated[list[Amount], Field(min_length=1)]
 Positives = Annotated[list[Positive], Field(min_length=1)]
 
@@ -59,7 +59,11 @@ class EquilibriumRequest(_Request):
         default=None, description="turn order of the buyers (best-response)"
     )
     epsilon: Annotated[float, Field(gt=0, le=LIMIT, allow_inf_nan=False)] = EPSILON
-    max_rounds: Annotated[int, Field(ge=1, le=10_000)] = MAX_ROUNDS
+    max_rounds: Annotated[int, Field(ge=1, le=ROUNDS_LIMIT)] = Field(
+        default=MAX_ROUNDS,
+        description="round limit (best-response): rounds x buyers x (sellers + "
+        f"{TURN_COST}) <= {PLAY_WORK_LIMIT:g}",
+    )
 
 
 class EquilibriumResponse(BaseModel):

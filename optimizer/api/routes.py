@@ -26,6 +26,7 @@ from optimizer.errors import InvalidInputError
 from optimizer.game import make_game
 from optimizer.settings import Settings
 from optimizer.social import minimum_total_cost, ratio
+from optimizer.work import check_work
 
 
 async def get_settings(request: Request) -> Settings:
@@ -91,6 +92,7 @@ def post_equilibrium(body: EquilibriumRequest, settings: SettingsDep) -> dict[st
     _at_most("sellers_price", sellers, settings.max_sellers, "sellers")
     _at_most("demands", buyers, settings.max_buyers, "buyers")
     _at_most("hop_distances", buyers * sellers, settings.max_cells, "buyer x seller entries")
+    check_work(body.max_rounds if body.method == "best-response" else None, buyers, sellers)
     game = make_game(
         body.demands,
         body.sellers_price,

@@ -181,3 +181,41 @@ def test_bad_input_is_a_value_error_naming_the_argument(
 def test_loads_over_capacity_by_rounding_are_accepted() -> None:
     res = best_response(5.0, [0.1, 0.2], [10.0, 10.0], [10.0 + 1e-12, 0.0])
     np.testing.assert_allclose(res.x, [0.0, 5.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "expected"),
+    [
+        # lambda's rounding step (2.8e-17) times C / 2p (5e17) is 14 kWh: it gave 55.5
+        ((50.0, [1e-9], [1e9], [0.0], [10.0]), {}, [50.0]),
+        # costs 1e9 apart, capacities 1e18 apart: the breakpoint sums gave 1e9 kWh (the
+        # second seller's 5e-22 kWh is where its marginal cost 1e9 + 2e18 x meets 1e9 + 1e-3)
+        (
+            (1e-9, [1e-3, 1e9], [1e9, 1e-9], [0, 0], [1, 0]),
+            {"transmission_cost_per_hop": 1e9},
+            [1e-9, 0.0],
+        ),
+        ((1e-9, [1e-9, 1e-9], [1e9, 1e9], [0, 5e8], [0, 0]), {"grid_price": 1e9}, None),
+    ],
+)
+def test_extreme_scales_still_meet_the_demand_within_the_room(
+    args: tuple[Any, ...], kwargs: dict[str, Any], expected: list[float] | None
+) -> None:
+    res = best_response(*args, **kwargs)
+    demand, room = args[0], np.array(args[2]) - np.array(args[3])
+    assert res.success and np.all(res.x >= 0) and np.all(res.x <= room)
+    assert abs(res.x.sum() + res.grid - demand) <= 1e-12 * demand
+    if expected is not None:
+        np.testing.assert_allclose(res.x, expected, rtol=1e-12, atol=1e-21)
+        a, b, _ = buyer_coefficients(
+            *(np.array(v, float) for v in args[1:]), kwargs.get("transmission_cost_per_hop", 0.02)
+        )
+        assert res.marginal_price == pytest.approx(float((a + 2 * b * res.x)[res.x > 0].max()))
+
+
+def test_slsqp_reference_that_cannot_buy_is_a_failed_result() -> None:
+    # the reference fixes sellers with under 1e-3 kWh of room at zero: here all of them
+    res = best_response(0.0005, [0.1, 0.2], [10.0, 10.0], [9.9995, 9.9995], method="slsqp")
+    assert (res.success, res.status, res.method) == (False, 2, "slsqp")
+    assert "fixed by bounds" in res.message and res.nit == 0
+    np.testing.assert_array_equal(res.x, [0.0, 0.0])

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from typing import Any
 
 import numpy as np
 import pytest
 
 from ledger_contracts.testing import random_scenario
-from optimizer import InvalidInputError, equilibrium, make_game, potential
+from optimizer import InvalidInputError, equilibrium, make_game, potential, work
 from optimizer.dual_newton import solve as dual_newton_solve
 
 from .conftest import slsqp_reference
@@ -155,12 +156,68 @@ def test_a_polish_that_cannot_converge_is_cut_short(monkeypatch: pytest.MonkeyPa
         return sol
 
     monkeypatch.setattr(eqmod.dual_newton, "solve", counted)
-    res = equilibrium(buyers, [p * 1e-6 for _, p in sellers], [c for c, _ in sellers], hops,
-                      grid_price=0.25)
+    res = equilibrium(
+        buyers, [p * 1e-6 for _, p in sellers], [c for c, _ in sellers], hops, grid_price=0.25
+    )
     assert res.success and res.message == "converged: interior point"
     assert polishes == [eqmod.NEWTON_POLISH]
     np.testing.assert_allclose(res.x.sum(axis=1) + res.grid, buyers, atol=1e-6)
     assert res.residual < 0.1
+
+
+# a buyer of 1e-4 kWh next to one of 5e5: the interior point's tolerance, relative to the
+# latter, left the small one without anything, and the large one 5e-5 of its cost above its
+# best response
+UNEVEN: dict[str, Any] = {
+    "demands": [508634.95697514614, 9.652287842041268e-05],
+    "sellers_price": [1.497162250897978e-07, 65387242.69384759, 2.586306554975106e-06, 1.0],
+    "sellers_capacity": [44.72931923639824, 1e9, 2997770.797074507, 1.0],
+    "hop_distances": [
+        [3.2924080873053127e-10, 0.0, 781332514.7052388, 343.6862389847826],
+        [2.4701713045543934, 63582.33682385872, 33.3332959025022, 0.0055649343860581435],
+    ],
+    "transmission_cost_per_hop": 1.8373532403159092e-09,
+    "grid_price": 1e9,
+}
+
+
+def test_an_answer_a_buyer_could_improve_on_is_played_on_or_not_converged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    game = make_game(**UNEVEN)
+    res = eqmod.equilibrium_of(game)
+    assert res.success and eqmod.regret(game, res.x, res.grid).max() <= eqmod.REGRET
+    np.testing.assert_allclose(res.x.sum(axis=1) + res.grid, UNEVEN["demands"], rtol=1e-10)
+    assert res.grid[1] == 0.0  # the grid costs 1e9; seller 0 costs 1e-7
+    monkeypatch.setattr(eqmod, "PLAY_ROUNDS", 0)
+    rough = eqmod.equilibrium_of(game)
+    assert (rough.success, rough.status) == (False, 1)
+    assert "buyer 0 would still save 4.9e-05 of its cost" in rough.message, rough.message
+
+
+@pytest.mark.parametrize(
+    ("rounds", "buyers", "sellers", "field", "problem"),
+    [
+        (
+            None,
+            1000,
+            290,
+            "hop_distances",
+            "(1000 buyers + 290 sellers) x 290 sellers^2 = 1.08e+08",
+        ),
+        (91, 1000, 50, "max_rounds", "is 91, but 1000 buyers x 50 sellers can play at most 90"),
+        (10_000, 30, 10, "max_rounds", "at most 3267 rounds"),
+    ],
+)
+def test_work_beyond_the_service_bound_is_refused(
+    rounds: int | None, buyers: int, sellers: int, field: str, problem: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(problem)) as info:
+        work.check_work(rounds, buyers, sellers)
+    assert info.value.field == field
+    work.check_work(None, 1000, 270)  # within the bounds
+    work.check_work(90, 1000, 50)
+    assert work.play_work(90, 1000, 50) <= work.PLAY_WORK_LIMIT < work.play_work(91, 1000, 50)
 
 
 GAME: dict[str, Any] = {

@@ -1,5 +1,6 @@
 """Properties (hypothesis, derandomised): feasibility, KKT, never costlier than the SLSQP
-reference, the grid caps the marginal price, and play meets the potential's minimiser."""
+reference, the grid caps the marginal price, and play meets the potential's minimiser; and
+whatever the validation accepts, however extreme, gets an answer on the constraints."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from optimizer import (
     minimum_total_cost,
 )
 from optimizer.best_response import buyer_coefficients
+from optimizer.game import Game
 
 eqmod = importlib.import_module("optimizer.equilibrium")
 
@@ -270,3 +272,67 @@ def test_extreme_but_valid_inputs_give_finite_answers_or_a_named_error(
         assert np.all(np.isfinite(eq.x)) and np.isfinite(eq.total_cost)
     except InvalidInputError as exc:
         assert exc.field == "demands"
+
+
+@FAST
+@given(st.data())
+def test_any_accepted_buyer_gets_an_answer_on_the_constraints(data: st.DataObject) -> None:
+    """sum = demand (relative 2e-9: demand may exceed the room by rounding, 1e-9), 0 <= x <=
+    room. Demand 1e-9 kWh once got 1e9 kWh, demand 50 at price 1e-9 got 55.5."""
+    n = data.draw(st.integers(1, 6))
+    vec = lambda s: np.array(data.draw(st.lists(s, min_size=n, max_size=n)))  # noqa: E731
+    price, capacity = vec(_extreme(True)), vec(_extreme(True))
+    used = capacity * vec(_fractions())
+    grid = data.draw(st.one_of(st.none(), _extreme(True)))
+    demand = data.draw(st.one_of(_extreme(False), st.just(float((capacity - used).sum()))))
+    try:
+        res = best_response(
+            demand,
+            price,
+            capacity,
+            used,
+            vec(_extreme(False)),
+            transmission_cost_per_hop=data.draw(_extreme(False)),
+            grid_price=grid,
+        )
+    except InvalidInputError as exc:
+        assert exc.field == "buyer_demand"  # more than the sellers have, and no grid
+        return
+    assert res.success and np.all(res.x >= 0) and np.all(res.x <= capacity - used)
+    assert res.grid >= 0 and (grid is not None or res.grid == 0)
+    assert abs(res.x.sum() + res.grid - demand) <= 2e-9 * demand
+    assert np.isfinite(res.cost) and (demand == 0 or np.isfinite(res.marginal_price))
+
+
+def _check_allocation(game: Game, x: np.ndarray, grid: np.ndarray) -> None:
+    assert np.all(x >= 0) and np.all(x.sum(axis=0) <= game.capacity * (1 + 1e-12))
+    assert np.all(grid >= 0) and (game.grid_price is not None or np.all(grid == 0))
+    np.testing.assert_allclose(x.sum(axis=1) + grid, game.demands, rtol=1e-9, atol=0)
+
+
+@FAST
+@given(st.data())
+def test_any_accepted_game_gets_answers_on_the_constraints(data: st.DataObject) -> None:
+    """Every buyer's row plus import = its demand (relative 1e-9, however small it is next to
+    the others), loads <= capacity, for the equilibrium and the social optimum; and a
+    converged equilibrium leaves no buyer a saving over 1e-6 of its cost. A buyer of 1e-3 kWh
+    among 1e7 kWh sellers once got nothing, converged."""
+    n_b, n_s = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4))
+    vec = lambda s, n: data.draw(st.lists(s, min_size=n, max_size=n))  # noqa: E731
+    try:
+        game = make_game(
+            vec(_extreme(False), n_b),
+            vec(_extreme(True), n_s),
+            vec(_extreme(True), n_s),
+            [vec(_extreme(False), n_s) for _ in range(n_b)],
+            data.draw(_extreme(False)),
+            data.draw(st.one_of(st.none(), _extreme(True))),
+        )
+    except InvalidInputError as exc:
+        assert exc.field == "demands"  # more than the sellers have, and no grid
+        return
+    eq = eqmod.equilibrium_of(game)
+    _check_allocation(game, eq.x, eq.grid)
+    assert not eq.success or eqmod.regret(game, eq.x, eq.grid).max() <= eqmod.REGRET
+    opt = minimum_total_cost(game)
+    _check_allocation(game, opt.x, opt.grid)

@@ -104,6 +104,116 @@ def test_original_endpoint(client: httpx.Client) -> None:
     assert body == {"solution": [round(v, 4) for v in ref.x.tolist()]}
 
 
+def test_slsqp_that_cannot_buy_answers_a_failed_result(client: httpx.Client) -> None:
+    # every seller under 1e-3 kWh free: the reference fixes them all at zero (it was a 500)
+    req = {**BR, "buyer_demand": 0.001, "used_capacities": [349.9995, 35.9995, 28.9995, 48.9995]}
+    response = client.post("/best-response", json={**req, "method": "slsqp"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is False and "fixed by bounds" in body["message"]
+    exact = client.post("/best-response", json=req).json()
+    assert exact["success"] is True and sum(exact["solution"]) == pytest.approx(0.001, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("req", "solution"),
+    [
+        # lambda's rounding step times C / 2p is 14 kWh: it answered 55.5
+        (
+            {
+                "buyer_demand": 50.0,
+                "sellers_price": [1e-9],
+                "sellers_capacity": [1e9],
+                "used_capacities": [0],
+                "hop_distances": [10],
+            },
+            [50.0],
+        ),
+        # it answered 1e9 kWh for a demand of 1e-9
+        (
+            {
+                "buyer_demand": 1e-9,
+                "sellers_price": [1e-3, 1e9],
+                "sellers_capacity": [1e9, 1e-9],
+                "used_capacities": [0, 0],
+                "hop_distances": [1, 0],
+                "transmission_cost_per_hop": 1e9,
+            },
+            [1e-9, 0.0],
+        ),
+    ],
+)
+def test_best_response_at_extreme_scales_meets_the_demand(
+    client: httpx.Client, req: dict[str, Any], solution: list[float]
+) -> None:
+    body = client.post("/best-response", json=req).json()
+    assert body["success"] is True
+    np.testing.assert_allclose(body["solution"], solution, rtol=1e-12, atol=1e-21)
+
+
+# a buyer of 1e-3 kWh next to 1e7 kWh sellers: the potential's tolerance (relative to the
+# largest capacity) let it go without anything and said converged
+TINY_BUYERS: dict[str, Any] = {
+    "demands": [9.912442350430818e-05, 0.0010598765532934104, 1.0],
+    "sellers_price": [1.5469808621493677e-08, 1392230.1450550149, 1.5864272378974766e-08, 1.0],
+    "sellers_capacity": [1.0, 9685672.313377185, 1.1631874599450265e-05, 1.7457606697116122e-07],
+    "hop_distances": [
+        [0.5888368654108507, 0.0, 0.0004686225644516683, 151544.57370960602],
+        [14.34285839849501, 0.0, 5.721272493944644e-05, 0.0],
+        [2.967619621238147, 1.0, 1.1348652603512178e-09, 0.0003441256713891156],
+    ],
+    "transmission_cost_per_hop": 4.604252657991899e-10,
+}
+# a 1e-9 kWh seller and the grid: the social optimum put 1e8 kWh on the seller
+TINY_SELLER: dict[str, Any] = {
+    "demands": [108937667.99764068, 53391.03253863553],
+    "sellers_price": [1e9],
+    "sellers_capacity": [1e-9],
+    "hop_distances": [[0.0], [0.0]],
+    "transmission_cost_per_hop": 1e9,
+    "grid_price": 0.1314316472753101,
+}
+
+
+@pytest.mark.parametrize("game", [TINY_BUYERS, TINY_SELLER], ids=["tiny-buyers", "tiny-seller"])
+def test_equilibrium_at_extreme_scales_is_feasible(
+    client: httpx.Client, game: dict[str, Any]
+) -> None:
+    body = client.post("/equilibrium", json=game).json()
+    x, demands = np.array(body["allocation"]), np.array(game["demands"])
+    assert np.all(x >= 0) and np.all(np.array(body["grid"]) >= 0)
+    assert np.all(np.array(body["loads"]) <= np.array(game["sellers_capacity"]))
+    np.testing.assert_allclose(x.sum(axis=1) + body["grid"], demands, rtol=1e-9, atol=0)
+    # neither game leaves a choice worth a millionth of the cost: equilibrium = optimum
+    # (the social optimum of the second one cost 2.7e34 with 1e8 kWh on the 1e-9 kWh seller)
+    assert body["social_optimum_cost"] == pytest.approx(body["total_cost"], rel=1e-6)
+
+
+def test_equilibrium_work_is_bounded(client: httpx.Client) -> None:
+    """rounds x buyers x (sellers + 500) <= 5e7: 30 buyers x 10 sellers may play 3267 rounds.
+    Two 1000 x 50 requests at 1000 rounds used to hold both cores for 108 s."""
+    game = {
+        "demands": [1.0] * 30,
+        "sellers_price": [0.1 + 0.01 * j for j in range(10)],
+        "sellers_capacity": [10.0] * 10,
+        "hop_distances": [[(i + j) % 4 for j in range(10)] for i in range(30)],
+        "method": "best-response",
+    }
+    refused = client.post("/equilibrium", json={**game, "max_rounds": 3268})
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["message"]
+    assert message.startswith("max_rounds: is 3268") and "at most 3267 rounds" in message
+    accepted = client.post("/equilibrium", json={**game, "max_rounds": 3267})
+    assert accepted.status_code == 200 and accepted.json()["converged"] is True
+    # the potential method ignores max_rounds: it plays no rounds
+    assert (
+        client.post(
+            "/equilibrium", json={**game, "max_rounds": 10_000, "method": "potential"}
+        ).status_code
+        == 200
+    )
+
+
 def _raw(client: httpx.Client, path: str, text: str) -> httpx.Response:
     return client.post(path, content=text, headers={"content-type": "application/json"})
 
@@ -146,6 +256,8 @@ LEGACY = {
         ("/best-response", _with(BR, used_capacities=[0, 37, 0, 0]), "used_capacities[1]"),
         ("/best-response", _with(BR, hop_distances=[1, 2, 3, -4]), "hop_distances[3]"),
         ("/best-response", _with(BR, grid_price=0), "grid_price"),
+        ("/best-response", _with(BR, sellers_price=[0.1, 1e-10, 0.1, 0.1]), "sellers_price[1]"),
+        ("/equilibrium", _with(GAME, max_rounds=10_001), "max_rounds"),
         ("/best-response", _with(BR, method="newton"), "method"),
         ("/best-response", _with(BR, hop_distrances=[1, 2, 3, 4]), "hop_distrances"),
         (
