@@ -6,13 +6,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from gridgame import NotHealthy, wait_healthy
 
 # The original system's demo: four sellers, seven buyers; hop distances are ours.
 DEMO: dict[str, list[Any]] = {
@@ -60,16 +61,11 @@ def optimizer_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"optimizer did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        try:
+            wait_healthy(f"{url}/health", timeout=30, alive=lambda: proc.poll() is None)
+        except NotHealthy as exc:
+            tail = log.read_text()[-2000:]
+            raise RuntimeError(f"optimizer did not start: {exc}\n{tail}") from exc
         yield url, log
     finally:
         proc.terminate()
