@@ -81,10 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", choices=("best-response", "equilibrium"),
                         default=_env("STRATEGY", "best-response"),
                         help="buyers' first bid: a best response, or their equilibrium share")
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up after S seconds")
+    parser.add_argument("--timeout", type=float, default=float(_env("TIMEOUT", "600") or 600),
+                        help="give up after S seconds")
     parser.add_argument("--workdir", default=_env("WORKDIR"),
                         help="keys, deployment, queue db, and logs/<process>.log")
-    parser.add_argument("--quiet", action="store_true", help="no interleaved process log")
+    parser.add_argument("--quiet", action="store_true",
+                        default=(_env("QUIET") or "0").lower() not in ("0", "false", "no"),
+                        help="no interleaved process log")
     args = parser.parse_args(argv)
     from .run import DemoOptions, run_demo
 
