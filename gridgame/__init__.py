@@ -2,7 +2,8 @@
 settings convention, the HTTP app's plumbing (body limit, error answers) and waiting for a
 service to be healthy. Services, the demo and the tests import it from here."""
 
-from gridgame.health import HEALTH_PATH, Health, NotHealthy, wait_healthy
+from gridgame.errors import GridgameError, NotHealthy
+from gridgame.health import HEALTH_PATH, Health, wait_healthy
 from gridgame.http import BodySizeLimit, MiB, service_app, unprocessable
 from gridgame.logs import (
     JsonFormatter,
@@ -27,6 +28,7 @@ from gridgame.settings import (
 __all__ = [
     "HEALTH_PATH",
     "BodySizeLimit",
+    "GridgameError",
     "Health",
     "JsonFormatter",
     "LogFormat",

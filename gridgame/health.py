@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field
 
+from gridgame.errors import NotHealthy
+
 HEALTH_PATH = "/health"
 
 
@@ -23,10 +25,6 @@ class Health(BaseModel):
     """What every service's ``GET /health`` answers at least; each adds its own details."""
 
     status: str = Field(description="'ok' when the service can do its job now")
-
-
-class NotHealthy(TimeoutError):
-    """The service did not become healthy in time, or its process ended while we waited."""
 
 
 def wait_healthy(url: str, *, timeout: float = 30.0, interval: float = 0.1,

@@ -69,3 +69,14 @@ def test_wait_healthy_returns_the_body_once_ready() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_gridgame_stands_on_its_own() -> None:
+    """Every service imports it, the optimizer included: no web3, no solver, no service."""
+    code = ("import sys, gridgame; print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'web3', 'eth_account', 'numpy', 'scipy', 'ledger_contracts', 'optimizer', "
+            "'tx_queue', 'market_clock', 'prosumer_client', 'demo'}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
