@@ -52,6 +52,8 @@ class Child:
     def last_words(self) -> str:
         """Where to look, and the child's last line (an exception's message, not its
         traceback)."""
+        if self.pump is not None:  # its output may still be in the pipe
+            self.pump.join(timeout=2.0)
         last = next((ln for ln in reversed(self.lines) if ln.strip()), "(no output)")
         where = f"; its log: {self.log_file}" if self.log_file is not None else ""
         return f"{last.strip()[:300]}{where}"
@@ -114,7 +116,7 @@ class Cluster:
             if child.proc.poll() is not None:
                 raise ClusterError(f"{name} exited with code {child.proc.returncode}: "
                                    f"{child.last_words()}") from None
-            raise ClusterError(f"{exc}; its log: {child.log_file}") from None
+            raise ClusterError(f"{exc}; {name}'s last line: {child.last_words()}") from None
 
     def wait_line(self, names: list[str], text: str, timeout: float) -> None:
         """Wait until each named process has printed a line containing `text`."""
