@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from typing import Any, ClassVar, Self
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     CliApp,
@@ -57,6 +57,11 @@ class ServiceSettings(BaseSettings):
     port: int = port_field(8080)
     log_level: LogLevel = Field(default="info", description="debug, info, warning or error")
     max_body_bytes: int = max_body_field()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:  # LOG_LEVEL=INFO, as the queue took it before
+        return value.lower() if isinstance(value, str) else value
 
     @classmethod
     def settings_customise_sources(

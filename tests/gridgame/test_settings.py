@@ -44,6 +44,14 @@ def test_old_bare_names_still_work_below_the_prefixed_ones(monkeypatch: pytest.M
     assert cls.parse(["--rpc", "http://flag:8545"]).rpc == "http://flag:8545"
 
 
+def test_the_log_level_takes_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOG_LEVEL", "ERROR")  # as the queue accepted it before
+    assert QueueSettings.parse([]).log_level == "error"
+    assert OptimizerSettings.parse(["--log-level", "WARNING"]).log_level == "warning"
+    with pytest.raises(ValidationError):
+        OptimizerSettings.parse(["--log-level", "loud"])
+
+
 def test_the_optimizer_never_read_bare_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9003")
     monkeypatch.setenv("MAX_SELLERS", "3")
