@@ -75,14 +75,15 @@ def log_config(loggers: Iterable[str], level: str = "info", fmt: LogFormat = "js
                tag: str = "LOG", access_log: bool = False) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` (also uvicorn's ``log_config``): `loggers` at `level`,
     uvicorn's own lines in the same shape (warnings only in ``text``, where they would
-    interrupt the human lines), its access log only if `access_log`."""
+    interrupt the human lines), its access log (at `level`: none above info) only if
+    `access_log`."""
     formatter: dict[str, Any] = ({"()": JsonFormatter} if fmt == "json"
                                  else {"()": TextFormatter, "tag": tag})
     handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
     server_level = level.upper() if fmt == "json" else "WARNING"
     levels = {name: level.upper() for name in loggers}
     levels |= {"uvicorn": server_level, "uvicorn.error": server_level,
-               "uvicorn.access": "INFO" if access_log else "WARNING"}
+               "uvicorn.access": level.upper() if access_log else "WARNING"}
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from gridgame import JsonFormatter, NotHealthy, RateLimited, TextFormatter, fields, wait_healthy
+from gridgame import (
+    JsonFormatter,
+    NotHealthy,
+    RateLimited,
+    TextFormatter,
+    fields,
+    log_config,
+    wait_healthy,
+)
 from ledger_contracts.anvil import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +44,16 @@ def test_json_lines_carry_the_message_and_both_kinds_of_field() -> None:
 def test_text_lines_have_the_original_shape() -> None:
     line = TextFormatter("CLOCK").format(_record())
     assert line.startswith("[CLOCK] [") and line.endswith("] info: batch 7 sent")
+
+
+def test_the_access_log_follows_the_level() -> None:
+    quiet = log_config(["optimizer"], "warning", access_log=True)["loggers"]
+    assert quiet["uvicorn.access"]["level"] == quiet["optimizer"]["level"] == "WARNING"
+    loud = log_config(["optimizer"], "info", access_log=True)["loggers"]
+    assert loud["uvicorn.access"]["level"] == "INFO"
+    text = log_config(["market_clock"], "info", fmt="text", tag="CLOCK")
+    assert text["loggers"]["uvicorn.error"]["level"] == "WARNING"  # no server chatter
+    assert text["formatters"]["main"]["tag"] == "CLOCK"
 
 
 def test_rate_limited_is_due_at_once_then_once_per_period() -> None:
