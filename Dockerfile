@@ -13,6 +13,7 @@ RUN node_modules/@foundry-rs/forge-linux-*/bin/forge build --offline --use ./too
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY gridgame ./gridgame
 COPY ledger_contracts ./ledger_contracts
 COPY optimizer ./optimizer
 COPY tx_queue ./tx_queue

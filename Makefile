@@ -51,7 +51,7 @@ test-python: $(VENV)/.installed build/forge/.built
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m mypy ledger_contracts tx_queue market_clock optimizer prosumer_client demo
+	$(PY) -m mypy gridgame ledger_contracts tx_queue market_clock optimizer prosumer_client demo
 
 demo: install contracts
 	$(PY) -m demo

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
-
+from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import free_port
 
 RESULTS = Path(__file__).parent / "results"
@@ -62,17 +61,11 @@ def optimizer_service(env: dict[str, str] | None = None,
                             env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the optimizer service did not start (exit code "
-                                   f"{proc.poll()})")
-            time.sleep(0.1)
+        try:
+            wait_healthy(f"{url}/health", timeout=timeout, alive=lambda: proc.poll() is None)
+        except NotHealthy as exc:
+            raise RuntimeError(f"the optimizer service did not start (exit code "
+                               f"{proc.poll()}): {exc}") from exc
         yield url
     finally:
         proc.terminate()

@@ -6,7 +6,9 @@
     python -m demo meter --rpc URL --deployment F --queue URL --key-file F --cluster F
 
 Without --rpc an embedded Anvil is started; with it, the operator key comes from OPERATOR_KEY.
-Flags fall back to environment variables of the same name (BUYERS, SELLERS, RPC, ...).
+Every flag is also the environment variable DEMO_<FLAG> (DEMO_BUYERS, DEMO_RPC, ...; the bare
+names BUYERS, RPC, ... still work); the flag wins. The screen shows the processes' human lines
+and the report; every process's whole output is in <workdir>/logs/<process>.log.
 """
 
 from __future__ import annotations
@@ -17,16 +19,22 @@ import os
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
+
+import httpx
 
 from ledger_contracts import Deployment, LedgerError, account, connect, load_key, read_key_file
 from ledger_contracts.testing import DEMO, Scenario, load_scenario, random_scenario
 
 from .processes import ClusterError
 
+ENV_PREFIX = "DEMO_"
+
 
 def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name, default)
+    """DEMO_<NAME>, else the bare <NAME> this command read before, else `default`."""
+    return os.environ.get(ENV_PREFIX + name, os.environ.get(name, default))
 
 
 def _scenario_flags(p: argparse.ArgumentParser) -> None:
@@ -70,17 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strategy", choices=("best-response", "equilibrium"),
                         default=_env("STRATEGY", "best-response"),
                         help="buyers' first bid: a best response, or their equilibrium share")
-    parser.add_argument("--timeout", type=float, default=600.0, help="give up after S seconds")
+    parser.add_argument("--timeout", type=float, default=float(_env("TIMEOUT", "600") or 600),
+                        help="give up after S seconds")
     parser.add_argument("--workdir", default=_env("WORKDIR"),
                         help="keys, deployment, queue db, and logs/<process>.log")
-    parser.add_argument("--quiet", action="store_true", help="no interleaved process log")
+    parser.add_argument("--quiet", action="store_true",
+                        default=(_env("QUIET") or "0").lower() not in ("0", "false", "no"),
+                        help="no interleaved process log")
     args = parser.parse_args(argv)
     from .run import DemoOptions, run_demo
 
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gridgame-demo-"))
     try:
         opt = DemoOptions(
-            scenario=scenario_of(args),
-            workdir=Path(args.workdir or tempfile.mkdtemp(prefix="gridgame-demo-")),
+            scenario=scenario_of(args), workdir=workdir,
             rpc=args.rpc, games=args.games, speed=args.speed, json_path=args.json,
             chart_path=args.chart or None, strategy=args.strategy, timeout=args.timeout,
             quiet=args.quiet)
@@ -90,9 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, LedgerError, ClusterError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except httpx.HTTPError as exc:
+        print(f"error: a service did not answer as expected: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted: every process stopped", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line here, the traceback in the demo's own log
+        log = workdir / "logs" / "demo.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(traceback.format_exc())
+        print(f"error: unexpected {type(exc).__name__}: {exc} (traceback in {log})",
+              file=sys.stderr)
+        return 1
     return 0
 
 

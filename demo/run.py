@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridgame import stamp
 from ledger_contracts import Anvil, Event, EventReader, account, connect, free_port, load_key
 from ledger_contracts.testing import Scenario
 
@@ -39,7 +40,7 @@ class DemoOptions:
 
 
 def log(message: str) -> None:
-    print(f"[DEMO] [{time.strftime('%Y-%m-%d %H:%M:%S')}] {message}", flush=True)
+    print(f"[DEMO] [{stamp()}] {message}", flush=True)
 
 
 def run_demo(opt: DemoOptions) -> dict[str, Any]:
@@ -47,7 +48,8 @@ def run_demo(opt: DemoOptions) -> dict[str, Any]:
         cluster = stack.enter_context(Cluster(echo=not opt.quiet,
                                               log_dir=opt.workdir / "logs"))
         if opt.rpc is None:
-            node = stack.enter_context(Anvil(accounts=10))
+            node = stack.enter_context(Anvil(accounts=10,
+                                             log_file=opt.workdir / "logs" / "anvil.log"))
             rpc = node.url
             log(f"Anvil started at {rpc}")
         else:
@@ -81,11 +83,12 @@ def run_demo(opt: DemoOptions) -> dict[str, Any]:
 def start_services(cluster: Cluster, setup: MarketSetup, rpc: str,
                    opt: DemoOptions) -> dict[str, str]:
     ports = {"optimizer": free_port(), "queue": free_port(), "clock": free_port()}
-    cluster.start("optimizer", [PY, "-m", "optimizer", "--port", str(ports["optimizer"])])
+    cluster.start("optimizer", [PY, "-m", "optimizer", "--port", str(ports["optimizer"])],
+                  service=True)
     cluster.start("tx_queue", [PY, "-m", "tx_queue", "--rpc", rpc,
                                "--deployment", setup.deployment_file,
                                "--db", str(setup.directory / "queue.db"),
-                               "--port", str(ports["queue"])])
+                               "--port", str(ports["queue"])], service=True)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     cluster.wait_healthy("optimizer", urls["optimizer"] + "/health")
     cluster.wait_healthy("tx_queue", urls["queue"] + "/health")

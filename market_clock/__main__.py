@@ -2,8 +2,9 @@
 [--period S] [--registration S] [--delivery S] [--round-limit N] [--turn-deadline S]
 [--epsilon-wh N] [--games N] [--speed X] [--port P] ...`
 
-Every flag also reads the environment variable of the same name (RPC, DEPLOYMENT, QUEUE,
-PERIOD, SPEED, ...); the key comes from --key-file or CLOCK_KEY. `--help` lists them all.
+Every flag is also the environment variable `MARKET_CLOCK_<FLAG>` (MARKET_CLOCK_RPC,
+MARKET_CLOCK_PERIOD, ...; the bare names RPC, PERIOD, ... still work); the flag wins. The key
+comes from --key-file or CLOCK_KEY. `--help` lists them all.
 The clock loop runs in a thread; the health endpoint (uvicorn) in the main thread, which also
 takes SIGINT/SIGTERM. With `--games N` the process exits 0 once N games are done.
 """
@@ -13,27 +14,31 @@ from __future__ import annotations
 import sys
 import threading
 
-import uvicorn
+from pydantic import ValidationError
 
+from gridgame import server, settings_error
+
+from .app import create_app
 from .errors import StartupError
-from .health import create_app
 from .logs import get_logger, setup
-from .settings import parse
+from .settings import Settings
 from .startup import build
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = parse(argv)
-    setup(settings.log_level, settings.log_format)
+    try:
+        settings = Settings.parse(argv)
+    except ValidationError as exc:
+        print(f"error: {settings_error(Settings, exc)}", file=sys.stderr)
+        return 2
+    config = setup(settings.log_level, settings.log_format)
     log = get_logger()
     try:
         clock, address = build(settings)
     except StartupError as exc:
         log.error(str(exc))
         return 1
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(clock, address), host=settings.host, port=settings.port,
-        log_level="warning", access_log=False, log_config=None))
+    http = server(create_app(clock, address, settings), settings, config)
 
     def loop() -> None:
         try:
@@ -41,16 +46,16 @@ def main(argv: list[str] | None = None) -> int:
             if settings.games and clock.status.state != "failed":
                 log.info(f"{done} game(s) done; stopping")
         finally:
-            server.should_exit = True
+            http.should_exit = True
 
     thread = threading.Thread(target=loop, name="clock", daemon=True)
     thread.start()
-    server.run()
+    http.run()
     clock.stop_event.set()
     thread.join(timeout=10)
     if clock.status.state == "failed":  # the clock said why
         return 1
-    if not server.started:
+    if not http.started:
         log.error(f"the health endpoint could not listen on {settings.host}:{settings.port}")
         return 1
     finished = clock.status.state == "finished" or not settings.games

@@ -2,45 +2,27 @@
 
     [CLOCK] [2026-11-22 10:00:07] info: Game 3 opened at chain time 10:00:05 ...
 
-or, with `--log-format json`, one JSON object per line (`ts` is wall time, unix seconds).
+or, with `--log-format json`, one JSON object per line (the shapes are gridgame's, see
+``gridgame.logs``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import time
 from typing import Any
 
+from gridgame import LogFormat, RateLimited, configure
+
 LOGGER = "market_clock"
+TAG = "CLOCK"
+
+__all__ = ["LOGGER", "RateLimited", "chain_stamp", "get_logger", "setup", "short"]
 
 
-class TextFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.created))
-        line = f"[CLOCK] [{stamp}] {record.levelname.lower()}: {record.getMessage()}"
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {"ts": round(record.created, 3), "level": record.levelname.lower(),
-                               "logger": record.name, "msg": record.getMessage()}
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out)
-
-
-def setup(level: str = "info", fmt: str = "text") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger(LOGGER)
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+def setup(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
+    """The clock's loggers and uvicorn's, in `fmt`; returns the config (for uvicorn)."""
+    return configure(LOGGER, level=level, fmt=fmt, tag=TAG)
 
 
 def get_logger() -> logging.Logger:
@@ -57,18 +39,3 @@ def short(address: str | None) -> str:
 def chain_stamp(ts: int) -> str:
     """A chain timestamp in the logs' time zone, to the second."""
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-class RateLimited:
-    """True at most once per `every` seconds: for conditions that repeat every tick."""
-
-    def __init__(self, every: float = 5.0) -> None:
-        self.every = every
-        self._last = -float("inf")
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
-            return True
-        return False

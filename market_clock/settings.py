@@ -1,5 +1,7 @@
-"""Typed settings, from command-line flags and environment variables with the same names
-(`--period 900` or `PERIOD=900`); flags win. The clock's private key is never a flag:
+"""Typed settings: every flag is also the environment variable `MARKET_CLOCK_<FLAG>`
+(`--period 900` or `MARKET_CLOCK_PERIOD=900`); flags win. The bare names this service read
+before (`PERIOD`, `RPC`, ...) still work, below the prefixed ones (docs/configuration.md).
+The clock's private key is never a flag:
 `--key-file FILE` or the environment variable CLOCK_KEY, else on a local Anvil chain (chain id
 31337) Anvil's dev key number 1 (the operator deploys with number 0, the relay uses number 9).
 
@@ -8,23 +10,27 @@ All durations are seconds of chain time, except `tick` and `grace`, which are wa
 
 from __future__ import annotations
 
-import sys
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
+from gridgame import ServiceSettings, max_body_field, port_field, service_config
 from ledger_contracts import DEFAULT_RPC
 
 CLOCK_DEV_KEY_INDEX = 1
 KEY_ENV = "CLOCK_KEY"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        cli_prog_name="python -m market_clock", cli_kebab_case=True, cli_implicit_flags=True,
-        case_sensitive=False, extra="ignore",
-    )
+class Settings(ServiceSettings):
+    """Every flag is also the environment variable MARKET_CLOCK_<FLAG> (MARKET_CLOCK_PORT
+    for --port); the bare name (PORT) still works, below it; the flag wins. See
+    docs/configuration.md."""
+
+    model_config = service_config("MARKET_CLOCK_", prog="python -m market_clock")
+    legacy_env: ClassVar[bool] = True
+
+    port: int = port_field(8083)
+    max_body_bytes: int = max_body_field(64 * 1024)  # it serves GET /health only
 
     rpc: str = Field(DEFAULT_RPC, description="JSON-RPC URL of the Ethereum node")
     deployment: str = Field("deployment.json", description="deployment file (contract addresses)")
@@ -56,9 +62,6 @@ class Settings(BaseSettings):
     request_timeout: float = Field(60.0, gt=0, description="wall seconds to await one request")
     startup_wait: float = Field(30.0, ge=0, description="wall seconds to wait at start-up for "
                                                         "the node and the queue")
-    host: str = Field("127.0.0.1", description="address of the health endpoint")
-    port: int = Field(8083, ge=0, le=65535, description="port of the health endpoint")
-    log_level: Literal["debug", "info", "warning", "error"] = Field("info")
     log_format: Literal["text", "json"] = Field("text", description="text ([CLOCK] lines) "
                                                 "or one JSON object per line")
 
@@ -69,4 +72,4 @@ class Settings(BaseSettings):
 
 def parse(argv: list[str] | None = None) -> Settings:
     """Settings from `argv` (flags) over the environment over the defaults."""
-    return CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
+    return Settings.parse(argv)

@@ -4,11 +4,9 @@ with a message that says what to do."""
 
 from __future__ import annotations
 
-import time
-
-import httpx
 from web3 import Web3
 
+from gridgame import HEALTH_PATH, NotHealthy, wait_healthy
 from ledger_contracts import Deployment, LedgerError, account, connect, load_key
 from tx_queue.client import RelayClient
 
@@ -71,16 +69,12 @@ def chain_clock(w3: Web3, settings: Settings) -> ChainClock:
 
 
 def _wait_for_queue(url: str, wait: float) -> None:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            httpx.get(f"{url.rstrip('/')}/health", timeout=3.0).raise_for_status()
-            return
-        except httpx.HTTPError as exc:
-            if time.monotonic() >= deadline:
-                raise StartupError(f"the transaction queue does not answer at {url}: {exc}; "
-                                   "start it (python -m tx_queue) or pass --queue") from exc
-            time.sleep(0.2)
+    try:
+        wait_healthy(url.rstrip("/") + HEALTH_PATH, timeout=wait, interval=0.2,
+                     request_timeout=3.0, name="the transaction queue")
+    except NotHealthy as exc:
+        raise StartupError(f"the transaction queue does not answer at {url}: {exc}; "
+                           "start it (python -m tx_queue) or pass --queue") from exc
 
 
 def _warn_about_windows(s: Settings) -> None:

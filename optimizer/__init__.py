@@ -1,6 +1,6 @@
 """gridgame optimizer: exact best responses, equilibria and social optima of the market game.
 
-The solvers need only numpy and scipy; the HTTP service lives in ``optimizer.api``
+The solvers need only numpy and scipy; the HTTP service is ``optimizer.app``
 (``python -m optimizer``). Bad input raises ``InvalidInputError`` (a ``ValueError``) naming the
 argument; non-convergence is ``success``/``status`` on the result.
 """

@@ -78,6 +78,25 @@ def test_urls_name_services_on_their_ports() -> None:
                 assert ports[host] == port, f"{name} calls {host}:{port}"
 
 
+# the environment-variable prefix of each command (docs/configuration.md)
+PREFIXES = {"optimizer": "OPTIMIZER_", "tx_queue": "TX_QUEUE_", "market_clock": "MARKET_CLOCK_",
+            "prosumer_client": "PROSUMER_", "demo": "DEMO_"}
+KEYS = {"OPERATOR_KEY", "RELAY_KEY", "CLOCK_KEY", "PROSUMER_KEY"}
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_every_variable_is_one_its_command_reads(name: str) -> None:
+    module, sub, _ = split(OURS[name]["command"])
+    for variable in OURS[name].get("environment", {}):
+        if variable in KEYS:
+            continue
+        prefix = PREFIXES[module]
+        assert variable.startswith(prefix), f"{name}: {variable} is not {prefix}<FLAG>"
+        flag = "--" + variable.removeprefix(prefix).lower().replace("_", "-")
+        assert re.search(rf"{re.escape(flag)}\b", help_text(module, sub)), \
+            f"{name}: {module} has no {flag} for {variable}"
+
+
 def test_depends_on_names_real_services() -> None:
     for name, service in SERVICES.items():
         for dep in service.get("depends_on", {}):

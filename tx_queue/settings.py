@@ -1,31 +1,34 @@
-"""Typed settings, from command-line flags and environment variables with the same names
-(`--max-depth 500` or `MAX_DEPTH=500`); flags win. The relay's private key is never a flag:
-`--key-file FILE` or the environment variable RELAY_KEY, else on a local Anvil chain (chain id
-31337) Anvil's dev key number 9 (the operator deploys with number 0)."""
+"""Typed settings: every flag is also the environment variable ``TX_QUEUE_<FLAG>``
+(`--max-depth 500` or `TX_QUEUE_MAX_DEPTH=500`); flags win. The bare names this service read
+before (`MAX_DEPTH`, `RPC`, ...) still work, below the prefixed ones (docs/configuration.md).
+The relay's private key is never a flag: `--key-file FILE` or the environment variable
+RELAY_KEY, else on a local Anvil chain (chain id 31337) Anvil's dev key number 9 (the operator
+deploys with number 0)."""
 
 from __future__ import annotations
 
-import sys
+from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
+from gridgame import ServiceSettings, port_field, service_config
 from ledger_contracts import DEFAULT_RPC
 
 RELAY_DEV_KEY_INDEX = 9
+KEY_ENV = "RELAY_KEY"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        cli_prog_name="python -m tx_queue", cli_kebab_case=True, cli_implicit_flags=True,
-        case_sensitive=False, extra="ignore",
-    )
+class Settings(ServiceSettings):
+    """Every flag is also the environment variable TX_QUEUE_<FLAG> (TX_QUEUE_PORT for --port);
+    the bare name (PORT) still works, below it; the flag wins. See docs/configuration.md."""
 
+    model_config = service_config("TX_QUEUE_", prog="python -m tx_queue")
+    legacy_env: ClassVar[bool] = True
+
+    port: int = port_field(8082)
     rpc: str = Field(DEFAULT_RPC, description="JSON-RPC URL of the Ethereum node")
     deployment: str = Field("deployment.json", description="deployment file (contract addresses)")
     db: str = Field("tx_queue.db", description="SQLite database file of the queue")
-    host: str = Field("127.0.0.1", description="address to listen on")
-    port: int = Field(8082, ge=0, le=65535, description="port to listen on")
     key_file: str | None = Field(None, description="file holding the relay's private key "
                                                    "(else env RELAY_KEY; Anvil: dev key 9)")
     max_depth: int = Field(10_000, ge=1, description="most requests queued or in flight; "
@@ -43,9 +46,8 @@ class Settings(BaseSettings):
     node_wait: float = Field(30.0, ge=0, description="seconds to wait for the node at start-up "
                                                      "when the relay key needs it")
     http_threads: int = Field(8, ge=1, le=256, description="worker threads for HTTP requests")
-    log_level: str = Field("info", description="debug, info, warning or error")
 
 
 def parse(argv: list[str] | None = None) -> Settings:
     """Settings from `argv` (flags) over the environment over the defaults."""
-    return CliApp.run(Settings, cli_args=sys.argv[1:] if argv is None else argv)
+    return Settings.parse(argv)

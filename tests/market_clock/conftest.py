@@ -7,16 +7,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import Anvil, Deployment, account, connect, deploy, free_port, transact
 from ledger_contracts.testing import Scenario, ScriptedMarket
 
@@ -122,17 +121,11 @@ class Proc:
 
 
 def wait_http(url: str, timeout: float = 30.0, proc: Proc | None = None) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc is not None and not proc.alive():
-            raise AssertionError(f"{proc.args} exited:\n{proc.text()}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
+    try:
+        wait_healthy(url, timeout=timeout, interval=0.05,
+                     alive=None if proc is None else proc.alive)
+    except NotHealthy as exc:
+        raise AssertionError(f"{exc}\n{proc.text() if proc is not None else ''}") from exc
 
 
 class Queue:

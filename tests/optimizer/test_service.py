@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from optimizer import best_response, equilibrium
-from optimizer.api import create_app
+from optimizer.app import create_app
 from optimizer.settings import Settings
 
 BR: dict[str, Any] = {

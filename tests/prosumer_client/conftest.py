@@ -6,17 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import Anvil, Deployment, deploy, free_port
 from ledger_contracts.testing import Scenario, ScriptedMarket
 
@@ -111,19 +110,12 @@ def _start(name: str, args: list[str], log: Path, health: str, timeout: float = 
         proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     service = Service(name, proc, log)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{service.output()}")
-        try:
-            if httpx.get(health, timeout=1.0).status_code == 200:
-                return service
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    stop(service)
-    raise RuntimeError(f"{name} did not answer {health} within {timeout} s:\n"
-                       f"{service.output()}")
+    try:
+        wait_healthy(health, timeout=timeout, interval=0.05, alive=lambda: proc.poll() is None)
+    except NotHealthy as exc:
+        stop(service)
+        raise RuntimeError(f"{name}: {exc}\n{service.output()}") from exc
+    return service
 
 
 def stop(service: Service) -> None:

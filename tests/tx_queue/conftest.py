@@ -6,16 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import Anvil, Deployment, deploy, free_port, transact
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
 
@@ -42,17 +41,15 @@ class QueueProcess:
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen([*self.args, "--port", str(self.port)], cwd=REPO,
                                          env=env, stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"tx_queue exited: {self.log.read_text()[-2000:]}"
-            try:
-                health = httpx.get(f"{self.url}/health", timeout=2.0).json()
-                if not wait_node or health["status"] == "ok":
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"tx_queue did not come up: {self.log.read_text()[-2000:]}")
+        proc = self.proc
+        try:
+            wait_healthy(f"{self.url}/health", timeout=30, interval=0.05,
+                         alive=lambda: proc.poll() is None,
+                         ready=lambda health: not wait_node or health["status"] == "ok")
+        except NotHealthy as exc:
+            raise AssertionError(f"tx_queue did not come up: {exc}\n"
+                                 f"{self.log.read_text()[-2000:]}") from exc
+        return self
 
     def kill(self) -> None:
         """kill -9: no clean-up at all."""

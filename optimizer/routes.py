@@ -11,7 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from optimizer.api.models import (
+from optimizer.best_response import best_response
+from optimizer.equilibrium import equilibrium_of
+from optimizer.errors import InvalidInputError
+from optimizer.game import make_game
+from optimizer.models import (
     BestResponseRequest,
     BestResponseResponse,
     EquilibriumRequest,
@@ -20,10 +24,6 @@ from optimizer.api.models import (
     LegacyRequest,
     LegacyResponse,
 )
-from optimizer.best_response import best_response
-from optimizer.equilibrium import equilibrium_of
-from optimizer.errors import InvalidInputError
-from optimizer.game import make_game
 from optimizer.settings import Settings
 from optimizer.social import minimum_total_cost, ratio
 from optimizer.work import check_work

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+
+from gridgame import Health
 
 from .clock import Clock
 from .model import GameView
@@ -39,7 +41,7 @@ class GameOut(BaseModel):
                    settled=settled)  # type: ignore[arg-type]
 
 
-class HealthOut(BaseModel):
+class HealthOut(Health):
     status: Literal["ok", "starting", "degraded", "finished", "stopped", "failed"]
     mode: Literal["real", "simulated"]
     speed: float
@@ -76,11 +78,3 @@ def health(clock: ClockDep, request: Request) -> HealthOut:
         game=GameOut.of(s.game) if s.game else None, active_games=list(s.active),
         games_done=s.games_done, last_action=s.last_action, last_error=s.last_error)
 
-
-def create_app(clock: Clock, account: str) -> FastAPI:
-    app = FastAPI(title="gridgame market_clock",
-                  description="Opens and closes games, skips expired turns.")
-    app.state.clock = clock
-    app.state.account = account
-    app.include_router(router)
-    return app

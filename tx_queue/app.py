@@ -1,4 +1,4 @@
-"""The FastAPI application of the transaction queue."""
+"""``create_app(settings)``: the transaction queue's FastAPI app."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from gridgame import service_app
 from ledger_contracts import NodeUnavailable
 
-from .api import router
 from .errors import Refused
+from .logs import get_logger
+from .routes import router
 from .service import QueueService
 from .settings import Settings
 
@@ -36,8 +38,10 @@ def create_app(settings: Settings, service: QueueService | None = None) -> FastA
         finally:
             service.stop()
 
-    app = FastAPI(title="gridgame tx_queue", lifespan=lifespan,
-                  description="Relays EIP-712 signed ERC-2771 forward requests onto the ledger.")
+    app = service_app(title="gridgame tx_queue", lifespan=lifespan, log=get_logger("http"),
+                      max_body_bytes=settings.max_body_bytes,
+                      description="Relays EIP-712 signed ERC-2771 forward requests onto the "
+                                  "ledger.")
     app.include_router(router)
 
     @app.exception_handler(Refused)

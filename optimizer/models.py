@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import gridgame
 from optimizer.best_response import DEFAULT_TRANSMISSION_COST
 from optimizer.equilibrium import EPSILON, MAX_ROUNDS
 from optimizer.validation import LIMIT, MIN_POSITIVE
@@ -101,6 +102,6 @@ class LegacyResponse(BaseModel):
     solution: list[float] = Field(description="kWh from each seller, rounded to 4 decimals")
 
 
-class Health(BaseModel):
+class Health(gridgame.Health):
     status: Literal["ok"] = "ok"
     service: Literal["optimizer"] = "optimizer"
