@@ -70,7 +70,7 @@ abstract contract MarketFixture is Test {
             registrationEnd: uint64(block.timestamp) + REGISTRATION,
             deliveryEnd: uint64(block.timestamp) + 2 * REGISTRATION,
             roundLimit: 10,
-            turnDeadline: TURN,
+            turnSeconds: TURN,
             epsilon: 0
         });
     }

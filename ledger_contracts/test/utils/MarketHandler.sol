@@ -50,14 +50,14 @@ contract MarketHandler {
 
     // ---------------------------------------------------------------- clock
 
-    function openGame(uint256 registration, uint256 roundLimit, uint256 turnDeadline, uint256 epsilon) external {
+    function openGame(uint256 registration, uint256 roundLimit, uint256 turnSeconds, uint256 epsilon) external {
         if (market.gameCount() >= MAX_GAMES) return;
         uint64 end = uint64(block.timestamp + _bound(registration, 1, 600));
         IMarket.GameParams memory params = IMarket.GameParams({
             registrationEnd: end,
             deliveryEnd: end + 3_600,
             roundLimit: uint32(_bound(roundLimit, 1, 4)),
-            turnDeadline: uint32(_bound(turnDeadline, 30, 120)),
+            turnSeconds: uint32(_bound(turnSeconds, 30, 120)),
             epsilon: uint64(_bound(epsilon, 0, 50))
         });
         vm.prank(clock);
@@ -71,7 +71,7 @@ contract MarketHandler {
         if (block.timestamp < params.registrationEnd) vm.warp(params.registrationEnd);
         vm.prank(clock);
         market.closeRegistration(gameId);
-        if (market.phase(gameId) == IMarket.Phase.Converged) ++gamesEnded;
+        if (market.phase(gameId) == IMarket.Phase.Ended) ++gamesEnded;
     }
 
     function skipTurn(uint256 gameSeed) external {
@@ -186,7 +186,7 @@ contract MarketHandler {
 
     function _turnPlayed(uint256 gameId) private {
         ++turnsPlayed[gameId];
-        if (market.phase(gameId) == IMarket.Phase.Converged) ++gamesEnded;
+        if (market.phase(gameId) == IMarket.Phase.Ended) ++gamesEnded;
     }
 
     /// @dev The first game in `phase`, starting from a seeded game id.

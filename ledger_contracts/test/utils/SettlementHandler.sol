@@ -71,7 +71,7 @@ contract SettlementHandler {
             registrationEnd: end,
             deliveryEnd: end + uint64(_bound(delivery, 1, 900)),
             roundLimit: uint32(_bound(roundLimit, 1, 3)),
-            turnDeadline: 60,
+            turnSeconds: 60,
             epsilon: 0
         });
         vm.prank(clock);
@@ -152,7 +152,7 @@ contract SettlementHandler {
         uint256 count = market.gameCount();
         for (uint256 k; k < count; ++k) {
             uint256 gameId = (gameSeed % count + k) % count + 1;
-            if (market.phase(gameId) != IMarket.Phase.Converged) continue;
+            if (market.phase(gameId) != IMarket.Phase.Ended) continue;
             if (settler.gameBook(gameId).status >= ISettlement.Status.TradesFixed) continue;
             vm.prank(stranger); // anyone may
             settler.fixTrades(gameId, _bound(chunk, 1, 4));
