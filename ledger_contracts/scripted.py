@@ -130,7 +130,7 @@ class ScriptedMarket:
         now = self.w3.eth.get_block("latest")["timestamp"]
         registration_end = now + sc.registration_seconds
         params = (registration_end, registration_end + sc.delivery_seconds,
-                  sc.round_limit, sc.turn_deadline, sc.epsilon_wh)
+                  sc.round_limit, sc.turn_seconds, sc.epsilon_wh)
         self.send("openGame", self.operator, m.functions.openGame(params))
         game_id = int(m.functions.gameCount().call())
         sellers = self.prosumers[: len(sc.sellers)]

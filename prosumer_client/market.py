@@ -23,7 +23,7 @@ from ledger_contracts.units import micro_to_price, wh_to_kwh
 from .rpc import Rpc
 from .views import Contract as Views
 
-PHASES = ("none", "registration", "bidding", "converged")
+PHASES = ("none", "registration", "bidding", "ended")
 END_REASONS = ("none", "converged", "round-limit", "no-participants")
 ROLES = ("none", "seller", "buyer")
 
@@ -41,7 +41,7 @@ class GameParams:
     registration_end: int  # unix seconds (chain time)
     delivery_end: int
     round_limit: int
-    turn_deadline: int  # seconds per turn
+    turn_seconds: int  # seconds per turn
     epsilon_wh: int
 
 

@@ -96,7 +96,7 @@ def test_plays_a_game_through_the_queue(market: Market, queue: Queue,
     skipped = [e.args["buyer"] for e in events if e.name == "TurnSkipped"]
     assert skipped == [silent, silent]  # the live buyers were never skipped
     opened = next(e for e in events if e.name == "GameOpened")
-    assert opened.args["roundLimit"] == 4 and opened.args["turnDeadline"] == 30
+    assert opened.args["roundLimit"] == 4 and opened.args["turnSeconds"] == 30
     assert opened.args["deliveryEnd"] - opened.args["registrationEnd"] == 300
 
 
