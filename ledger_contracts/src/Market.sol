@@ -106,7 +106,7 @@ contract Market is ProsumerRegistry {
         gameId = ++_gameCount;
         GameData storage g = _games[gameId];
         g.params = params;
-        g.prices = GamePrices(_retailPrice, _feedInPrice, _transmissionFee);
+        g.prices = GamePrices({retail: _retailPrice, feedIn: _feedInPrice, transmissionFee: _transmissionFee});
         g.status.phase = Phase.Registration;
         g.status.turnSeconds = params.turnSeconds;
         emit GameOpened(
@@ -172,7 +172,7 @@ contract Market is ProsumerRegistry {
 
         g.participants[seller] = (index << _ROLE_BITS) | _SELLER;
         // wh <= MAX_AMOUNT_WH (uint32), price < retail (uint64), index < MAX_SELLERS (< 2^16).
-        g.offers[index] = Offer(seller, SafeCast.toUint32(wh), SafeCast.toUint64(price));
+        g.offers[index] = Offer({seller: seller, wh: SafeCast.toUint32(wh), price: SafeCast.toUint64(price)});
         uint256 w = index / PackedWords.U32_LANES;
         g.capacityWords[w] = PackedWords.setU32(g.capacityWords[w], index % PackedWords.U32_LANES, wh);
         g.status.sellerCount = SafeCast.toUint16(index + 1);
@@ -186,7 +186,7 @@ contract Market is ProsumerRegistry {
 
         g.participants[buyer] = (index << _ROLE_BITS) | _BUYER;
         // wh <= MAX_AMOUNT_WH (uint32), index < MAX_BUYERS (< 2^16).
-        g.demands[index] = Demand(buyer, SafeCast.toUint32(wh));
+        g.demands[index] = Demand({buyer: buyer, wh: SafeCast.toUint32(wh)});
         g.status.buyerCount = SafeCast.toUint16(index + 1);
         emit DemandPublished(gameId, buyer, index, wh);
         address settlement_ = _settlement;

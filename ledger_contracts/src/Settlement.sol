@@ -92,7 +92,9 @@ contract Settlement is EscrowLedger {
         if (done) emit TradesFixed(gameId, demands.length, sellers.length);
 
         for (uint256 k = start; k < end; ++k) {
-            if (refunds[k] != 0) _update(g.book, demands[k].buyer, refunds[k], address(this), demands[k].buyer, refunds[k]);
+            if (refunds[k] != 0) {
+                _update(g.book, demands[k].buyer, refunds[k], address(this), demands[k].buyer, refunds[k]);
+            }
         }
     }
 
@@ -128,7 +130,7 @@ contract Settlement is EscrowLedger {
     {
         uint256 zone = _market.prosumer(offer.seller).zone;
         uint256 price = SettlementMath.energyPrice(offer.price, offer.wh, load, retail);
-        seller = Seller(offer.seller, price, zone);
+        seller = Seller({account: offer.seller, price: price, zone: zone});
         Party storage p = g.parties[offer.seller];
         // price <= retail (a uint64); a load is within a uint32 capacity; zone is a uint16.
         p.energyPrice = SafeCast.toUint64(price);
@@ -144,7 +146,7 @@ contract Settlement is EscrowLedger {
         sellers = new Seller[](offers.length);
         for (uint256 j; j < offers.length; ++j) {
             Party storage p = g.parties[offers[j].seller];
-            sellers[j] = Seller(offers[j].seller, p.energyPrice, p.zone);
+            sellers[j] = Seller({account: offers[j].seller, price: p.energyPrice, zone: p.zone});
         }
     }
 

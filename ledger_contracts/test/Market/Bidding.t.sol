@@ -359,7 +359,9 @@ contract MarketBiddingTest is MarketFixture {
         uint256[] memory others,
         uint256[] memory capacities
     ) private pure returns (bytes memory) {
-        if (n != s) return abi.encodeWithSelector(IMarket.MarketBidLengthMismatch.selector, s, n);
+        if (n != s) {
+            return abi.encodeWithSelector(IMarket.MarketBidLengthMismatch.selector, s, n);
+        }
         uint256 total;
         for (uint256 j; j < s; ++j) {
             total += amounts[j];

@@ -63,9 +63,7 @@ contract MarketRegistrationTest is MarketFixture {
         IMarket.GameParams memory params = _params();
         params.registrationEnd = uint64(block.timestamp);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IMarket.MarketRegistrationEndNotInFuture.selector, block.timestamp, block.timestamp
-            )
+            abi.encodeWithSelector(IMarket.MarketRegistrationEndNotInFuture.selector, block.timestamp, block.timestamp)
         );
         vm.prank(clock);
         market.openGame(params);
@@ -148,9 +146,7 @@ contract MarketRegistrationTest is MarketFixture {
     function test_publishOffer_revertsOnUnknownGame() public {
         address seller = _newProsumer(0);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IMarket.MarketWrongPhase.selector, 7, IMarket.Phase.Registration, IMarket.Phase.None
-            )
+            abi.encodeWithSelector(IMarket.MarketWrongPhase.selector, 7, IMarket.Phase.Registration, IMarket.Phase.None)
         );
         vm.prank(seller);
         market.publishOffer(7, 1_000, 100_000);
@@ -277,9 +273,7 @@ contract MarketRegistrationTest is MarketFixture {
         address buyer = _newProsumer(0);
         uint256 end = block.timestamp + REGISTRATION;
         vm.warp(end + 5);
-        vm.expectRevert(
-            abi.encodeWithSelector(IMarket.MarketRegistrationWindowClosed.selector, gameId, end, end + 5)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketRegistrationWindowClosed.selector, gameId, end, end + 5));
         vm.prank(buyer);
         market.publishDemand(gameId, 1_000);
     }
