@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 /// @title IMarket
 /// @notice The gridgame market: a permissioned registry of prosumers and the turn-based game in
-/// which buyers split their demand among sellers (see `shared/design/MARKET.md`).
+/// which buyers split their demand among sellers (see the README's "Two things to know about the game").
 /// @dev Units on chain: energy in Wh, prices in micro-units of the settlement token per kWh.
 /// Every function acts for `_msgSender()` (ERC-2771), so a relay submitting a prosumer's signed
 /// request acts for the prosumer. Settlement (escrow, payments, metering) is a separate contract
