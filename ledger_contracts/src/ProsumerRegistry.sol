@@ -148,7 +148,7 @@ abstract contract ProsumerRegistry is IMarket, AccessControl, ERC2771Context {
         uint256 nn = uint256(count) * count;
         distances = new uint16[](nn);
         for (uint256 k; k < nn; ++k) {
-            distances[k] = uint16(_hopWords.u16At(k));
+            distances[k] = uint16(_hopWords.u16At(k)); // u16At masks to 16 bits: it fits
         }
     }
 
