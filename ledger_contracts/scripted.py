@@ -23,6 +23,7 @@ from web3.types import TxReceipt
 
 from .chain import transact
 from .deploy import MAX_UINT256, Deployment
+from .game import EndReason
 from .scenario import Scenario
 from .units import kwh_to_wh, price_to_micro
 
@@ -30,7 +31,7 @@ from .units import kwh_to_wh, price_to_micro
 Floats = Sequence[float]
 BestResponse = Callable[[float, Floats, Floats, Floats, Floats, float, float | None], Floats]
 
-END_REASONS = {0: "none", 1: "converged", 2: "round-limit", 3: "no-participants"}
+END_REASONS = {r.value: r.label for r in EndReason}
 SETTLEMENT_CLOSED = 4  # ISettlement.Status.Closed
 TRADES_FIXED = 2  # ISettlement.Status.TradesFixed
 

@@ -276,7 +276,7 @@ class Clock:
 
 
 def describe_end(game: GameView) -> str:
-    reason = game.end_reason.name.lower().replace("_", " ")
+    reason = game.end_reason.text
     if game.end_reason.name == "NO_PARTICIPANTS":
         return (f"Game {game.id} ended: no participants ({game.sellers} sellers, "
                 f"{game.buyers} buyers)")

@@ -7,23 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
+from ledger_contracts.game import EndReason, Phase
 
-class Phase(IntEnum):
-    """`IMarket.Phase`; `ENDED`: bidding is over, for any `EndReason`."""
-
-    NONE = 0
-    REGISTRATION = 1
-    BIDDING = 2
-    ENDED = 3
-
-
-class EndReason(IntEnum):
-    NONE = 0
-    CONVERGED = 1
-    ROUND_LIMIT = 2
-    NO_PARTICIPANTS = 3
+__all__ = ["ChainView", "EndReason", "GameView", "Phase", "Plan", "SettlementView"]
 
 
 @dataclass(frozen=True)

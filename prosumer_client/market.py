@@ -18,13 +18,14 @@ from web3 import Web3
 from web3.contract import Contract
 
 from ledger_contracts.deploy import Deployment
+from ledger_contracts.game import EndReason, Phase
 from ledger_contracts.units import micro_to_price, wh_to_kwh
 
 from .rpc import Rpc
 from .views import Contract as Views
 
-PHASES = ("none", "registration", "bidding", "ended")
-END_REASONS = ("none", "converged", "round-limit", "no-participants")
+PHASES = tuple(p.label for p in Phase)  # "none", "registration", "bidding", "ended"
+END_REASONS = tuple(r.label for r in EndReason)  # "none", "converged", "round_limit", ...
 ROLES = ("none", "seller", "buyer")
 
 

@@ -21,7 +21,7 @@ from .players import Players, wait_for
 # Chain seconds: 90 s registration and 30 s turns; at x60, 1.5 s and 0.5 s of wall time.
 # With settlement, 30 s for the meters after the delivery end, then the game is closed (no meter
 # posts here: no wall seconds are kept for one).
-FLAGS = ("--speed", "60", "--registration", "90", "--turn-deadline", "30", "--round-limit", "4",
+FLAGS = ("--speed", "60", "--registration", "90", "--turn-seconds", "30", "--round-limit", "4",
          "--period", "600", "--delivery", "300", "--epsilon-wh", "5", "--grace", "0.5",
          "--metering", "30", "--meter-grace", "0", "--games", "1")
 
