@@ -20,9 +20,9 @@ from ledger_contracts.testing import DEMO, random_scenario
 CASES = [
     ("7x4", DEMO, "best-response"),
     ("7x4", DEMO, "equilibrium"),
-    ("50x10", random_scenario(50, 10, seed=1, round_limit=60, turn_deadline=600,
+    ("50x10", random_scenario(50, 10, seed=1, round_limit=60, turn_seconds=600,
                               registration_seconds=300), "equilibrium"),
-    ("200x20", random_scenario(200, 20, seed=1, round_limit=60, turn_deadline=600,
+    ("200x20", random_scenario(200, 20, seed=1, round_limit=60, turn_seconds=600,
                                registration_seconds=400), "equilibrium"),
 ]
 

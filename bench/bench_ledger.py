@@ -64,11 +64,11 @@ def play(w3: Any, deployment: Any, keys: list[Any], sc: Scenario,
 
 
 def skip_gas(w3: Any, deployment: Any, keys: list[Any]) -> int:
-    sc = random_scenario(2, 2, seed=7, turn_deadline=30)
+    sc = random_scenario(2, 2, seed=7, turn_seconds=30)
     driver = ScriptedMarket(w3, deployment, keys[0], keys[1:])
     driver.setup(sc)
     game_id = driver.register(sc)
-    advance_time(w3, sc.turn_deadline + 1)
+    advance_time(w3, sc.turn_seconds + 1)
     receipt = driver.send("skipTurn", keys[0], driver.market.functions.skipTurn(game_id))
     return int(receipt["gasUsed"])
 

@@ -56,7 +56,7 @@ def scenario_of(args: argparse.Namespace) -> Scenario:
         # Generous windows: many agent processes share this machine's cores; a live buyer
         # answers long before its deadline, only a dead one costs the whole turn.
         return random_scenario(int(args.buyers), int(args.sellers), seed=args.seed,
-                               turn_deadline=600, registration_seconds=300, round_limit=60)
+                               turn_seconds=600, registration_seconds=300, round_limit=60)
     return DEMO
 
 

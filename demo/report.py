@@ -11,13 +11,13 @@ import httpx
 import numpy as np
 from web3 import Web3
 
-from ledger_contracts import Deployment, Event
+from ledger_contracts import Deployment, EndReason, Event
 from optimizer import make_game
 from optimizer.equilibrium import residual
 
 from .settlement import format_settlement
 
-END_REASONS = {1: "converged", 2: "round limit", 3: "no participants"}
+END_REASONS = {r.value: r.label for r in EndReason if r}
 
 
 def game_report(w3: Web3, deployment: Deployment, game_id: int, events: list[Event],
@@ -97,7 +97,8 @@ def convergence(events: list[Event], buyers: list[str], sellers: int) -> list[li
 
 
 def format_report(r: dict[str, Any]) -> str:
-    lines = [f"Game {r['game']}: {r['end_reason']} after {r['rounds']} rounds "
+    reason = str(r["end_reason"]).replace("_", " ")  # the label in prose
+    lines = [f"Game {r['game']}: {reason} after {r['rounds']} rounds "
              f"({r['turns']} turns, {r['skipped_turns']} skipped)"]
     head = "buyer   demand " + "".join(f"{s['name']:>9}" for s in r["sellers"]) + "     grid"
     lines += ["", "Allocation (kWh)", head]

@@ -125,7 +125,7 @@ def start_clock_and_meter(cluster: Cluster, setup: MarketSetup, rpc: str,
         "--port", urls["clock"].rsplit(":", 1)[1], "--games", str(opt.games),
         "--speed", str(opt.speed), "--registration", str(sc.registration_seconds),
         "--delivery", str(sc.delivery_seconds), "--round-limit", str(sc.round_limit),
-        "--turn-deadline", str(sc.turn_deadline), "--epsilon-wh", str(sc.epsilon_wh),
+        "--turn-seconds", str(sc.turn_seconds), "--epsilon-wh", str(sc.epsilon_wh),
         # wall seconds for the meter's readings, one per participant (closed once all are in)
         "--meter-grace", str(max(10.0, 0.2 * len(setup.participants))),
         "--period", str(sc.registration_seconds + sc.delivery_seconds)])

@@ -10,6 +10,7 @@ package shares. Import from here:
     FORWARD_REQUEST_TYPE, typed_data, ... the EIP-712 forward request type and domain
     Deployment, deploy, load_artifact     deployment files, deploying, build output
     EventReader, Event                    the contracts' events
+    Phase, EndReason                      a game's states, one spelling (mirrors IMarket)
     load_key, read_key_file               keys from files or the environment
     Anvil, dev_keys, free_port            an embedded Anvil node
     kwh_to_wh, to_wh_bid, ...             units (on chain Wh and micro-units)
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         RpcError,
     )
     from .events import Event, EventReader
+    from .game import EndReason, Phase
     from .keys import ANVIL_CHAIN_ID, load_key, read_key_file
     from .rpc import Rpc, RpcCall, revert_data
     from .sending import deadline_after, pad_gas
@@ -74,6 +76,7 @@ _HOMES = {
     "errors": ("ArtifactNotFound", "DeploymentError", "LedgerError", "LedgerRevert",
                "NodeUnavailable", "RpcError"),
     "events": ("Event", "EventReader"),
+    "game": ("EndReason", "Phase"),
     "keys": ("ANVIL_CHAIN_ID", "load_key", "read_key_file"),
     "rpc": ("Rpc", "RpcCall", "revert_data"),
     "sending": ("deadline_after", "pad_gas"),
@@ -84,9 +87,10 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
     "ANVIL_CHAIN_ID", "Anvil", "Artifact", "ArtifactNotFound", "DEFAULT_RPC",
-    "DOMAIN_FIELDS", "DOMAIN_TYPE", "Deployment", "DeploymentError", "Event", "EventReader",
+    "DOMAIN_FIELDS", "DOMAIN_TYPE", "Deployment", "DeploymentError", "EndReason", "Event",
+    "EventReader",
     "FORWARD_REQUEST_FIELDS", "FORWARD_REQUEST_TYPE", "LedgerError", "LedgerRevert",
-    "MAX_UINT256", "MICRO", "NodeUnavailable", "PROJECT_CONTRACTS", "Rpc", "RpcCall",
+    "MAX_UINT256", "MICRO", "NodeUnavailable", "PROJECT_CONTRACTS", "Phase", "Rpc", "RpcCall",
     "RpcError", "WH_PER_KWH", "abi_type", "account", "call", "connect", "deadline_after",
     "decode_revert", "deploy", "deploy_contract", "dev_keys", "error_table", "free_port",
     "kwh_to_wh", "load_artifact", "load_key", "micro_to_price", "pad_gas", "price_to_micro",

@@ -1,5 +1,5 @@
 """`python -m market_clock [--rpc URL] [--deployment FILE] [--queue URL] [--key-file F]
-[--period S] [--registration S] [--delivery S] [--round-limit N] [--turn-deadline S]
+[--period S] [--registration S] [--delivery S] [--round-limit N] [--turn-seconds S]
 [--epsilon-wh N] [--games N] [--speed X] [--port P] ...`
 
 Every flag is also the environment variable `MARKET_CLOCK_<FLAG>` (MARKET_CLOCK_RPC,

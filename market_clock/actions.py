@@ -175,7 +175,7 @@ class RelayExecutor(Executor):
             log.info(f"Game {game_id} opened at chain time {chain_stamp(action.start)}: "
                      f"registration until {chain_stamp(action.registration_end)[11:]}, "
                      f"delivery until {chain_stamp(action.delivery_end)[11:]}, "
-                     f"{action.round_limit} rounds, {action.turn_deadline} s turns, "
+                     f"{action.round_limit} rounds, {action.turn_seconds} s turns, "
                      f"epsilon {action.epsilon_wh} Wh")
         elif isinstance(action, CloseRegistration):
             game = game_view(self.market, action.game_id, None)

@@ -75,7 +75,7 @@ def next_action(view: ChainView, now: int, plan: Plan) -> Action:
             start = due if now < due + plan.registration // 2 else now
             end = start + plan.registration
             return OpenGame(start, end, end + plan.delivery, plan.round_limit,
-                            plan.turn_deadline, plan.epsilon_wh)
+                            plan.turn_seconds, plan.epsilon_wh)
         pending.append(due)
     return Wait(min(pending) if pending else None, idle=not windows(view, now, plan))
 
@@ -276,7 +276,7 @@ class Clock:
 
 
 def describe_end(game: GameView) -> str:
-    reason = game.end_reason.name.lower().replace("_", " ")
+    reason = game.end_reason.text
     if game.end_reason.name == "NO_PARTICIPANTS":
         return (f"Game {game.id} ended: no participants ({game.sellers} sellers, "
                 f"{game.buyers} buyers)")

@@ -7,23 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
+from ledger_contracts import EndReason, Phase
 
-class Phase(IntEnum):
-    """`IMarket.Phase`; `ENDED` is the contract's `Converged` (bidding is over, for any reason)."""
-
-    NONE = 0
-    REGISTRATION = 1
-    BIDDING = 2
-    ENDED = 3
-
-
-class EndReason(IntEnum):
-    NONE = 0
-    CONVERGED = 1
-    ROUND_LIMIT = 2
-    NO_PARTICIPANTS = 3
+__all__ = ["ChainView", "EndReason", "GameView", "Phase", "Plan", "SettlementView"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +30,7 @@ class GameView:
     registration_end: int
     delivery_end: int
     round_limit: int
-    turn_seconds: int  # the game's turn deadline parameter
+    turn_seconds: int  # seconds per turn (`GameParams.turnSeconds`)
     end_reason: EndReason = EndReason.NONE
     sellers: int = 0
     buyers: int = 0
@@ -79,7 +66,7 @@ class Plan:
     registration: int
     delivery: int
     round_limit: int
-    turn_deadline: int
+    turn_seconds: int
     epsilon_wh: int
     metering: int = 0  # seconds after deliveryEnd left to the meters before the game is closed
     chunk: int = 100  # buyers per `fixTrades`, items per `closeGame`
@@ -126,14 +113,14 @@ class OpenGame:
     registration_end: int
     delivery_end: int
     round_limit: int
-    turn_deadline: int
+    turn_seconds: int
     epsilon_wh: int
 
     @property
     def params(self) -> tuple[int, int, int, int, int]:
         """`IMarket.GameParams` as a tuple, in field order."""
         return (self.registration_end, self.delivery_end, self.round_limit,
-                self.turn_deadline, self.epsilon_wh)
+                self.turn_seconds, self.epsilon_wh)
 
 
 @dataclass(frozen=True)

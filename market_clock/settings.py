@@ -41,7 +41,7 @@ class Settings(ServiceSettings):
     registration: int = Field(120, ge=1, description="registration window (s)")
     delivery: int = Field(900, ge=1, description="delivery period after registration (s)")
     round_limit: int = Field(20, ge=1, lt=2**32, description="most rounds of bidding")
-    turn_deadline: int = Field(30, ge=1, lt=2**32, description="seconds a buyer has per turn")
+    turn_seconds: int = Field(30, ge=1, lt=2**32, description="seconds a buyer has per turn")
     epsilon_wh: int = Field(10, ge=0, lt=2**64, description="convergence tolerance (Wh)")
     games: int = Field(0, ge=0, description="stop once this many games are done (0 = never)")
     speed: float = Field(1.0, ge=1.0, le=1_000_000, description="chain seconds per wall second; "

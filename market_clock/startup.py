@@ -50,7 +50,7 @@ def build(settings: Settings) -> tuple[Clock, str]:
     reader = Reader(market, settlement)
     plan = Plan(period=settings.period, registration=settings.registration,
                 delivery=settings.delivery, round_limit=settings.round_limit,
-                turn_deadline=settings.turn_deadline, epsilon_wh=settings.epsilon_wh,
+                turn_seconds=settings.turn_seconds, epsilon_wh=settings.epsilon_wh,
                 metering=settings.metering, chunk=settings.chunk)
     _warn_about_windows(settings)
     clock = Clock(read=reader.read, chain=chain, executor=executor, plan=plan,
@@ -83,7 +83,7 @@ def _warn_about_windows(s: Settings) -> None:
     if not s.simulated:
         return
     step = s.speed * s.tick
-    if s.turn_deadline <= step + s.grace + 1 or s.registration <= step + s.grace + 1:
+    if s.turn_seconds <= step + s.grace + 1 or s.registration <= step + s.grace + 1:
         log.warning(f"a tick moves chain time by {step:g} s at speed x{s.speed:g}: turns of "
-                    f"{s.turn_deadline} s or registration of {s.registration} s may pass "
+                    f"{s.turn_seconds} s or registration of {s.registration} s may pass "
                     "before prosumers can act; lower --speed or --tick, or lengthen them")

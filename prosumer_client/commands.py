@@ -282,7 +282,7 @@ def status_text(data: dict[str, Any]) -> str:
     if phase == "bidding":
         phase += (f", round {g['round']}, turn {g['turn'] + 1} of {g['buyers']} (buyer "
                   f"{g['current_buyer']}, until {_when(g['turn_deadline'])})")
-    elif phase == "converged":
+    elif phase == "ended":
         phase += f" ({g['end_reason']} after {g['round']} rounds)"
     lines.append(f"game {g['id']}: {phase}")
     lines.append(f"  registration ends {_when(g['registration_end'])}, delivery ends "

@@ -103,7 +103,7 @@ def decide(ctx: TurnContext, state: GameState, me: str,
            best_response: BestResponseFn) -> Decision:
     """What `me` does now: wait, or bid its best response in whole Wh (never above its demand
     nor a seller's free capacity), or stand if that moves no entry by more than epsilon."""
-    if state.status.phase == "converged":
+    if state.status.phase == "ended":
         return Decision(Action.ENDED)
     if not state.is_turn_of(me):
         return Decision(Action.WAIT)
@@ -118,6 +118,6 @@ def decide(ctx: TurnContext, state: GameState, me: str,
 
 def fallback(state: GameState, me: str) -> Decision:
     """Without a best response (bidding keeps failing): stand on my turn, else wait."""
-    if state.status.phase == "converged":
+    if state.status.phase == "ended":
         return Decision(Action.ENDED)
     return Decision(Action.STAND if state.is_turn_of(me) else Action.WAIT)

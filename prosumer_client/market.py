@@ -17,12 +17,12 @@ from typing import Any
 from web3 import Web3
 from web3.contract import Contract
 
-from ledger_contracts import Deployment, Rpc, micro_to_price, wh_to_kwh
+from ledger_contracts import Deployment, EndReason, Phase, Rpc, micro_to_price, wh_to_kwh
 
 from .views import Contract as Views
 
-PHASES = ("none", "registration", "bidding", "converged")
-END_REASONS = ("none", "converged", "round-limit", "no-participants")
+PHASES = tuple(p.label for p in Phase)  # "none", "registration", "bidding", "ended"
+END_REASONS = tuple(r.label for r in EndReason)  # "none", "converged", "round_limit", ...
 ROLES = ("none", "seller", "buyer")
 
 
@@ -39,7 +39,7 @@ class GameParams:
     registration_end: int  # unix seconds (chain time)
     delivery_end: int
     round_limit: int
-    turn_deadline: int  # seconds per turn
+    turn_seconds: int  # seconds per turn
     epsilon_wh: int
 
 

@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 /// @title IMarket
 /// @notice The gridgame market: a permissioned registry of prosumers and the turn-based game in
-/// which buyers split their demand among sellers (see `shared/design/MARKET.md`).
+/// which buyers split their demand among sellers (see the README's "Two things to know about the game").
 /// @dev Units on chain: energy in Wh, prices in micro-units of the settlement token per kWh.
 /// Every function acts for `_msgSender()` (ERC-2771), so a relay submitting a prosumer's signed
 /// request acts for the prosumer. Settlement (escrow, payments, metering) is a separate contract
@@ -13,15 +13,15 @@ interface IMarket {
 
     /// @notice Where a game is in its life.
     /// @dev `None`: no such game. `Registration`: offers and demands are accepted until
-    /// `registrationEnd`. `Bidding`: buyers bid in turn. `Converged`: bidding is over and the
-    /// allocation is final; `GameStatus.endReason` says why (converged, round limit, or nobody to
-    /// trade with). Later stages (trades fixed, closing, closed) are the settlement's own status
-    /// (`ISettlement.Status`).
+    /// `registrationEnd`. `Bidding`: buyers bid in turn. `Ended`: bidding is over and the
+    /// allocation is final; `GameStatus.endReason` says why (`EndReason`: converged, round limit,
+    /// or nobody to trade with). Later stages (trades fixed, closing, closed) are the settlement's
+    /// own status (`ISettlement.Status`).
     enum Phase {
         None,
         Registration,
         Bidding,
-        Converged
+        Ended
     }
 
     /// @notice Why bidding ended.
@@ -46,14 +46,14 @@ interface IMarket {
     /// @param registrationEnd Offers and demands are accepted while `block.timestamp < registrationEnd`.
     /// @param deliveryEnd End of the delivery period (used by settlement); after `registrationEnd`.
     /// @param roundLimit Most rounds of bidding; at least 1.
-    /// @param turnDeadline Seconds a buyer has for its turn, counted from the turn's start.
+    /// @param turnSeconds Seconds a buyer has for its turn, counted from the turn's start.
     /// @param epsilon Convergence tolerance in Wh: a round in which no bid entry moved by more
     /// than `epsilon` ends the game.
     struct GameParams {
         uint64 registrationEnd;
         uint64 deliveryEnd;
         uint32 roundLimit;
-        uint32 turnDeadline;
+        uint32 turnSeconds;
         uint64 epsilon;
     }
 
@@ -70,6 +70,8 @@ interface IMarket {
     /// @param turn The position, in buyer order, of the buyer whose turn it is.
     /// @param turnDeadline Last timestamp at which the current buyer may still bid.
     /// @param roundMaxChange Largest |new - old| of any bid entry (Wh) so far in this round.
+    /// @param turnSeconds The game's `GameParams.turnSeconds`, copied so that a turn reads and
+    /// writes one storage slot (the struct is exactly 256 bits).
     struct GameStatus {
         Phase phase;
         EndReason endReason;
@@ -79,6 +81,7 @@ interface IMarket {
         uint16 turn;
         uint64 turnDeadline;
         uint64 roundMaxChange;
+        uint32 turnSeconds;
     }
 
     /// @notice Everything a buyer needs for its turn, in one call.
@@ -177,8 +180,8 @@ interface IMarket {
     /// @notice A game needs at least one round.
     error MarketZeroRoundLimit();
 
-    /// @notice A turn needs a positive deadline.
-    error MarketZeroTurnDeadline();
+    /// @notice A turn needs a positive number of seconds (`GameParams.turnSeconds`).
+    error MarketZeroTurnSeconds();
 
     /// @notice Game `gameId` is in phase `actual`, the call needs `expected`.
     error MarketWrongPhase(uint256 gameId, Phase expected, Phase actual);
@@ -263,7 +266,7 @@ interface IMarket {
         uint64 registrationEnd,
         uint64 deliveryEnd,
         uint32 roundLimit,
-        uint32 turnDeadline,
+        uint32 turnSeconds,
         uint64 epsilon
     );
 

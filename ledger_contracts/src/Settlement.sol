@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
-import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {EscrowLedger} from "./EscrowLedger.sol";
 import {IMarket} from "./IMarket.sol";
 import {ISettlement} from "./ISettlement.sol";
 import {PackedWords} from "./libraries/PackedWords.sol";
@@ -14,31 +13,17 @@ import {SettlementMath} from "./libraries/SettlementMath.sol";
 /// @title Settlement
 /// @notice Escrow, trades, metered delivery, grid imports and exports, and contribution metrics
 /// for the games of one Market (rules and the conservation argument: `docs/settlement.md`).
-/// @dev Every token this contract holds belongs to one game (`GameBook.held`): a buyer's escrow
-/// enters with its demand and leaves as a refund, a payment to a seller, or the operator's
-/// income. Trades are not stored: the allocation stays in the Market (final once bidding ended),
-/// each seller's price and every participant's zone are snapshotted in its `Party` record, and
-/// the hop matrix in the game's book, so later hop changes cannot move a fixed price.
-contract Settlement is ISettlement, ERC2771Context {
-    using SafeERC20 for IERC20;
-    using PackedWords for uint256;
+/// @dev The books and the one path of every token and escrow movement are in `EscrowLedger`.
+/// A buyer's escrow enters with its demand and leaves as a refund, a payment to a seller, or the
+/// operator's income. Trades are not stored: the allocation stays in the Market (final once
+/// bidding ended), each seller's price and every participant's zone are snapshotted in its
+/// `Party` record, and the hop matrix in the game's book, so later hop changes cannot move a
+/// fixed price.
+contract Settlement is EscrowLedger {
+    using PackedWords for mapping(uint256 => uint256);
 
     /// @inheritdoc ISettlement
     uint256 public constant MAX_READING_WH = type(uint32).max;
-
-    /// @dev The Market's role names (the Market is the one registry of roles).
-    bytes32 private constant _CLOCK_ROLE = keccak256("CLOCK_ROLE");
-    bytes32 private constant _METER_ROLE = keccak256("METER_ROLE");
-
-    IMarket private immutable _market;
-    IERC20 private immutable _token;
-    address private immutable _operator;
-
-    struct GameData {
-        GameBook book;
-        mapping(uint256 word => uint256) hopWords;
-        mapping(address account => Party) parties;
-    }
 
     /// @dev A seller as trades need it: its address, energy price and zone.
     struct Seller {
@@ -47,23 +32,13 @@ contract Settlement is ISettlement, ERC2771Context {
         uint256 zone;
     }
 
-    mapping(uint256 gameId => GameData) private _games;
-    mapping(address account => uint256) private _escrows;
-
     /// @param market_ The market whose games are settled (it must then `setSettlement` to this).
     /// @param token_ The settlement token.
     /// @param operator_ The grid's counterparty.
     /// @param trustedForwarder The `GridForwarder` relaying the clock's and meters' signed requests.
     constructor(IMarket market_, IERC20 token_, address operator_, address trustedForwarder)
-        ERC2771Context(trustedForwarder)
-    {
-        if (address(market_) == address(0) || address(token_) == address(0) || operator_ == address(0)) {
-            revert SettlementZeroAddress();
-        }
-        _market = market_;
-        _token = token_;
-        _operator = operator_;
-    }
+        EscrowLedger(market_, token_, operator_, trustedForwarder)
+    {}
 
     // =============================================================== market hook
 
@@ -76,20 +51,14 @@ contract Settlement is ISettlement, ERC2771Context {
         uint256 allowance = _token.allowance(buyer, address(this));
         if (allowance < amount) revert SettlementInsufficientAllowance(buyer, allowance, amount);
 
-        GameData storage g = _games[gameId];
+        GameData storage g = _game(gameId);
         Party storage p = g.parties[buyer];
-        // Safe casts: wh < 2^32 and the unit price < 2^81, so amount < 2^113; maxHop is a uint16.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.escrowed = uint128(amount);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.locked = uint128(amount);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.maxHop = uint16(maxHop);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        g.book.held += uint128(amount);
-        _escrows[buyer] += amount;
+        // wh < 2^32 and the unit price < 2^81, so amount < 2^113; maxHop is a uint16 distance.
+        p.escrowed = SafeCast.toUint128(amount);
+        p.locked = p.escrowed;
+        p.maxHop = SafeCast.toUint16(maxHop);
         emit EscrowLocked(gameId, buyer, wh, maxHop, amount);
-        _token.safeTransferFrom(buyer, address(this), amount);
+        _update(g.book, buyer, 0, buyer, address(this), amount);
     }
 
     // =============================================================== fixing trades
@@ -97,11 +66,11 @@ contract Settlement is ISettlement, ERC2771Context {
     /// @inheritdoc ISettlement
     function fixTrades(uint256 gameId, uint256 maxBuyers) external returns (bool done) {
         if (maxBuyers == 0) revert SettlementZeroChunk();
-        GameData storage g = _games[gameId];
+        GameData storage g = _game(gameId);
         GameBook memory book = g.book;
         if (book.status >= Status.TradesFixed) revert SettlementTradesAlreadyFixed(gameId);
         IMarket.Phase phase = _market.phase(gameId);
-        if (phase != IMarket.Phase.Converged) revert SettlementBiddingNotEnded(gameId, phase);
+        if (phase != IMarket.Phase.Ended) revert SettlementBiddingNotEnded(gameId, phase);
 
         Seller[] memory sellers = book.status == Status.Open ? _priceSellers(gameId, g, book) : _sellers(gameId, g);
         IMarket.Demand[] memory demands = _market.demands(gameId);
@@ -113,25 +82,25 @@ contract Settlement is ISettlement, ERC2771Context {
             refunds[k] = _fixBuyer(gameId, g, book, sellers, demands[k]);
         }
         done = end == demands.length;
-        // Safe cast: end <= buyers <= Market.MAX_BUYERS < 2^16.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.cursor = done ? 0 : uint16(end);
+        // end <= buyers <= Market.MAX_BUYERS < 2^16; block times fit in 64 bits.
+        book.cursor = done ? 0 : SafeCast.toUint16(end);
         if (done) {
             book.status = Status.TradesFixed;
-            // Safe cast: block times fit in 64 bits for billions of years.
-            // forge-lint: disable-next-line(unsafe-typecast)
-            book.fixedAt = uint64(block.timestamp);
+            book.fixedAt = SafeCast.toUint64(block.timestamp);
         }
         g.book = book;
         if (done) emit TradesFixed(gameId, demands.length, sellers.length);
 
         for (uint256 k = start; k < end; ++k) {
-            if (refunds[k] != 0) _token.safeTransfer(demands[k].buyer, refunds[k]);
+            if (refunds[k] != 0) {
+                _update(g.book, demands[k].buyer, refunds[k], address(this), demands[k].buyer, refunds[k]);
+            }
         }
     }
 
     /// @dev First call of {fixTrades}: snapshots prices, delivery end and hop matrix into `book`
-    /// (memory; the caller stores it), prices every seller under its final load and records it.
+    /// (memory; the caller stores it; the hop matrix goes to storage), prices every seller under
+    /// its final load and records it.
     function _priceSellers(uint256 gameId, GameData storage g, GameBook memory book)
         private
         returns (Seller[] memory sellers)
@@ -142,28 +111,15 @@ contract Settlement is ISettlement, ERC2771Context {
         book.feedIn = prices.feedIn;
         book.transmissionFee = prices.transmissionFee;
         book.deliveryEnd = params.deliveryEnd;
-        book.zoneCount = _snapshotHops(g);
+        uint16[] memory distances;
+        (book.zoneCount, distances) = _market.hopDistances();
+        g.hopWords.storeU16s(distances);
 
         IMarket.Offer[] memory offers = _market.offers(gameId);
         uint256[] memory loads = _market.gameState(gameId).loads;
         sellers = new Seller[](offers.length);
         for (uint256 j; j < offers.length; ++j) {
             sellers[j] = _priceSeller(gameId, g, offers[j], loads[j], prices.retail);
-        }
-    }
-
-    /// @dev Copies the market's hop matrix into the game's book; returns the zone count.
-    function _snapshotHops(GameData storage g) private returns (uint16 zoneCount) {
-        uint16[] memory distances;
-        (zoneCount, distances) = _market.hopDistances();
-        uint256 word;
-        for (uint256 k; k < distances.length; ++k) {
-            uint256 lane = k % PackedWords.U16_LANES;
-            word = word.setU16(lane, distances[k]);
-            if (lane == PackedWords.U16_LANES - 1 || k + 1 == distances.length) {
-                g.hopWords[k / PackedWords.U16_LANES] = word;
-                word = 0;
-            }
         }
     }
 
@@ -174,15 +130,12 @@ contract Settlement is ISettlement, ERC2771Context {
     {
         uint256 zone = _market.prosumer(offer.seller).zone;
         uint256 price = SettlementMath.energyPrice(offer.price, offer.wh, load, retail);
-        seller = Seller(offer.seller, price, zone);
+        seller = Seller({account: offer.seller, price: price, zone: zone});
         Party storage p = g.parties[offer.seller];
-        // Safe casts: price <= retail (uint64); a load is within a uint32 capacity; zone is a uint16.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.energyPrice = uint64(price);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.tradedWh = uint32(load);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.zone = uint16(zone);
+        // price <= retail (a uint64); a load is within a uint32 capacity; zone is a uint16.
+        p.energyPrice = SafeCast.toUint64(price);
+        p.tradedWh = SafeCast.toUint32(load);
+        p.zone = SafeCast.toUint16(zone);
         p.tradesFixed = true;
         emit SellerPriced(gameId, offer.seller, load, price);
     }
@@ -193,12 +146,12 @@ contract Settlement is ISettlement, ERC2771Context {
         sellers = new Seller[](offers.length);
         for (uint256 j; j < offers.length; ++j) {
             Party storage p = g.parties[offers[j].seller];
-            sellers[j] = Seller(offers[j].seller, p.energyPrice, p.zone);
+            sellers[j] = Seller({account: offers[j].seller, price: p.energyPrice, zone: p.zone});
         }
     }
 
     /// @dev Fixes one buyer's trades: its cost and import reserve stay locked; returns the refund
-    /// (the caller transfers it).
+    /// (the caller releases and transfers it).
     function _fixBuyer(
         uint256 gameId,
         GameData storage g,
@@ -218,17 +171,11 @@ contract Settlement is ISettlement, ERC2771Context {
         if (locked > escrowed) locked = escrowed;
         refund = escrowed - locked;
 
-        // Safe casts: locked <= escrowed (uint128); bought <= demand (uint32); zone is a uint16.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.locked = uint128(locked);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.tradedWh = uint32(bought);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.zone = uint16(zone);
+        // locked <= escrowed (a uint128); bought <= demand (a uint32); zone is a uint16.
+        p.locked = SafeCast.toUint128(locked);
+        p.tradedWh = SafeCast.toUint32(bought);
+        p.zone = SafeCast.toUint16(zone);
         p.tradesFixed = true;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.held -= uint128(refund);
-        _escrows[buyer] -= refund;
         emit BuyerTradesFixed(gameId, buyer, bought, cost, locked, refund);
     }
 
@@ -272,7 +219,7 @@ contract Settlement is ISettlement, ERC2771Context {
     /// @inheritdoc ISettlement
     function postReading(uint256 gameId, address account, uint256 producedWh, uint256 consumedWh) external {
         _checkRole(_METER_ROLE);
-        GameData storage g = _games[gameId];
+        GameData storage g = _game(gameId);
         Status status = g.book.status;
         if (status < Status.TradesFixed) revert SettlementTradesNotFixed(gameId, status);
         if (status > Status.TradesFixed) revert SettlementGameClosing(gameId, status);
@@ -283,11 +230,8 @@ contract Settlement is ISettlement, ERC2771Context {
         if (producedWh > MAX_READING_WH) revert SettlementReadingTooLarge(producedWh, MAX_READING_WH);
         if (consumedWh > MAX_READING_WH) revert SettlementReadingTooLarge(consumedWh, MAX_READING_WH);
 
-        // Safe casts: both readings were just checked to fit in 32 bits.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.producedWh = uint32(producedWh);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        p.consumedWh = uint32(consumedWh);
+        p.producedWh = SafeCast.toUint32(producedWh);
+        p.consumedWh = SafeCast.toUint32(consumedWh);
         p.read = true;
         // Cannot overflow: one reading per participant, at most MAX_SELLERS + MAX_BUYERS < 2^16.
         ++g.book.readings;
@@ -312,7 +256,7 @@ contract Settlement is ISettlement, ERC2771Context {
             amounts[j] = _deliver(gameId, g, buyer, bp, offers[j].seller, sp, bids[j]);
         }
         for (uint256 j; j < amounts.length; ++j) {
-            if (amounts[j] != 0) _token.safeTransfer(offers[j].seller, amounts[j]);
+            if (amounts[j] != 0) _update(g.book, buyer, 0, address(this), offers[j].seller, amounts[j]);
         }
     }
 
@@ -330,11 +274,11 @@ contract Settlement is ISettlement, ERC2771Context {
             if (wh == 0) continue;
             total += _deliver(gameId, g, buyer, bp, seller, sp, wh);
         }
-        if (total != 0) _token.safeTransfer(seller, total);
+        if (total != 0) _update(g.book, seller, 0, address(this), seller, total);
     }
 
-    /// @dev Pays the delivered part of the trade `buyer`-`seller` of `tradeWh` Wh (both read);
-    /// returns the seller's amount (the caller transfers it).
+    /// @dev Pays the delivered part of the trade `buyer`-`seller` of `tradeWh` Wh (both read) out
+    /// of the buyer's escrow; returns the seller's amount (the caller transfers it).
     function _deliver(
         uint256 gameId,
         GameData storage g,
@@ -349,7 +293,7 @@ contract Settlement is ISettlement, ERC2771Context {
         uint256 chargedMilli;
         uint256 spent;
         (amount, chargedMilli, spent) = _recordDelivery(g, bp, sp, wh);
-        _escrows[buyer] -= spent;
+        _update(g.book, buyer, spent, address(this), seller, 0); // spent now; the tokens move with the seller's payment
         emit TradeDelivered(gameId, buyer, seller, wh, amount, chargedMilli);
     }
 
@@ -369,16 +313,11 @@ contract Settlement is ISettlement, ERC2771Context {
         bp.chargedMilli = before + chargedMilli;
         spent = SettlementMath.ceilDiv(before + chargedMilli, SettlementMath.WH_PER_KWH)
             - SettlementMath.ceilDiv(before, SettlementMath.WH_PER_KWH);
-        // Safe casts: delivered energy never exceeds the traded energy (uint32), summed per side;
-        // a trade's transmission is below 2^113 and all of them are bounded by the escrow (uint128).
-        // forge-lint: disable-next-line(unsafe-typecast)
-        bp.deliveredWh += uint32(wh);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        sp.deliveredWh += uint32(wh);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.transmissionMilli += uint128(transmissionMilli);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.held -= uint128(amount);
+        // Delivered energy never exceeds the traded energy (a uint32), summed per side; a trade's
+        // transmission is below 2^113 and all of them are bounded by the escrow (a uint128).
+        bp.deliveredWh = SafeCast.toUint32(bp.deliveredWh + wh);
+        sp.deliveredWh = SafeCast.toUint32(sp.deliveredWh + wh);
+        book.transmissionMilli = SafeCast.toUint128(book.transmissionMilli + transmissionMilli);
     }
 
     // =============================================================== close
@@ -387,7 +326,7 @@ contract Settlement is ISettlement, ERC2771Context {
     function closeGame(uint256 gameId, uint256 maxItems) external returns (bool done) {
         _checkRole(_CLOCK_ROLE);
         if (maxItems == 0) revert SettlementZeroChunk();
-        GameData storage g = _games[gameId];
+        GameData storage g = _game(gameId);
         GameBook storage book = g.book;
         Status status = book.status;
         if (status == Status.Closed) revert SettlementGameClosed(gameId);
@@ -405,9 +344,8 @@ contract Settlement is ISettlement, ERC2771Context {
         uint256 end = start + maxItems;
         if (end > items) end = items;
         done = end == items;
-        // Safe cast: items <= 2 x 1024 + 1 < 2^16.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.cursor = uint16(end);
+        // items <= 2 x 1024 + 1 < 2^16.
+        book.cursor = SafeCast.toUint16(end);
         book.status = done ? Status.Closed : Status.Closing;
         if (status == Status.TradesFixed) emit ClosingStarted(gameId);
 
@@ -424,31 +362,18 @@ contract Settlement is ISettlement, ERC2771Context {
     function _closeBuyer(uint256 gameId, GameData storage g, address buyer) private {
         Party storage p = g.parties[buyer];
         GameBook storage book = g.book;
+        p.settled = true;
+        (uint256 importCharge, uint256 exportCredit) = _gridPosition(gameId, book, buyer, p, true);
         uint256 spent = SettlementMath.ceilDiv(p.chargedMilli, SettlementMath.WH_PER_KWH);
         uint256 available = p.locked - spent;
-        bool read = p.read;
-        // A buyer's delivered energy never exceeds its consumption (pro rata shares round down).
-        uint256 importWh = read ? p.consumedWh - p.deliveredWh : 0;
-        uint256 exportWh = read ? p.producedWh : 0;
-        uint256 importCharge = SettlementMath.charge(importWh, book.retail);
-        uint256 exportCredit = SettlementMath.credit(exportWh, book.feedIn);
         uint256 toGrid = importCharge < available ? importCharge : available;
-        uint256 refund = available - toGrid;
+        // toGrid is part of the buyer's escrow (< 2^113).
+        book.importsFromEscrow = SafeCast.toUint128(book.importsFromEscrow + toGrid);
+        emit EscrowReleased(gameId, buyer, spent, toGrid, available - toGrid);
 
-        p.settled = true;
-        // Safe casts: toGrid and refund are parts of the buyer's escrow (< 2^113).
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.importsFromEscrow += uint128(toGrid);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        book.held -= uint128(refund);
-        _escrows[buyer] -= available;
-        if (read) emit GridSettled(gameId, buyer, importWh, importCharge, exportWh, exportCredit);
-        else emit ReadingMissing(gameId, buyer);
-        emit EscrowReleased(gameId, buyer, spent, toGrid, refund);
-
-        if (refund != 0) _token.safeTransfer(buyer, refund);
-        _settleGrid(gameId, buyer, importCharge - toGrid, exportCredit);
-        if (read) _market.recordMetering(buyer, p.producedWh, p.consumedWh);
+        _update(book, buyer, available, address(this), buyer, available - toGrid);
+        _settleGrid(gameId, book, buyer, importCharge - toGrid, exportCredit);
+        if (p.read) _market.recordMetering(buyer, p.producedWh, p.consumedWh);
     }
 
     /// @dev Pays the operator everything the game still holds once every buyer is released:
@@ -460,82 +385,40 @@ contract Settlement is ISettlement, ERC2771Context {
         // income >= transmission + imports: every buyer spent at least the exact cost of its
         // delivered trades (rounded up) and every seller got at most its exact share (rounded down).
         uint256 dust = income - transmission - imports;
-        book.held = 0;
         emit GameIncomePaid(gameId, _operator, transmission, imports, dust);
-        if (income != 0) _token.safeTransfer(_operator, income);
+        _update(book, _operator, 0, address(this), _operator, income);
     }
 
     /// @dev Settles a seller's grid position (it holds no escrow).
     function _closeSeller(uint256 gameId, GameData storage g, address seller) private {
         Party storage p = g.parties[seller];
         p.settled = true;
-        if (!p.read) {
-            emit ReadingMissing(gameId, seller);
-            return;
-        }
-        GameBook storage book = g.book;
-        // A seller's delivered energy never exceeds its production (pro rata shares round down).
-        uint256 importWh = p.consumedWh;
-        uint256 exportWh = p.producedWh - p.deliveredWh;
-        uint256 importCharge = SettlementMath.charge(importWh, book.retail);
-        uint256 exportCredit = SettlementMath.credit(exportWh, book.feedIn);
-        emit GridSettled(gameId, seller, importWh, importCharge, exportWh, exportCredit);
-        _settleGrid(gameId, seller, importCharge, exportCredit);
+        (uint256 importCharge, uint256 exportCredit) = _gridPosition(gameId, g.book, seller, p, false);
+        if (!p.read) return;
+        _settleGrid(gameId, g.book, seller, importCharge, exportCredit);
         _market.recordMetering(seller, p.producedWh, p.consumedWh);
     }
 
-    /// @dev Nets what `account` owes the grid (`owed`) against what the grid owes it (`owedTo`)
-    /// and pays the difference wallet to wallet.
-    function _settleGrid(uint256 gameId, address account, uint256 owed, uint256 owedTo) private {
-        if (owedTo > owed) _pay(gameId, _operator, account, owedTo - owed);
-        else if (owed > owedTo) _pay(gameId, account, _operator, owed - owedTo);
-    }
-
-    /// @dev Moves up to `amount` from `payer`'s wallet to `payee`'s, within the payer's balance and
-    /// its allowance to this contract; records the rest as debt. Never reverts for want of funds.
-    function _pay(uint256 gameId, address payer, address payee, uint256 amount) private {
-        uint256 balance = _token.balanceOf(payer);
-        uint256 allowance = _token.allowance(payer, address(this));
-        uint256 paid = amount;
-        if (paid > balance) paid = balance;
-        if (paid > allowance) paid = allowance;
-        if (paid < amount) emit DebtRecorded(gameId, payer, payee, amount - paid);
-        if (paid == 0) return;
-        emit GridPaid(gameId, payer, payee, paid);
-        _token.safeTransferFrom(payer, payee, paid);
+    /// @dev Announces a participant's grid position ({GridSettled}; {ReadingMissing} without a
+    /// reading, then no position) and returns its import charge and export credit. A buyer's
+    /// delivered energy never exceeds its consumption, nor a seller's its production (pro rata
+    /// shares round down); a buyer delivers nothing, so its production is all export.
+    function _gridPosition(uint256 gameId, GameBook storage book, address account, Party storage p, bool isBuyer)
+        private
+        returns (uint256 importCharge, uint256 exportCredit)
+    {
+        if (!p.read) {
+            emit ReadingMissing(gameId, account);
+            return (0, 0);
+        }
+        uint256 importWh = isBuyer ? p.consumedWh - p.deliveredWh : p.consumedWh;
+        uint256 exportWh = isBuyer ? p.producedWh : p.producedWh - p.deliveredWh;
+        importCharge = SettlementMath.charge(importWh, book.retail);
+        exportCredit = SettlementMath.credit(exportWh, book.feedIn);
+        emit GridSettled(gameId, account, importWh, importCharge, exportWh, exportCredit);
     }
 
     // =============================================================== views
-
-    /// @inheritdoc ISettlement
-    function market() external view returns (IMarket) {
-        return _market;
-    }
-
-    /// @inheritdoc ISettlement
-    function token() external view returns (address) {
-        return address(_token);
-    }
-
-    /// @inheritdoc ISettlement
-    function operator() external view returns (address) {
-        return _operator;
-    }
-
-    /// @inheritdoc ISettlement
-    function gameBook(uint256 gameId) external view returns (GameBook memory) {
-        return _games[gameId].book;
-    }
-
-    /// @inheritdoc ISettlement
-    function party(uint256 gameId, address account) external view returns (Party memory) {
-        return _games[gameId].parties[account];
-    }
-
-    /// @inheritdoc ISettlement
-    function escrowOf(address account) external view returns (uint256) {
-        return _escrows[account];
-    }
 
     /// @inheritdoc ISettlement
     function escrowFor(uint256 gameId, address buyer, uint256 wh) public view returns (uint256 amount, uint256 maxHop) {
@@ -546,27 +429,5 @@ contract Settlement is ISettlement, ERC2771Context {
             if (distances[k] > maxHop) maxHop = distances[k];
         }
         amount = SettlementMath.escrow(wh, prices.retail, prices.transmissionFee, maxHop);
-    }
-
-    // =============================================================== internals
-
-    /// @dev The hop distance charged between zones `from` and `to`: the snapshotted matrix,
-    /// capped at the distance the buyer's escrow covers.
-    function _hops(GameData storage g, uint256 zoneCount, uint256 from, uint256 to, uint256 maxHop)
-        private
-        view
-        returns (uint256 hops)
-    {
-        uint256 k = from * zoneCount + to;
-        hops = g.hopWords[k / PackedWords.U16_LANES].getU16(k % PackedWords.U16_LANES);
-        if (hops > maxHop) hops = maxHop;
-    }
-
-    /// @dev Reverts unless the caller holds `role` in the Market.
-    function _checkRole(bytes32 role) private view {
-        address caller = _msgSender();
-        if (!IAccessControl(address(_market)).hasRole(role, caller)) {
-            revert IAccessControl.AccessControlUnauthorizedAccount(caller, role);
-        }
     }
 }

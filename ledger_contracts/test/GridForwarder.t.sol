@@ -5,17 +5,12 @@ import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.
 import {Errors} from "@openzeppelin/contracts/utils/Errors.sol";
 
 import {IMarket} from "../src/IMarket.sol";
+import {ForwardRequests} from "./utils/ForwardRequests.sol";
 import {MarketFixture} from "./utils/MarketFixture.sol";
 
 /// @notice The meta-transaction path: a relay executes prosumers' and the clock's signed
 /// requests through the GridForwarder, and the Market acts for the signer, never the relay.
 contract GridForwarderTest is MarketFixture {
-    bytes32 private constant _FORWARD_REQUEST_TYPEHASH = keccak256(
-        "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48 deadline,bytes data)"
-    );
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-
     address internal relay;
 
     function setUp() public override {
@@ -23,46 +18,12 @@ contract GridForwarderTest is MarketFixture {
         relay = makeAddr("relay");
     }
 
-    /// @dev The EIP-712 digest of a request, built by hand (not from the forwarder's own helpers).
-    function _digest(ERC2771Forwarder.ForwardRequestData memory request, uint256 nonce)
-        internal
-        view
-        returns (bytes32)
-    {
-        bytes32 domainSeparator = keccak256(
-            abi.encode(_DOMAIN_TYPEHASH, keccak256("gridgame"), keccak256("1"), block.chainid, address(forwarder))
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                _FORWARD_REQUEST_TYPEHASH,
-                request.from,
-                request.to,
-                request.value,
-                request.gas,
-                nonce,
-                request.deadline,
-                keccak256(request.data)
-            )
-        );
-        return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
-    }
-
     function _signedRequest(address from, uint256 key, bytes memory data)
         internal
         view
-        returns (ERC2771Forwarder.ForwardRequestData memory request)
+        returns (ERC2771Forwarder.ForwardRequestData memory)
     {
-        request = ERC2771Forwarder.ForwardRequestData({
-            from: from,
-            to: address(market),
-            value: 0,
-            gas: 1_000_000,
-            deadline: uint48(block.timestamp + 1 hours),
-            data: data,
-            signature: ""
-        });
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, _digest(request, forwarder.nonces(from)));
-        request.signature = abi.encodePacked(r, s, v);
+        return ForwardRequests.signed(forwarder, key, from, address(market), data);
     }
 
     /// @dev The address the forwarder recovers from `request`'s signature.
@@ -74,7 +35,7 @@ contract GridForwarderTest is MarketFixture {
             s := mload(add(sig, 0x40))
             v := byte(0, mload(add(sig, 0x60)))
         }
-        return ecrecover(_digest(request, forwarder.nonces(request.from)), v, r, s);
+        return ecrecover(ForwardRequests.digest(forwarder, request, forwarder.nonces(request.from)), v, r, s);
     }
 
     function _execute(ERC2771Forwarder.ForwardRequestData memory request) internal {
@@ -140,9 +101,7 @@ contract GridForwarderTest is MarketFixture {
             _signedRequest(forger, forgerKey, abi.encodeCall(IMarket.publishDemand, (gameId, 700)));
         request.from = prosumer;
         vm.expectRevert(
-            abi.encodeWithSelector(
-                ERC2771Forwarder.ERC2771ForwarderInvalidSigner.selector, _recover(request), prosumer
-            )
+            abi.encodeWithSelector(ERC2771Forwarder.ERC2771ForwarderInvalidSigner.selector, _recover(request), prosumer)
         );
         _execute(request);
         (IMarket.Role role,) = market.participant(gameId, prosumer);

@@ -27,7 +27,7 @@ class Scenario:
     fee_per_hop: float = 0.02
     epsilon_wh: int = 5
     round_limit: int = 50
-    turn_deadline: int = 60
+    turn_seconds: int = 60
     registration_seconds: int = 60
     delivery_seconds: int = 900
 
@@ -91,6 +91,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ValueError(f"scenario file {p} not found") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"scenario file {p} is not JSON: {exc}") from None
+    if "turn_deadline" in data and "turn_seconds" not in data:  # the former name of turn_seconds
+        data["turn_seconds"] = data.pop("turn_deadline")
     known = {f.name for f in fields(Scenario)}
     unknown = sorted(set(data) - known)
     if unknown:

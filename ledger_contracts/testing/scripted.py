@@ -22,6 +22,7 @@ from web3.types import TxReceipt
 
 from ..chain import transact
 from ..deployment import MAX_UINT256, Deployment
+from ..game import EndReason
 from ..units import kwh_to_wh, price_to_micro, to_wh_bid
 from .scenario import Scenario
 
@@ -29,7 +30,7 @@ from .scenario import Scenario
 Floats = Sequence[float]
 BestResponse = Callable[[float, Floats, Floats, Floats, Floats, float, float | None], Floats]
 
-END_REASONS = {0: "none", 1: "converged", 2: "round-limit", 3: "no-participants"}
+END_REASONS = {r.value: r.label for r in EndReason}
 SETTLEMENT_CLOSED = 4  # ISettlement.Status.Closed
 TRADES_FIXED = 2  # ISettlement.Status.TradesFixed
 
@@ -129,7 +130,7 @@ class ScriptedMarket:
         now = self.w3.eth.get_block("latest")["timestamp"]
         registration_end = now + sc.registration_seconds
         params = (registration_end, registration_end + sc.delivery_seconds,
-                  sc.round_limit, sc.turn_deadline, sc.epsilon_wh)
+                  sc.round_limit, sc.turn_seconds, sc.epsilon_wh)
         self.send("openGame", self.operator, m.functions.openGame(params))
         game_id = int(m.functions.gameCount().call())
         sellers = self.prosumers[: len(sc.sellers)]

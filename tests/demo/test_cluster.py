@@ -20,7 +20,7 @@ from ledger_contracts.testing import Scenario
 # Ample capacity: no seller fills up, so the game's equilibrium is the potential's minimiser.
 ROOMY = Scenario(sellers=((200, 0.08), (150, 0.1)), buyers=(20, 30, 25),
                  seller_zones=(0, 1), buyer_zones=(0, 1, 2), round_limit=30, epsilon_wh=2,
-                 turn_deadline=60, registration_seconds=120)
+                 turn_seconds=60, registration_seconds=120)
 
 
 @pytest.fixture

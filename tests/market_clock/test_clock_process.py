@@ -19,7 +19,7 @@ from .players import Players, wait_for
 # Chain seconds: 90 s registration and 30 s turns; at x60, 1.5 s and 0.5 s of wall time.
 # With settlement, 30 s for the meters after the delivery end, then the game is closed (no meter
 # posts here: no wall seconds are kept for one).
-FLAGS = ("--speed", "60", "--registration", "90", "--turn-deadline", "30", "--round-limit", "4",
+FLAGS = ("--speed", "60", "--registration", "90", "--turn-seconds", "30", "--round-limit", "4",
          "--period", "600", "--delivery", "300", "--epsilon-wh", "5", "--grace", "0.5",
          "--metering", "30", "--meter-grace", "0", "--games", "1")
 
@@ -94,7 +94,7 @@ def test_plays_a_game_through_the_queue(market: Market, queue: Queue,
     skipped = [e.args["buyer"] for e in events if e.name == "TurnSkipped"]
     assert skipped == [silent, silent]  # the live buyers were never skipped
     opened = next(e for e in events if e.name == "GameOpened")
-    assert opened.args["roundLimit"] == 4 and opened.args["turnDeadline"] == 30
+    assert opened.args["roundLimit"] == 4 and opened.args["turnSeconds"] == 30
     assert opened.args["deliveryEnd"] - opened.args["registrationEnd"] == 300
 
 

@@ -20,7 +20,7 @@ from market_clock.model import (
     Wait,
 )
 
-PLAN = Plan(period=900, registration=120, delivery=900, round_limit=20, turn_deadline=30,
+PLAN = Plan(period=900, registration=120, delivery=900, round_limit=20, turn_seconds=30,
             epsilon_wh=10, metering=60, chunk=50)
 T0 = 1_800_000_000  # the first game's start
 

@@ -25,7 +25,7 @@ from market_clock.model import (
     SkipTurn,
 )
 
-PLAN = Plan(period=900, registration=120, delivery=900, round_limit=3, turn_deadline=30,
+PLAN = Plan(period=900, registration=120, delivery=900, round_limit=3, turn_seconds=30,
             epsilon_wh=10, metering=60, chunk=100)
 
 
@@ -83,7 +83,7 @@ class World(Executor):
             self.games.append(GameView(
                 id=len(self.games) + 1, phase=Phase.REGISTRATION,
                 registration_end=action.registration_end, delivery_end=action.delivery_end,
-                round_limit=action.round_limit, turn_seconds=action.turn_deadline))
+                round_limit=action.round_limit, turn_seconds=action.turn_seconds))
             return True
         g = self.games[action.game_id - 1]  # type: ignore[union-attr]
         if isinstance(action, CloseRegistration):

@@ -10,7 +10,7 @@ from market_clock.settings import parse
 
 def test_defaults() -> None:
     s = parse([])
-    assert (s.period, s.registration, s.delivery, s.round_limit, s.turn_deadline) == (
+    assert (s.period, s.registration, s.delivery, s.round_limit, s.turn_seconds) == (
         900, 120, 900, 20, 30)
     assert s.speed == 1.0 and not s.simulated and s.port == 8083 and s.games == 0
     assert s.jump and s.key_file is None
@@ -21,9 +21,11 @@ def test_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPEED", "50")
     monkeypatch.setenv("EPSILON_WH", "7")
     monkeypatch.setenv("QUEUE", "http://queue:8082")
-    s = parse(["--period", "30", "--turn-deadline", "5", "--no-jump"])
+    monkeypatch.setenv("MARKET_CLOCK_TURN_SECONDS", "9")
+    s = parse(["--period", "30", "--turn-seconds", "5", "--no-jump"])
     assert s.period == 30 and s.speed == 50 and s.simulated and s.epsilon_wh == 7
-    assert s.queue == "http://queue:8082" and s.turn_deadline == 5 and not s.jump
+    assert s.queue == "http://queue:8082" and s.turn_seconds == 5 and not s.jump
+    assert parse([]).turn_seconds == 9  # the prefixed variable, below the flag
 
 
 def test_limits() -> None:

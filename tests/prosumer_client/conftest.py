@@ -35,7 +35,7 @@ SCENARIO = Scenario(
     buyer_zones=(0, 1, 2, 0, 1, 2),
     epsilon_wh=5,
     round_limit=50,
-    turn_deadline=60,
+    turn_seconds=60,
 )
 
 
@@ -76,7 +76,7 @@ class Market:
         now = self.w3.eth.get_block("latest")["timestamp"]
         end = now + registration_seconds
         self.driver.send("openGame", self.operator, self.market.functions.openGame(
-            (end, end + 900, SCENARIO.round_limit, SCENARIO.turn_deadline, epsilon_wh)))
+            (end, end + 900, SCENARIO.round_limit, SCENARIO.turn_seconds, epsilon_wh)))
         return int(self.market.functions.gameCount().call())
 
     def advance(self, seconds: int) -> None:

@@ -43,7 +43,7 @@ CTX = TurnContext(game_id=3, demand_wh=20_000, prices=(0.08, 0.07), caps_wh=(40_
 
 
 def status(phase: str = "bidding", round_: int = 1) -> GameStatus:
-    return GameStatus(phase, "converged" if phase == "converged" else "none", 2, 2, round_, 0,
+    return GameStatus(phase, "converged" if phase == "ended" else "none", 2, 2, round_, 0,
                       0, 0)
 
 
@@ -67,7 +67,7 @@ def test_not_my_turn_waits_and_an_ended_game_ends() -> None:
     never = fixed()
     assert decide(CTX, state(buyer=OTHER), ME, never).action is Action.WAIT
     assert decide(CTX, state(buyer=None, phase="registration"), ME, never).action is Action.WAIT
-    assert decide(CTX, state(buyer=None, phase="converged"), ME, never).action is Action.ENDED
+    assert decide(CTX, state(buyer=None, phase="ended"), ME, never).action is Action.ENDED
     assert never.calls == []  # type: ignore[attr-defined]
 
 
@@ -369,8 +369,8 @@ def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1)])
     agent.step()
     # The GameEnded event is lost; the heartbeat's state read finds the game over.
-    prosumer.reader.current = replace(state(buyer=None, phase="converged"),
-                                      status=replace(status("converged"), round=4))
+    prosumer.reader.current = replace(state(buyer=None, phase="ended"),
+                                      status=replace(status("ended"), round=4))
     agent.step()
     assert agent.ended == 1 and 3 not in agent.tracks
     assert summaries[0].reason == "converged" and summaries[0].rounds == 4

@@ -83,7 +83,7 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
         market.close_registration(game_id, seconds=0)
         phase = market.market.functions.phase(game_id)
         deadline = time.monotonic() + 60
-        while phase.call() != 3 and time.monotonic() < deadline:  # Converged
+        while phase.call() != 3 and time.monotonic() < deadline:  # Ended
             time.sleep(0.005)
         elapsed = time.perf_counter() - started  # closing registration to the game's end
         for name, proc in procs.items():
@@ -102,7 +102,7 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
 
     m = market.market.functions
     _, prices_raw, status = m.game(game_id).call()
-    assert status[0] == 3 and status[1] == 1, f"phase/reason {status[:2]}"  # converged
+    assert status[0] == 3 and status[1] == 1, f"phase/reason {status[:2]}"  # ended, converged
     rounds = status[4]
     events = list(EventReader(market.w3, market.deployment).read(game=game_id))
     turns = sum(e.name in ("BidSubmitted", "BidStood") for e in events)

@@ -379,9 +379,7 @@ contract MarketAdminTest is MarketFixture {
         market.recordMetering(account, max, 0);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketMeteringOverflow.selector, account, 1, 0));
         market.recordMetering(account, 1, 0);
-        vm.expectRevert(
-            abi.encodeWithSelector(IMarket.MarketMeteringOverflow.selector, account, 0, type(uint256).max)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketMeteringOverflow.selector, account, 0, type(uint256).max));
         market.recordMetering(account, 0, type(uint256).max);
         vm.stopPrank();
     }

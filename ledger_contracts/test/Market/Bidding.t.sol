@@ -100,7 +100,7 @@ contract MarketBiddingTest is MarketFixture {
 
     function test_bid_revertsAfterGameEnded() public {
         _standRound();
-        vm.expectRevert(_wrongPhase(IMarket.Phase.Converged));
+        vm.expectRevert(_wrongPhase(IMarket.Phase.Ended));
         _bid(gameId, buyers[0], _list(1, 1));
     }
 
@@ -197,7 +197,7 @@ contract MarketBiddingTest is MarketFixture {
 
     function test_stand_revertsAfterGameEnded() public {
         _standRound();
-        vm.expectRevert(_wrongPhase(IMarket.Phase.Converged));
+        vm.expectRevert(_wrongPhase(IMarket.Phase.Ended));
         vm.prank(buyers[0]);
         market.stand(gameId);
     }
@@ -235,7 +235,7 @@ contract MarketBiddingTest is MarketFixture {
 
     function test_skipTurn_revertsWhenNotBidding() public {
         _standRound();
-        vm.expectRevert(_wrongPhase(IMarket.Phase.Converged));
+        vm.expectRevert(_wrongPhase(IMarket.Phase.Ended));
         vm.prank(clock);
         market.skipTurn(gameId);
     }
@@ -252,7 +252,7 @@ contract MarketBiddingTest is MarketFixture {
         market.stand(gameId);
 
         (,, IMarket.GameStatus memory status) = market.game(gameId);
-        assertEq(uint256(status.phase), uint256(IMarket.Phase.Converged));
+        assertEq(uint256(status.phase), uint256(IMarket.Phase.Ended));
         assertEq(uint256(status.endReason), uint256(IMarket.EndReason.Converged));
         assertEq(status.round, 2);
         assertEq(market.gameState(gameId).currentBuyer, address(0));
@@ -359,7 +359,9 @@ contract MarketBiddingTest is MarketFixture {
         uint256[] memory others,
         uint256[] memory capacities
     ) private pure returns (bytes memory) {
-        if (n != s) return abi.encodeWithSelector(IMarket.MarketBidLengthMismatch.selector, s, n);
+        if (n != s) {
+            return abi.encodeWithSelector(IMarket.MarketBidLengthMismatch.selector, s, n);
+        }
         uint256 total;
         for (uint256 j; j < s; ++j) {
             total += amounts[j];

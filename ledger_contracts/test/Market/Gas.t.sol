@@ -8,10 +8,6 @@ import {MarketFixture} from "../utils/MarketFixture.sol";
 /// cold before every call). Execution gas only: a transaction adds 21,000 and its calldata.
 /// Run with `-vv` to see the numbers; the assertions are regression budgets.
 contract MarketGasTest is MarketFixture {
-    event log_named_uint(string key, uint256 val);
-
-    uint256 internal constant BLOCK_GAS_LIMIT = 30_000_000;
-
     // ---------------------------------------------------------------- measuring
 
     function _measuredBid(uint256 gameId, address buyer, uint256[] memory amounts) internal returns (uint256 used) {
@@ -30,24 +26,6 @@ contract MarketGasTest is MarketFixture {
         used = gasleft();
         market.closeRegistration(gameId);
         used -= gasleft();
-    }
-
-    /// @dev The current buyer's demand split over the sellers in proportion to their free room.
-    function _proportionalBid(uint256 gameId) internal view returns (uint256[] memory amounts) {
-        IMarket.GameState memory state = market.gameState(gameId);
-        IMarket.Offer[] memory offers = market.offers(gameId);
-        uint256 demand = market.demands(gameId)[state.status.turn].wh;
-        amounts = new uint256[](offers.length);
-        uint256 room;
-        for (uint256 j; j < offers.length; ++j) {
-            amounts[j] = offers[j].wh - (state.loads[j] - state.currentBid[j]);
-            room += amounts[j];
-        }
-        if (room > demand) {
-            for (uint256 j; j < offers.length; ++j) {
-                amounts[j] = amounts[j] * demand / room;
-            }
-        }
     }
 
     // ---------------------------------------------------------------- single bids

@@ -87,7 +87,7 @@ contract MarketInvariantTest is MarketFixture {
                 assertLt(played, bound_, "still bidding after the last turn");
                 assertEq(played, (uint256(status.round) - 1) * status.buyerCount + status.turn, "turn count");
             }
-            if (status.phase == IMarket.Phase.Converged && status.endReason == IMarket.EndReason.RoundLimit) {
+            if (status.phase == IMarket.Phase.Ended && status.endReason == IMarket.EndReason.RoundLimit) {
                 assertEq(played, bound_, "round limit before the last turn");
             }
         }

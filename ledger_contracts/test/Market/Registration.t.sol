@@ -13,7 +13,7 @@ contract MarketRegistrationTest is MarketFixture {
         IMarket.GameParams memory params = _params();
         vm.expectEmit(address(market));
         emit IMarket.GameOpened(
-            1, params.registrationEnd, params.deliveryEnd, params.roundLimit, params.turnDeadline, params.epsilon
+            1, params.registrationEnd, params.deliveryEnd, params.roundLimit, params.turnSeconds, params.epsilon
         );
         uint256 gameId = _openGame(params);
 
@@ -63,9 +63,7 @@ contract MarketRegistrationTest is MarketFixture {
         IMarket.GameParams memory params = _params();
         params.registrationEnd = uint64(block.timestamp);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IMarket.MarketRegistrationEndNotInFuture.selector, block.timestamp, block.timestamp
-            )
+            abi.encodeWithSelector(IMarket.MarketRegistrationEndNotInFuture.selector, block.timestamp, block.timestamp)
         );
         vm.prank(clock);
         market.openGame(params);
@@ -91,10 +89,10 @@ contract MarketRegistrationTest is MarketFixture {
         market.openGame(params);
     }
 
-    function test_openGame_revertsOnZeroTurnDeadline() public {
+    function test_openGame_revertsOnZeroTurnSeconds() public {
         IMarket.GameParams memory params = _params();
-        params.turnDeadline = 0;
-        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketZeroTurnDeadline.selector));
+        params.turnSeconds = 0;
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketZeroTurnSeconds.selector));
         vm.prank(clock);
         market.openGame(params);
     }
@@ -148,9 +146,7 @@ contract MarketRegistrationTest is MarketFixture {
     function test_publishOffer_revertsOnUnknownGame() public {
         address seller = _newProsumer(0);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IMarket.MarketWrongPhase.selector, 7, IMarket.Phase.Registration, IMarket.Phase.None
-            )
+            abi.encodeWithSelector(IMarket.MarketWrongPhase.selector, 7, IMarket.Phase.Registration, IMarket.Phase.None)
         );
         vm.prank(seller);
         market.publishOffer(7, 1_000, 100_000);
@@ -277,9 +273,7 @@ contract MarketRegistrationTest is MarketFixture {
         address buyer = _newProsumer(0);
         uint256 end = block.timestamp + REGISTRATION;
         vm.warp(end + 5);
-        vm.expectRevert(
-            abi.encodeWithSelector(IMarket.MarketRegistrationWindowClosed.selector, gameId, end, end + 5)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IMarket.MarketRegistrationWindowClosed.selector, gameId, end, end + 5));
         vm.prank(buyer);
         market.publishDemand(gameId, 1_000);
     }
@@ -415,7 +409,7 @@ contract MarketRegistrationTest is MarketFixture {
         market.closeRegistration(gameId);
 
         (,, IMarket.GameStatus memory status) = market.game(gameId);
-        assertEq(uint256(status.phase), uint256(IMarket.Phase.Converged));
+        assertEq(uint256(status.phase), uint256(IMarket.Phase.Ended));
         assertEq(uint256(status.endReason), uint256(IMarket.EndReason.NoParticipants));
         assertEq(market.gameState(gameId).currentBuyer, address(0));
     }
@@ -428,7 +422,7 @@ contract MarketRegistrationTest is MarketFixture {
         emit IMarket.GameEnded(gameId, 0, IMarket.EndReason.NoParticipants);
         vm.prank(clock);
         market.closeRegistration(gameId);
-        assertEq(uint256(market.phase(gameId)), uint256(IMarket.Phase.Converged));
+        assertEq(uint256(market.phase(gameId)), uint256(IMarket.Phase.Ended));
     }
 
     function test_closeRegistration_revertsWhenNotClock() public {

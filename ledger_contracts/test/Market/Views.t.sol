@@ -42,8 +42,9 @@ contract MarketViewsTest is MarketFixture {
         IMarket.GameState memory state = market.gameState(gameId);
         assertEq(state.status.round, 2);
         assertEq(state.status.turn, 0);
-        assertEq(state.status.turnDeadline, start + TURN);
+        assertEq(state.status.turnDeadline, start + TURN); // a timestamp
         assertEq(state.status.roundMaxChange, 0);
+        assertEq(state.status.turnSeconds, TURN); // seconds, the game's GameParams.turnSeconds
         assertEq(state.currentBuyer, buyers[0]);
         assertEq(state.currentBid, _list(100, 200, 300));
         assertEq(state.loads, _list(500, 200, 800));

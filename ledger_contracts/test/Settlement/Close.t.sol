@@ -107,10 +107,7 @@ contract SettlementCloseTest is SettlementFixture {
     /// of the imports that replaced it.
     function test_closeGame_sellerDeliversHalf() public {
         uint256 gameId = _fixedStandardGame();
-        _read(gameId, s0, 10_000, 0);
-        _read(gameId, s1, 2_000, 0);
-        _read(gameId, b0, 0, 8_000);
-        _read(gameId, b1, 0, 6_000);
+        _readAll(gameId, 10_000, 2_000, 8_000, 6_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
         emit ISettlement.EscrowReleased(gameId, b0, 1_250_000, 450_000, 20_000);
@@ -135,10 +132,7 @@ contract SettlementCloseTest is SettlementFixture {
     /// other 600_000 from its wallet within its allowance.
     function test_closeGame_importBeyondEscrowPulledFromWallet() public {
         uint256 gameId = _fixedStandardGame();
-        _read(gameId, s0, 10_000, 0);
-        _read(gameId, s1, 5_000, 0);
-        _read(gameId, b0, 0, 10_000);
-        _read(gameId, b1, 0, 6_000);
+        _readAll(gameId, 10_000, 5_000, 10_000, 6_000);
         vm.prank(b0);
         token.approve(address(settler), 600_000);
         _warpToDeliveryEnd(gameId);
@@ -158,10 +152,7 @@ contract SettlementCloseTest is SettlementFixture {
     /// @dev Without allowance the import beyond escrow becomes a recorded debt; close goes on.
     function test_closeGame_unpaidImportRecordedAsDebt() public {
         uint256 gameId = _fixedStandardGame();
-        _read(gameId, s0, 10_000, 0);
-        _read(gameId, s1, 5_000, 0);
-        _read(gameId, b0, 0, 10_000);
-        _read(gameId, b1, 0, 6_000);
+        _readAll(gameId, 10_000, 5_000, 10_000, 6_000);
         vm.prank(b0);
         token.approve(address(settler), 250_000);
         _warpToDeliveryEnd(gameId);

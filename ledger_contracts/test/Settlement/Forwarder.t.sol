@@ -5,17 +5,12 @@ import {ERC2771Forwarder} from "@openzeppelin/contracts/metatx/ERC2771Forwarder.
 
 import {IMarket} from "../../src/IMarket.sol";
 import {ISettlement} from "../../src/ISettlement.sol";
+import {ForwardRequests} from "../utils/ForwardRequests.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
 
 /// @notice Settlement without gas: a prosumer approves the settlement and demands through signed
 /// requests, a meter posts readings and the clock closes through the GridForwarder.
 contract SettlementForwarderTest is SettlementFixture {
-    bytes32 private constant _FORWARD_REQUEST_TYPEHASH = keccak256(
-        "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,uint48 deadline,bytes data)"
-    );
-    bytes32 private constant _DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
-
     address internal relay;
 
     function setUp() public override {
@@ -26,35 +21,9 @@ contract SettlementForwarderTest is SettlementFixture {
     function _signed(address from, uint256 key, address to, bytes memory data)
         internal
         view
-        returns (ERC2771Forwarder.ForwardRequestData memory request)
+        returns (ERC2771Forwarder.ForwardRequestData memory)
     {
-        request = ERC2771Forwarder.ForwardRequestData({
-            from: from,
-            to: to,
-            value: 0,
-            gas: 1_000_000,
-            deadline: uint48(block.timestamp + 1 hours),
-            data: data,
-            signature: ""
-        });
-        bytes32 domainSeparator = keccak256(
-            abi.encode(_DOMAIN_TYPEHASH, keccak256("gridgame"), keccak256("1"), block.chainid, address(forwarder))
-        );
-        bytes32 structHash = keccak256(
-            abi.encode(
-                _FORWARD_REQUEST_TYPEHASH,
-                from,
-                to,
-                uint256(0),
-                request.gas,
-                forwarder.nonces(from),
-                request.deadline,
-                keccak256(data)
-            )
-        );
-        (uint8 v, bytes32 r, bytes32 s) =
-            vm.sign(key, keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash)));
-        request.signature = abi.encodePacked(r, s, v);
+        return ForwardRequests.signed(forwarder, key, from, to, data);
     }
 
     function _execute(ERC2771Forwarder.ForwardRequestData memory request) internal {

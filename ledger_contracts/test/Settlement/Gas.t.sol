@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {IMarket} from "../../src/IMarket.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
 
@@ -8,10 +10,6 @@ import {SettlementFixture} from "../utils/SettlementFixture.sol";
 /// (storage made cold before it). Execution gas only. Run with `-vv` for the numbers; the
 /// assertions are regression budgets and show that every chunk fits well within a block.
 contract SettlementGasTest is SettlementFixture {
-    event log_named_uint(string key, uint256 val);
-
-    uint256 internal constant BLOCK_GAS_LIMIT = 30_000_000;
-
     /// @dev A game of `buyerCount` x `sellerCount` over three zones, one round of bids splitting
     /// each demand by free room (round limit 1), bidding ended.
     function _bigGame(uint256 buyerCount, uint256 sellerCount)
@@ -24,36 +22,17 @@ contract SettlementGasTest is SettlementFixture {
         gameId = _openGame(params);
         sellers = new address[](sellerCount);
         for (uint256 j; j < sellerCount; ++j) {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            sellers[j] = _newProsumer(uint16(j % 3)); // zones 0..2
+            sellers[j] = _newProsumer(SafeCast.toUint16(j % 3)); // zones 0..2
             _offer(gameId, sellers[j], 20_000, 60_000 + 4_000 * j);
         }
         buyers = new address[](buyerCount);
         for (uint256 i; i < buyerCount; ++i) {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            buyers[i] = _newProsumer(uint16(i % 3)); // zones 0..2
+            buyers[i] = _newProsumer(SafeCast.toUint16(i % 3)); // zones 0..2
             _demand(gameId, buyers[i], 1_000 + 37 * i);
         }
         _closeRegistration(gameId);
         while (market.phase(gameId) == IMarket.Phase.Bidding) {
             _bid(gameId, _currentBuyer(gameId), _proportionalBid(gameId));
-        }
-    }
-
-    function _proportionalBid(uint256 gameId) internal view returns (uint256[] memory amounts) {
-        IMarket.GameState memory state = market.gameState(gameId);
-        IMarket.Offer[] memory offers = market.offers(gameId);
-        uint256 demand = market.demands(gameId)[state.status.turn].wh;
-        amounts = new uint256[](offers.length);
-        uint256 room;
-        for (uint256 j; j < offers.length; ++j) {
-            amounts[j] = offers[j].wh - (state.loads[j] - state.currentBid[j]);
-            room += amounts[j];
-        }
-        if (room > demand) {
-            for (uint256 j; j < offers.length; ++j) {
-                amounts[j] = amounts[j] * demand / room;
-            }
         }
     }
 

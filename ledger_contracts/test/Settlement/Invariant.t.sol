@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {IMarket} from "../../src/IMarket.sol";
 import {ISettlement} from "../../src/ISettlement.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
@@ -16,8 +18,7 @@ contract SettlementInvariantTest is SettlementFixture {
         _lineHops();
         address[] memory prosumers = new address[](8);
         for (uint256 k; k < prosumers.length; ++k) {
-            // forge-lint: disable-next-line(unsafe-typecast)
-            prosumers[k] = _newProsumer(uint16(k % 3)); // zones 0..2
+            prosumers[k] = _newProsumer(SafeCast.toUint16(k % 3)); // zones 0..2
         }
         // one game with escrowed demands already bidding, so every run settles from its first calls
         IMarket.GameParams memory params = _params();
@@ -158,8 +159,6 @@ contract SettlementInvariantTest is SettlementFixture {
         emit log_named_uint("demands refused", handler.demandsRefused());
         emit log_named_uint("games", market.gameCount());
     }
-
-    event log_named_uint(string key, uint256 val);
 
     /// @dev No settlement, token or wiring call from a caller without the needed role succeeded.
     function invariant_onlyRolesAct() public view {

@@ -16,6 +16,11 @@ abstract contract MarketFixture is Test {
     uint256 internal constant FEED_IN = 50_000; // 0.05 token per kWh
     uint64 internal constant REGISTRATION = 1 hours;
     uint32 internal constant TURN = 60;
+    /// @dev The block gas limit the gas tests budget against.
+    uint256 internal constant BLOCK_GAS_LIMIT = 30_000_000;
+
+    /// @dev Figures the gas and invariant tests print with `-vv`.
+    event log_named_uint(string key, uint256 val);
 
     GridForwarder internal forwarder;
     Market internal market;
@@ -70,7 +75,7 @@ abstract contract MarketFixture is Test {
             registrationEnd: uint64(block.timestamp) + REGISTRATION,
             deliveryEnd: uint64(block.timestamp) + 2 * REGISTRATION,
             roundLimit: 10,
-            turnDeadline: TURN,
+            turnSeconds: TURN,
             epsilon: 0
         });
     }
@@ -139,6 +144,24 @@ abstract contract MarketFixture is Test {
 
     function _currentBuyer(uint256 gameId) internal view returns (address) {
         return market.gameState(gameId).currentBuyer;
+    }
+
+    /// @dev The current buyer's demand split over the sellers in proportion to their free room.
+    function _proportionalBid(uint256 gameId) internal view returns (uint256[] memory amounts) {
+        IMarket.GameState memory state = market.gameState(gameId);
+        IMarket.Offer[] memory offers = market.offers(gameId);
+        uint256 demand = market.demands(gameId)[state.status.turn].wh;
+        amounts = new uint256[](offers.length);
+        uint256 room;
+        for (uint256 j; j < offers.length; ++j) {
+            amounts[j] = offers[j].wh - (state.loads[j] - state.currentBid[j]);
+            room += amounts[j];
+        }
+        if (room > demand) {
+            for (uint256 j; j < offers.length; ++j) {
+                amounts[j] = amounts[j] * demand / room;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- arrays

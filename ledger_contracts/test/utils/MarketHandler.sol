@@ -3,30 +3,19 @@ pragma solidity ^0.8.24;
 
 import {IMarket} from "../../src/IMarket.sol";
 import {Market} from "../../src/Market.sol";
-import {Vm} from "./Vm.sol";
+import {HandlerBase} from "./HandlerBase.sol";
 
 /// @notice Drives a Market with bounded random actions of the clock, settlement and prosumers
 /// (Morpho-style handler), keeps ghost counts of what happened, and tries actions from callers
 /// that lack the role: any of those succeeding is recorded as a violation.
-contract MarketHandler {
-    Vm private constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
-    uint256 private constant MAX_GAMES = 4;
-
-    Market public immutable market;
-    address public immutable operator;
-    address public immutable clock;
+contract MarketHandler is HandlerBase {
     address public immutable settlement;
-    address public immutable stranger;
-    address[] private _prosumers;
 
     /// @dev Turns played (bid, stand or skip) per game.
     mapping(uint256 gameId => uint256) public turnsPlayed;
     uint256 public bidsAccepted;
     uint256 public bidsRefused;
     uint256 public gamesEnded;
-    /// @dev Calls by callers without the needed role that did not revert (must stay 0).
-    uint256 public unauthorisedSuccesses;
-    uint256 public unauthorisedAttempts;
 
     constructor(
         Market market_,
@@ -35,13 +24,8 @@ contract MarketHandler {
         address settlement_,
         address stranger_,
         address[] memory prosumers_
-    ) {
-        market = market_;
-        operator = operator_;
-        clock = clock_;
+    ) HandlerBase(market_, operator_, clock_, stranger_, prosumers_) {
         settlement = settlement_;
-        stranger = stranger_;
-        _prosumers = prosumers_;
     }
 
     function prosumers() external view returns (address[] memory) {
@@ -50,14 +34,14 @@ contract MarketHandler {
 
     // ---------------------------------------------------------------- clock
 
-    function openGame(uint256 registration, uint256 roundLimit, uint256 turnDeadline, uint256 epsilon) external {
+    function openGame(uint256 registration, uint256 roundLimit, uint256 turnSeconds, uint256 epsilon) external {
         if (market.gameCount() >= MAX_GAMES) return;
         uint64 end = uint64(block.timestamp + _bound(registration, 1, 600));
         IMarket.GameParams memory params = IMarket.GameParams({
             registrationEnd: end,
             deliveryEnd: end + 3_600,
             roundLimit: uint32(_bound(roundLimit, 1, 4)),
-            turnDeadline: uint32(_bound(turnDeadline, 30, 120)),
+            turnSeconds: uint32(_bound(turnSeconds, 30, 120)),
             epsilon: uint64(_bound(epsilon, 0, 50))
         });
         vm.prank(clock);
@@ -65,13 +49,8 @@ contract MarketHandler {
     }
 
     function closeRegistration(uint256 gameSeed) external {
-        (uint256 gameId, bool found) = _gameIn(gameSeed, IMarket.Phase.Registration);
-        if (!found) return;
-        (IMarket.GameParams memory params,,) = market.game(gameId);
-        if (block.timestamp < params.registrationEnd) vm.warp(params.registrationEnd);
-        vm.prank(clock);
-        market.closeRegistration(gameId);
-        if (market.phase(gameId) == IMarket.Phase.Converged) ++gamesEnded;
+        (uint256 gameId, bool found) = _closeRegistration(gameSeed);
+        if (found && market.phase(gameId) == IMarket.Phase.Ended) ++gamesEnded;
     }
 
     function skipTurn(uint256 gameSeed) external {
@@ -157,17 +136,27 @@ contract MarketHandler {
         address caller;
         bytes memory data;
         which = which % 12;
-        if (which == 0) (caller, data) = (stranger, abi.encodeCall(market.admit, (stranger, bytes32(which + 1), 0)));
-        else if (which == 1) (caller, data) = (clock, abi.encodeCall(market.setGridPrices, (2, 1)));
-        else if (which == 2) (caller, data) = (prosumer, abi.encodeCall(market.setTransmissionFee, (1)));
-        else if (which == 3) (caller, data) = (operator, abi.encodeCall(market.closeRegistration, (gameId)));
-        else if (which == 4) (caller, data) = (settlement, abi.encodeCall(market.skipTurn, (gameId)));
-        else if (which == 5) (caller, data) = (clock, abi.encodeCall(market.recordMetering, (prosumer, 1, 1)));
-        else if (which == 6) (caller, data) = (stranger, abi.encodeCall(market.publishOffer, (gameId, 1, 1)));
-        else if (which == 7) (caller, data) = (operator, abi.encodeCall(market.publishDemand, (gameId, 1)));
-        else if (which == 8) (caller, data) = (prosumer, abi.encodeCall(market.revoke, (prosumer)));
-        else if (which == 9) (caller, data) = (prosumer, abi.encodeCall(market.grantRole, (bytes32(0), prosumer)));
-        else {
+        if (which == 0) {
+            (caller, data) = (stranger, abi.encodeCall(market.admit, (stranger, bytes32(which + 1), 0)));
+        } else if (which == 1) {
+            (caller, data) = (clock, abi.encodeCall(market.setGridPrices, (2, 1)));
+        } else if (which == 2) {
+            (caller, data) = (prosumer, abi.encodeCall(market.setTransmissionFee, (1)));
+        } else if (which == 3) {
+            (caller, data) = (operator, abi.encodeCall(market.closeRegistration, (gameId)));
+        } else if (which == 4) {
+            (caller, data) = (settlement, abi.encodeCall(market.skipTurn, (gameId)));
+        } else if (which == 5) {
+            (caller, data) = (clock, abi.encodeCall(market.recordMetering, (prosumer, 1, 1)));
+        } else if (which == 6) {
+            (caller, data) = (stranger, abi.encodeCall(market.publishOffer, (gameId, 1, 1)));
+        } else if (which == 7) {
+            (caller, data) = (operator, abi.encodeCall(market.publishDemand, (gameId, 1)));
+        } else if (which == 8) {
+            (caller, data) = (prosumer, abi.encodeCall(market.revoke, (prosumer)));
+        } else if (which == 9) {
+            (caller, data) = (prosumer, abi.encodeCall(market.grantRole, (bytes32(0), prosumer)));
+        } else {
             // a buyer (or anyone) other than the current one tries to play the turn
             if (market.phase(gameId) != IMarket.Phase.Bidding) return;
             if (prosumer == market.gameState(gameId).currentBuyer) return;
@@ -176,34 +165,13 @@ contract MarketHandler {
                 ? abi.encodeCall(market.stand, (gameId))
                 : abi.encodeCall(market.bid, (gameId, new uint256[](market.offers(gameId).length)));
         }
-        ++unauthorisedAttempts;
-        vm.prank(caller);
-        (bool ok,) = address(market).call(data);
-        if (ok) ++unauthorisedSuccesses;
+        _tryUnauthorised(caller, address(market), data);
     }
 
     // ---------------------------------------------------------------- helpers
 
     function _turnPlayed(uint256 gameId) private {
         ++turnsPlayed[gameId];
-        if (market.phase(gameId) == IMarket.Phase.Converged) ++gamesEnded;
-    }
-
-    /// @dev The first game in `phase`, starting from a seeded game id.
-    function _gameIn(uint256 seed, IMarket.Phase phase) private view returns (uint256 gameId, bool found) {
-        uint256 count = market.gameCount();
-        for (uint256 k; k < count; ++k) {
-            gameId = (seed % count + k) % count + 1;
-            if (market.phase(gameId) == phase) return (gameId, true);
-        }
-        return (0, false);
-    }
-
-    function _prosumer(uint256 seed) private view returns (address) {
-        return _prosumers[seed % _prosumers.length];
-    }
-
-    function _bound(uint256 x, uint256 min, uint256 max) private pure returns (uint256) {
-        return min + x % (max - min + 1);
+        if (market.phase(gameId) == IMarket.Phase.Ended) ++gamesEnded;
     }
 }

@@ -120,10 +120,18 @@ abstract contract SettlementFixture is MarketFixture {
     /// @dev The standard game's full delivery: sellers produce their whole offers, buyers consume
     /// their whole demands.
     function _readAllInFull(uint256 gameId) internal {
-        _read(gameId, s0, 10_000, 0);
-        _read(gameId, s1, 5_000, 0);
-        _read(gameId, b0, 0, 8_000);
-        _read(gameId, b1, 0, 6_000);
+        _readAll(gameId, 10_000, 5_000, 8_000, 6_000);
+    }
+
+    /// @dev Readings of the standard game, sellers first (s0, s1, b0, b1): the sellers' production
+    /// and the buyers' consumption.
+    function _readAll(uint256 gameId, uint256 s0Produced, uint256 s1Produced, uint256 b0Consumed, uint256 b1Consumed)
+        internal
+    {
+        _read(gameId, s0, s0Produced, 0);
+        _read(gameId, s1, s1Produced, 0);
+        _read(gameId, b0, 0, b0Consumed);
+        _read(gameId, b1, 0, b1Consumed);
     }
 
     function _warpToDeliveryEnd(uint256 gameId) internal {

@@ -6,7 +6,7 @@ import {IMarket} from "../../src/IMarket.sol";
 import {ISettlement} from "../../src/ISettlement.sol";
 import {Market} from "../../src/Market.sol";
 import {Settlement} from "../../src/Settlement.sol";
-import {Vm} from "./Vm.sol";
+import {HandlerBase} from "./HandlerBase.sol";
 
 /// @notice Drives whole games through settlement with bounded random actions (Morpho-style
 /// handler): games opened, offers and demands (funded exactly, short, or not at all), bids,
@@ -14,18 +14,10 @@ import {Vm} from "./Vm.sol";
 /// moving around them (mints, burns, transfers, allowances). Keeps ghost totals of minted and
 /// burned tokens and of what every seller was paid, and tries actions from callers that lack the
 /// role: any of those succeeding is recorded as a violation.
-contract SettlementHandler {
-    Vm private constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
-    uint256 private constant MAX_GAMES = 4;
-
-    Market public immutable market;
+contract SettlementHandler is HandlerBase {
     Settlement public immutable settler;
     GridToken public immutable token;
-    address public immutable operator;
-    address public immutable clock;
     address public immutable meter;
-    address public immutable stranger;
-    address[] private _prosumers;
 
     uint256 public minted;
     uint256 public burned;
@@ -34,8 +26,6 @@ contract SettlementHandler {
     uint256 public readings;
     uint256 public gamesClosed;
     uint256 public demandsRefused;
-    uint256 public unauthorisedSuccesses;
-    uint256 public unauthorisedAttempts;
 
     constructor(
         Market market_,
@@ -43,12 +33,10 @@ contract SettlementHandler {
         GridToken token_,
         address[4] memory actors, // operator, clock, meter, stranger
         address[] memory prosumers_
-    ) {
-        market = market_;
+    ) HandlerBase(market_, actors[0], actors[1], actors[3], prosumers_) {
         settler = settler_;
         token = token_;
-        (operator, clock, meter, stranger) = (actors[0], actors[1], actors[2], actors[3]);
-        _prosumers = prosumers_;
+        meter = actors[2];
         minted = token_.totalSupply();
     }
 
@@ -71,7 +59,7 @@ contract SettlementHandler {
             registrationEnd: end,
             deliveryEnd: end + uint64(_bound(delivery, 1, 900)),
             roundLimit: uint32(_bound(roundLimit, 1, 3)),
-            turnDeadline: 60,
+            turnSeconds: 60,
             epsilon: 0
         });
         vm.prank(clock);
@@ -79,7 +67,7 @@ contract SettlementHandler {
     }
 
     function publishOffer(uint256 gameSeed, uint256 actorSeed, uint256 wh, uint256 price) external {
-        (uint256 gameId, bool found) = _marketGameIn(gameSeed, IMarket.Phase.Registration);
+        (uint256 gameId, bool found) = _gameIn(gameSeed, IMarket.Phase.Registration);
         if (!found) return;
         (, IMarket.GamePrices memory prices,) = market.game(gameId);
         vm.prank(_prosumer(actorSeed));
@@ -89,7 +77,7 @@ contract SettlementHandler {
     /// @dev `fund` % 4: 0 exactly the escrow, 1 one unit short of balance, 2 one unit short of
     /// allowance, 3 nothing added.
     function publishDemand(uint256 gameSeed, uint256 actorSeed, uint256 wh, uint256 fund) external {
-        (uint256 gameId, bool found) = _marketGameIn(gameSeed, IMarket.Phase.Registration);
+        (uint256 gameId, bool found) = _gameIn(gameSeed, IMarket.Phase.Registration);
         if (!found) return;
         address buyer = _prosumer(actorSeed);
         wh = _bound(wh, 1, 4_000);
@@ -110,17 +98,12 @@ contract SettlementHandler {
     }
 
     function closeRegistration(uint256 gameSeed) external {
-        (uint256 gameId, bool found) = _marketGameIn(gameSeed, IMarket.Phase.Registration);
-        if (!found) return;
-        (IMarket.GameParams memory params,,) = market.game(gameId);
-        if (block.timestamp < params.registrationEnd) vm.warp(params.registrationEnd);
-        vm.prank(clock);
-        market.closeRegistration(gameId);
+        _closeRegistration(gameSeed);
     }
 
     /// @dev The current buyer bids a valid vector (within capacities and its demand).
     function bid(uint256 gameSeed, uint256 amountSeed) external {
-        (uint256 gameId, bool found) = _marketGameIn(gameSeed, IMarket.Phase.Bidding);
+        (uint256 gameId, bool found) = _gameIn(gameSeed, IMarket.Phase.Bidding);
         if (!found) return;
         IMarket.GameState memory state = market.gameState(gameId);
         if (block.timestamp > state.status.turnDeadline) {
@@ -152,7 +135,7 @@ contract SettlementHandler {
         uint256 count = market.gameCount();
         for (uint256 k; k < count; ++k) {
             uint256 gameId = (gameSeed % count + k) % count + 1;
-            if (market.phase(gameId) != IMarket.Phase.Converged) continue;
+            if (market.phase(gameId) != IMarket.Phase.Ended) continue;
             if (settler.gameBook(gameId).status >= ISettlement.Status.TradesFixed) continue;
             vm.prank(stranger); // anyone may
             settler.fixTrades(gameId, _bound(chunk, 1, 4));
@@ -261,10 +244,7 @@ contract SettlementHandler {
             (caller, target, data) =
             (prosumer, address(market), abi.encodeCall(market.recordMetering, (prosumer, 1, 1)));
         }
-        ++unauthorisedAttempts;
-        vm.prank(caller);
-        (bool ok,) = target.call(data);
-        if (ok) ++unauthorisedSuccesses;
+        _tryUnauthorised(caller, target, data);
     }
 
     // ---------------------------------------------------------------- helpers
@@ -287,15 +267,6 @@ contract SettlementHandler {
         return true;
     }
 
-    function _marketGameIn(uint256 seed, IMarket.Phase phase) private view returns (uint256 gameId, bool found) {
-        uint256 count = market.gameCount();
-        for (uint256 k; k < count; ++k) {
-            gameId = (seed % count + k) % count + 1;
-            if (market.phase(gameId) == phase) return (gameId, true);
-        }
-        return (0, false);
-    }
-
     function _settlementGameIn(uint256 seed, ISettlement.Status status)
         private
         view
@@ -307,13 +278,5 @@ contract SettlementHandler {
             if (settler.gameBook(gameId).status == status) return (gameId, true);
         }
         return (0, false);
-    }
-
-    function _prosumer(uint256 seed) private view returns (address) {
-        return _prosumers[seed % _prosumers.length];
-    }
-
-    function _bound(uint256 x, uint256 min, uint256 max) private pure returns (uint256) {
-        return min + x % (max - min + 1);
     }
 }
