@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     rpc_timeout: float = Field(10.0, gt=0, description="seconds per JSON-RPC request")
     node_wait: float = Field(30.0, ge=0, description="seconds to wait for the node at start-up "
                                                      "when the relay key needs it")
+    fee_mode: Literal["auto", "fixed"] = Field(
+        "auto", description="auto: EIP-1559 fees from eth_feeHistory (legacy eth_gasPrice on a "
+                            "node without EIP-1559), at most --max-fee-gwei; fixed: "
+                            "--gas-price-gwei for every transaction")
+    gas_price_gwei: float = Field(0.0, ge=0, description="gas price in fixed mode (0 on a "
+                                                         "network without fees)")
+    max_fee_gwei: float = Field(100.0, gt=0, description="ceiling of the max fee per gas in "
+                                                         "auto mode; above it nothing is sent")
+    priority_fee_gwei: float = Field(1.0, ge=0, description="tip when recent blocks show none "
+                                                            "(auto mode)")
     http_threads: int = Field(8, ge=1, le=256, description="worker threads for HTTP requests")
     log_level: str = Field("info", description="debug, info, warning or error")
 
