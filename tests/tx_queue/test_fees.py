@@ -6,7 +6,9 @@ network without fees, and a transaction priced out of the pool is replaced with 
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -67,5 +69,139 @@ def test_fees_stay_bounded_under_a_steady_stream_in_real_time(tmp_path: Path) ->
             assert spent == sum(r["gasUsed"] * r["effectiveGasPrice"] for r in receipts)
             assert spent < 10**17  # 0.1 ETH for 40 small requests
             assert httpx.get(f"{env.url}/health").json()["status"] == "ok"
+        finally:
+            env.queue.stop()
+
+
+def health(env: Env) -> dict:
+    body: dict = httpx.get(f"{env.url}/health", timeout=10).json()
+    return body
+
+
+def wait_for(what: str, check, timeout: float = 20.0):  # noqa: ANN001, ANN201
+    end = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def log_lines(env: Env) -> list[dict]:
+    return [json.loads(line) for line in env.queue.log.read_text().splitlines()
+            if line.startswith("{")]
+
+
+def test_a_relay_short_of_funds_is_degraded_and_relays_once_funded(tmp_path: Path) -> None:
+    """The node refuses the relay's transactions for funds: the requests wait (no attempt
+    used, nothing jams), `/health` says why, the log says it once; funded again, they are
+    mined. Before: the refused bytes were signed again under the same hash, the store
+    refused them every second, nothing was ever sent again and `/health` said ok."""
+    with Anvil(accounts=12) as node:
+        env = own_env(node, tmp_path)
+        try:
+            env.w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
+                                         [env.relay, hex(10**12)])
+            with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
+                market = env.market()
+                ids = [client.send(market.functions.admit(Account.create().address,
+                                                          os.urandom(32), 0), gas=300_000)
+                       for _ in range(3)]
+                degraded = wait_for("degraded health", lambda: (h := health(env))["status"]
+                                    == "degraded" and h)
+                assert "short of funds" in degraded["reason"], degraded
+                assert "short of funds" in degraded["relay"]["problem"]
+                time.sleep(4.0)  # several retries, with pauses
+                views = [httpx.get(f"{env.url}/requests/{i}").json() for i in ids]
+                assert {v["status"] for v in views} == {"queued"}, views
+                assert {v["attempts"] for v in views} == {0}
+                assert "insufficient funds" in views[0]["reason"].lower()
+                assert health(env)["status"] == "degraded"
+                env.w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
+                                             [env.relay, hex(10**22)])
+                assert all(client.wait(i, timeout=60).status == "mined" for i in ids)
+            wait_for("ok health", lambda: health(env)["status"] == "ok")
+            lines = log_lines(env)
+            assert [x.get("problem") for x in lines if x["msg"] == "relay degraded"] == ["funds"]
+            assert [x.get("problem") for x in lines if x["msg"] == "relay recovered"] == ["funds"]
+            assert not [x for x in lines if x["level"] == "error"], lines
+        finally:
+            env.queue.stop()
+
+
+def test_a_fixed_price_of_zero_on_a_network_without_fees(tmp_path: Path) -> None:
+    with Anvil(accounts=12, extra_args=("--base-fee", "0")) as node:
+        env = own_env(node, tmp_path, "--fee-mode", "fixed", "--gas-price-gwei", "0")
+        try:
+            balance = env.w3.eth.get_balance(env.relay)
+            with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
+                outcome = client.send_and_wait(env.market().functions.admit(
+                    Account.create().address, os.urandom(32), 0), gas=300_000)
+            assert outcome.status == "mined"
+            receipt = env.w3.eth.get_transaction_receipt(outcome.tx_hash)
+            assert receipt["effectiveGasPrice"] == 0 and receipt["gasUsed"] > 0
+            assert env.w3.eth.get_balance(env.relay) == balance
+        finally:
+            env.queue.stop()
+
+
+def set_base_fee(env: Env, wei: int) -> None:
+    """Mine a block with this base fee (the next one's is 7/8 of it after an empty block)."""
+    env.w3.provider.make_request("anvil_setNextBlockBaseFeePerGas",  # type: ignore[arg-type]
+                                 [hex(wei)])
+    env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def test_fees_above_the_ceiling_wait_and_say_so(tmp_path: Path) -> None:
+    with Anvil(accounts=12) as node:
+        env = own_env(node, tmp_path, "--max-fee-gwei", "5")
+        try:
+            set_base_fee(env, 40 * GWEI)
+            with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
+                request_id = client.send(env.market().functions.admit(
+                    Account.create().address, os.urandom(32), 0), gas=300_000)
+                degraded = wait_for("degraded health", lambda: (h := health(env))["status"]
+                                    == "degraded" and h)
+                assert "ceiling 5 gwei" in degraded["reason"], degraded
+                time.sleep(1.0)
+                assert client.get(request_id).status == "queued"
+                set_base_fee(env, GWEI)
+                outcome = client.wait(request_id, timeout=30)
+            assert outcome.status == "mined"
+            receipt = env.w3.eth.get_transaction_receipt(outcome.tx_hash)
+            assert receipt["effectiveGasPrice"] <= 5 * GWEI
+            wait_for("ok health", lambda: health(env)["status"] == "ok")
+        finally:
+            env.queue.stop()
+
+
+def test_a_transaction_priced_out_of_the_pool_is_replaced(tmp_path: Path) -> None:
+    """Mining held back, the base fee jumps above the max fee of the relay's pending
+    transaction (Anvil drops it from its pool): the queue signs the same requests with the
+    same relay nonce and higher fees, records that, and the replacement is mined."""
+    with Anvil(accounts=12) as node:
+        env = own_env(node, tmp_path)
+        try:
+            env.queue.stop()
+            env.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+            env.queue.start()
+            with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
+                request_id = client.send(env.market().functions.admit(
+                    Account.create().address, os.urandom(32), 0), gas=300_000)
+                first = wait_for("submitted", lambda: client.get(request_id).tx_hash)
+                set_base_fee(env, 20 * GWEI)
+                second = wait_for("a replacement", lambda: (h := client.get(
+                    request_id).tx_hash) != first and h)
+                env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+                outcome = client.wait(request_id, timeout=30)
+            assert outcome.status == "mined" and outcome.tx_hash == second
+            receipt = env.w3.eth.get_transaction_receipt(second)
+            assert receipt["effectiveGasPrice"] >= 17 * GWEI
+            with sqlite3.connect(tmp_path / "queue.db") as db:
+                status, note = db.execute("SELECT status, note FROM txs WHERE tx_hash = ?",
+                                          (first,)).fetchone()
+            assert status == "dropped" and f"replaced by {second}" in note
+            assert "priced out" in note
         finally:
             env.queue.stop()
