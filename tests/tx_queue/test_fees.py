@@ -7,18 +7,27 @@ network without fees, and a transaction priced out of the pool is replaced with 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from eth_account import Account
 
 from ledger_contracts.anvil import Anvil
 from ledger_contracts.chain import account, connect
+from ledger_contracts.deploy import deploy
 from prosumer_client.relay import RelayClient
+from tx_queue.forward import ForwardRequest
+from tx_queue.intake import Intake
+from tx_queue.ledger import Ledger
+from tx_queue.rpc import Rpc
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
+from tx_queue.store import Store
+from tx_queue.submitter import Submitter, SubmitterConfig
 
 from .conftest import Env, make_env
 
@@ -205,3 +214,44 @@ def test_a_transaction_priced_out_of_the_pool_is_replaced(tmp_path: Path) -> Non
             assert "priced out" in note
         finally:
             env.queue.stop()
+
+
+def test_a_transaction_without_a_receipt_makes_the_relay_degraded(
+        own_anvil: Anvil, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The submitter in-process (its `stuck_after` is not a flag), on a real node whose
+    blocks are held back: a relay transaction waiting over `stuck_after` is a problem,
+    logged once; mined, it is gone."""
+    w3 = connect(own_anvil.url)
+    keys = own_anvil.keys
+    operator = account(keys[0])
+    deployment = deploy(w3, operator)
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    rpc = Rpc(own_anvil.url)
+    store = Store(tmp_path / "queue.db")
+    ledger = Ledger(rpc, deployment)
+    submitter = Submitter(store, ledger, account(keys[RELAY_DEV_KEY_INDEX]),
+                          SubmitterConfig(stuck_after=1.0))
+    intake = Intake(store, ledger, max_depth=10, max_request_gas=5_000_000,
+                    min_deadline_margin=2.0, on_accept=submitter.wake)
+    caplog.set_level(logging.INFO, logger="tx_queue")
+    submitter.start()
+    try:
+        with RelayClient("http://127.0.0.1:9", w3, deployment, operator) as client:
+            signed = client.sign(deployment.contract(w3, "Market").functions.admit(
+                Account.create().address, os.urandom(32), 0), gas=300_000, nonce=0)
+        stored, _ = intake.submit(ForwardRequest(signed.sender, signed.to, 0, signed.gas,
+                                                 signed.deadline, signed.data,
+                                                 signed.signature))
+        problem = wait_for("a stuck transaction", lambda: submitter.status.problem)
+        assert "has waited" in problem and "relay nonce 0" in problem
+        time.sleep(1.0)
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        wait_for("mined", lambda: (r := store.get(stored.id)) and r.status == "mined")
+        wait_for("no problem", lambda: submitter.status.problem is None)
+    finally:
+        submitter.stop()
+        store.close()
+        rpc.close()
+    said = [(r.getMessage(), getattr(r, "_fields", {}).get("problem")) for r in caplog.records
+            if r.getMessage() in ("relay degraded", "relay recovered")]
+    assert said == [("relay degraded", "stuck"), ("relay recovered", "stuck")], said
