@@ -29,6 +29,12 @@ GWEI = 10**9
 FeeMode = Literal["auto", "fixed"]
 _HISTORY_BLOCKS = 10
 _REPLACEMENT_BUMP = (9, 8)  # 12.5% more: above the 10% nodes require
+# Refusals for the relay's balance (geth, Nethermind, Besu, Anvil spell it differently).
+_FUNDS = ("insufficient funds", "insufficient balance", "exceeds balance",
+          "upfront cost exceeds")
+# Refusals for the fees offered: fresh fees may pass.
+_FEES = ("underpriced", "fee too low", "less than block base fee", "gas price too low",
+         "feecap", "fee cap", "tip too low", "below minimum", "priority fee")
 
 
 class FeesTooHigh(QueueError):
@@ -68,6 +74,16 @@ class Fees:
         if self.tip is None:
             return f"gas price {gwei(self.max_fee)}"
         return f"max fee {gwei(self.max_fee)}, tip {gwei(self.tip)}"
+
+
+def refusal_kind(message: str) -> str:
+    """"funds", "fees" or "other": why the node refused a transaction."""
+    text = message.lower()
+    if any(f in text for f in _FUNDS):
+        return "funds"
+    if any(f in text for f in _FEES):
+        return "fees"
+    return "other"
 
 
 def fees_of(raw: bytes) -> Fees:

@@ -36,7 +36,7 @@ from eth_account.signers.local import LocalAccount
 
 from . import forward as fw
 from .errors import NodeDown, RpcError
-from .fees import FeeOracle, FeePolicy, Fees, FeesTooHigh, fees_of, gwei
+from .fees import FeeOracle, FeePolicy, Fees, FeesTooHigh, fees_of, gwei, refusal_kind
 from .ledger import Ledger
 from .logs import RateLimited, fields, get_logger
 from .outcomes import Judge
@@ -48,22 +48,6 @@ log = get_logger("submitter")
 # the receipt (or its absence once the nonce is used) decides.
 _BENIGN = ("already known", "known transaction", "already imported", "nonce too low",
            "alreadyknown", "already exists", "replacement transaction underpriced")
-# Refusals for the relay's balance (geth, Nethermind, Besu, Anvil spell it differently).
-_FUNDS = ("insufficient funds", "insufficient balance", "exceeds balance",
-          "upfront cost exceeds")
-# Refusals for the fees offered: fresh fees may pass.
-_FEES = ("underpriced", "fee too low", "less than block base fee", "gas price too low",
-         "feecap", "fee cap", "tip too low", "below minimum", "priority fee")
-
-
-def refusal_kind(message: str) -> str:
-    """"funds", "fees" or "other": why the node refused a transaction."""
-    text = message.lower()
-    if any(f in text for f in _FUNDS):
-        return "funds"
-    if any(f in text for f in _FEES):
-        return "fees"
-    return "other"
 
 
 @dataclass
@@ -178,11 +162,16 @@ class Submitter:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
-                except Exception as exc:
-                    self.status.last_error = f"{type(exc).__name__}: {exc}"
-                    log.exception("submitter step failed")
+                except Exception as exc:  # the same failure again is not logged again
+                    error = f"{type(exc).__name__}: {exc}"
+                    if self._problems.get("failing") != f"the submitter fails: {error}":
+                        log.exception("submitter step failed")
+                    self.status.last_error = error
+                    self._problems["failing"] = f"the submitter fails: {error}"
+                    self._report()
                     self._stop.wait(1.0)
                     continue
+                self._problems.pop("failing", None)
                 self.status.in_flight = len(self.inflight)
                 if not busy:
                     wait = self.config.poll_interval if self.inflight else self.config.idle_wait
