@@ -1,7 +1,9 @@
 """The relay's fees on nodes of the tests' own: EIP-1559 fees from the fee history stay
 bounded under a steady stream in real time, a refused send (the relay short of funds) leaves
 the queue working and `/health` degraded with the reason, a fixed price of zero relays on a
-network without fees, and a transaction priced out of the pool is replaced with higher fees.
+network without fees, fees above the ceiling wait, a transaction priced out of the pool is
+replaced with higher fees, one without a receipt for long degrades the relay, and a node
+without EIP-1559 gets legacy transactions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ledger_contracts.anvil import Anvil
 from ledger_contracts.chain import account, connect
 from ledger_contracts.deploy import deploy
 from prosumer_client.relay import RelayClient
+from tx_queue.fees import FeeOracle, FeePolicy, fees_of
 from tx_queue.forward import ForwardRequest
 from tx_queue.intake import Intake
 from tx_queue.ledger import Ledger
@@ -255,3 +258,30 @@ def test_a_transaction_without_a_receipt_makes_the_relay_degraded(
     said = [(r.getMessage(), getattr(r, "_fields", {}).get("problem")) for r in caplog.records
             if r.getMessage() in ("relay degraded", "relay recovered")]
     assert said == [("relay degraded", "stuck"), ("relay recovered", "stuck")], said
+
+
+def test_a_node_without_eip1559_gets_legacy_transactions_at_its_gas_price() -> None:
+    """Anvil on Berlin (before EIP-1559): no base fee in its blocks, so the oracle signs at
+    `eth_gasPrice`, which the node takes; on a current node the same oracle signs EIP-1559
+    fees, and the fees are read back from the signed bytes."""
+    relay = Account.create()
+    for hardfork, eip1559 in (("berlin", False), ("prague", True)):
+        with Anvil(accounts=1, extra_args=("--hardfork", hardfork)) as node:
+            rpc = Rpc(node.url)
+            try:
+                rpc.call("anvil_setBalance", [relay.address, hex(10**18)])
+                oracle = FeeOracle(rpc, FeePolicy())
+                oracle.detect(rpc.call("eth_getBlockByNumber", ["latest", False]))
+                fees = oracle.current()
+                assert fees.legacy is not eip1559
+                if not eip1559:
+                    assert fees.max_fee == int(rpc.call("eth_gasPrice", []), 16)
+                signed = relay.sign_transaction({
+                    "nonce": 0, "to": relay.address, "value": 0, "gas": 21_000,
+                    "chainId": 31337, **fees.tx_fields()})
+                assert fees_of(bytes(signed.raw_transaction)) == fees
+                rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
+                receipt = rpc.call("eth_getTransactionReceipt", [signed.hash.to_0x_hex()])
+                assert receipt is not None and int(receipt["status"], 16) == 1
+            finally:
+                rpc.close()
