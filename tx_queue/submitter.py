@@ -379,6 +379,10 @@ class Submitter:
             t.last_broadcast = time.monotonic()
         if t.first_broadcast is None:
             t.first_broadcast = t.last_broadcast
+        if "funds" in self._problems or "refused" in self._problems:  # the node took one
+            self._problems.pop("funds", None)
+            self._problems.pop("refused", None)
+            self._funds_pause = self.config.funds_retry[0]
 
     # ------------------------------------------------------------------ sending
 
@@ -412,9 +416,6 @@ class Submitter:
             self._next_nonce = t.relay_nonce
             self.status.next_nonce = self._next_nonce
             return False
-        if "funds" in self._problems:
-            self._problems.pop("funds")
-            self._funds_pause = self.config.funds_retry[0]
         log.debug("relay transaction sent", extra=fields(
             tx=tx_hash, relay_nonce=t.relay_nonce, requests=len(batch), fees=str(fees)))
         return True
@@ -442,6 +443,7 @@ class Submitter:
             return
         if kind == "fees":
             self.fees.forget()
+            self._problems["refused"] = f"the node refuses the relay's {t.fees}: {message}"
             reason += "; retried with fresh fees"
         self._drop(t, [self.judge.again(r, reason) for r in t.requests], reason)
 

@@ -285,3 +285,30 @@ def test_a_node_without_eip1559_gets_legacy_transactions_at_its_gas_price() -> N
                 assert receipt is not None and int(receipt["status"], 16) == 1
             finally:
                 rpc.close()
+
+
+def test_fees_the_node_refuses_fail_the_request_with_the_reason(tmp_path: Path) -> None:
+    """A fixed price of 0 on a node with a base fee: each send is refused and recorded, the
+    request fails after its attempts with the node's words, and `/health` says the node
+    refuses the relay's price (before: the retry signed the same bytes again and
+    the store refused them every second)."""
+    with Anvil(accounts=12) as node:
+        env = own_env(node, tmp_path, "--fee-mode", "fixed", "--gas-price-gwei", "0",
+                      "--max-attempts", "3")
+        try:
+            with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
+                request_id = client.send(env.market().functions.admit(
+                    Account.create().address, os.urandom(32), 0), gas=300_000)
+                outcome = client.wait(request_id, timeout=30, check=False)
+            assert outcome.status == "failed", outcome
+            assert "refused by the node" in outcome.reason and "base fee" in outcome.reason
+            assert "gave up after 3 attempts" in outcome.reason
+            body = health(env)
+            assert body["status"] == "degraded" and "refuses the relay's gas price 0 gwei" in (
+                body["reason"]), body
+            with sqlite3.connect(tmp_path / "queue.db") as db:
+                notes = [n for (n,) in db.execute("SELECT note FROM txs WHERE status = 'dropped'")]
+            assert notes and all("refused by the node" in n for n in notes), notes
+            assert not [x for x in log_lines(env) if x["level"] == "error"]
+        finally:
+            env.queue.stop()
