@@ -389,16 +389,18 @@ class Submitter:
     def _send_next(self) -> bool:
         if len(self.inflight) >= self.config.window:
             return False
-        holding = time.monotonic() < self._hold_until
+        batch = self._pick()  # also fails requests whose deadline passed while they wait
+        if not batch:
+            self._problems.pop("fees", None)  # nothing waits for lower fees
+            return False
+        if time.monotonic() < self._hold_until:
+            return False
         try:
-            fees = None if holding else self.fees.current()
-            self._problems.pop("fees", None)
+            fees = self.fees.current()
         except FeesTooHigh as exc:
             self._problems["fees"] = f"{exc}; requests wait"
-            fees = None
-        batch = self._pick()  # also fails requests whose deadline passed while they wait
-        if not batch or fees is None:
             return False
+        self._problems.pop("fees", None)
         assert self._next_nonce is not None
         tx_hash, raw = self._sign(self._next_nonce, [r.request for r in batch], fees)
         tx_id = self.store.add_tx(self._next_nonce, tx_hash, raw, [r.id for r in batch])
