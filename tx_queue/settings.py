@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, CliApp, SettingsConfigDict
 
 from ledger_contracts.chain import DEFAULT_RPC
@@ -47,14 +47,23 @@ class Settings(BaseSettings):
         "auto", description="auto: EIP-1559 fees from eth_feeHistory (legacy eth_gasPrice on a "
                             "node without EIP-1559), at most --max-fee-gwei; fixed: "
                             "--gas-price-gwei for every transaction")
-    gas_price_gwei: float = Field(0.0, ge=0, description="gas price in fixed mode (0 on a "
-                                                         "network without fees)")
-    max_fee_gwei: float = Field(100.0, gt=0, description="ceiling of the max fee per gas in "
-                                                         "auto mode; above it nothing is sent")
-    priority_fee_gwei: float = Field(1.0, ge=0, description="tip when recent blocks show none "
-                                                            "(auto mode)")
+    gas_price_gwei: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                  description="gas price in fixed mode (0 on a network "
+                                              "without fees)")
+    max_fee_gwei: float = Field(100.0, gt=0, allow_inf_nan=False,
+                                description="ceiling of the max fee per gas in auto mode; "
+                                            "above it nothing is sent")
+    priority_fee_gwei: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                     description="tip when recent blocks show none (auto mode)")
     http_threads: int = Field(8, ge=1, le=256, description="worker threads for HTTP requests")
     log_level: str = Field("info", description="debug, info, warning or error")
+
+    @model_validator(mode="after")
+    def _price_needs_fixed_mode(self) -> Settings:
+        if self.fee_mode == "auto" and "gas_price_gwei" in self.model_fields_set:
+            raise ValueError("gas_price_gwei is the price of --fee-mode fixed; with auto fees "
+                             "use --max-fee-gwei for a ceiling")
+        return self
 
 
 def parse(argv: list[str] | None = None) -> Settings:
