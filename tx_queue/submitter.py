@@ -364,8 +364,9 @@ class Submitter:
                     if kind == "fees":
                         self._replace(t, f"refused by the node: {exc}")
                         continue
-                    if kind == "funds":
+                    if kind == "funds":  # logged as the relay's problem, once
                         self._short_of_funds(t, str(exc))
+                        continue
                     log.error("node refuses a pending relay transaction", extra=fields(
                         tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)))
 
