@@ -167,7 +167,12 @@ class FeeOracle:
             return Fees(price)
         try:
             history = self.rpc.call("eth_feeHistory", [hex(_HISTORY_BLOCKS), "latest", [50]])
-        except RpcError:
+        except RpcError as exc:
+            text = exc.message.lower()
+            if exc.code != -32601 and not any(
+                    w in text for w in ("not supported", "not found", "does not exist",
+                                        "unsupported", "not available")):
+                raise
             self.eip1559 = False  # a node without eth_feeHistory: legacy pricing
             return self._read()
         base = self.base_fee = int(history["baseFeePerGas"][-1], 16)
