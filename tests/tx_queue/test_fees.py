@@ -281,8 +281,9 @@ def test_a_node_without_eip1559_gets_legacy_transactions_at_its_gas_price() -> N
                     "chainId": 31337, **fees.tx_fields()})
                 assert fees_of(bytes(signed.raw_transaction)) == fees
                 rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
-                receipt = wait_for("the receipt", lambda: rpc.call(
-                    "eth_getTransactionReceipt", [signed.hash.to_0x_hex()]))
+                tx_hash = signed.hash.to_0x_hex()
+                receipt = wait_for("the receipt", lambda r=rpc, h=tx_hash: r.call(
+                    "eth_getTransactionReceipt", [h]))
                 assert int(receipt["status"], 16) == 1
             finally:
                 rpc.close()
