@@ -1,8 +1,10 @@
 """Accepting a signed forward request: every check before the request is stored.
 
 Order: idempotency key and replay of the same bytes (store), fixed rules (value, signature
-shape, target, gas, deadline), queue depth, then — under a per-signer lock, so a signer's
-requests get consecutive nonces — one JSON-RPC batch against the node:
+shape, target, gas, deadline), a place in the queue (depth plus places taken by requests
+being checked, under one lock, so concurrent requests cannot overshoot `max_depth`), then
+— under a per-signer lock, so a signer's requests get consecutive nonces — one JSON-RPC batch
+against the node:
 
 * no request of the signer is live (queued or submitted): `nonces(from)`, the forwarder's own
   `verify(request)` and the target call as the forwarder would make it. Verified + the call
@@ -19,10 +21,11 @@ signed by `from` (422).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from ledger_contracts import NodeUnavailable, RpcError
@@ -48,6 +51,8 @@ class Intake:
         self.min_deadline_margin = min_deadline_margin
         self.on_accept = on_accept
         self._locks = [threading.Lock() for _ in range(_LOCKS)]
+        self._depth_lock = threading.Lock()
+        self._reserved = 0  # places taken by requests being checked, not yet stored
 
     def submit(self, request: fw.ForwardRequest, *, idempotency_key: str | None = None,
                nonce_hint: int | None = None) -> tuple[StoredRequest, bool]:
@@ -57,8 +62,30 @@ class Intake:
         if known is not None:
             return known, False
         self._check_fixed_rules(request)
-        if self.store.depth() >= self.max_depth:
-            raise QueueFull(f"queue full: {self.max_depth} requests are waiting; retry later")
+        with self._place():
+            stored, created = self._check_and_store(request, idempotency_key, nonce_hint)
+        if created:
+            self.on_accept()
+        return stored, created
+
+    @contextlib.contextmanager
+    def _place(self) -> Iterator[None]:
+        """A place in the queue for one request while it is checked and stored. A stored
+        request counts in `depth()` before its place is given back, so the sum never
+        undercounts."""
+        with self._depth_lock:
+            if self.store.depth() + self._reserved >= self.max_depth:
+                raise QueueFull(f"queue full: {self.max_depth} requests are waiting; "
+                                "retry later")
+            self._reserved += 1
+        try:
+            yield
+        finally:
+            with self._depth_lock:
+                self._reserved -= 1
+
+    def _check_and_store(self, request: fw.ForwardRequest, idempotency_key: str | None,
+                         nonce_hint: int | None) -> tuple[StoredRequest, bool]:
         lock = self._locks[hash(request.sender) % _LOCKS]
         with lock:
             known = self._known(request, idempotency_key)  # a concurrent twin got in meanwhile
@@ -79,7 +106,6 @@ class Intake:
                     return known, False
                 raise Conflict(f"replay: nonce {nonce} of {request.sender} is already queued"
                                ) from None
-        self.on_accept()
         return stored, True
 
     # ------------------------------------------------------------------ checks

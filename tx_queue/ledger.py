@@ -32,6 +32,21 @@ from .forward import to_checksum_address
 FORWARDER = "GridForwarder"
 _REQUIRED_FORWARDER_ABI = ("nonces", "verify", "executeBatch", "eip712Domain")
 
+# Simulations run this code in place of the forwarder's (an `eth_call` state override), so the
+# target sees the forwarder as its caller and gets exactly the request's gas, as in
+# `executeBatch`. Input: gas (word), target (word), the forwarded calldata. It returns or
+# reverts with what the target returned; a call that used all its gas reverts with
+# `OUT_OF_GAS`. Assembled from:
+#   len = calldatasize - 64; calldatacopy(0, 64, len); before = gas()
+#   ok = call(calldataload(0), calldataload(32), 0, 0, len, 0, 0)
+#   used = before - gas(); if ok: return(returndata)
+#   if calldataload(0) > used: revert(returndata) else: revert("OOG!")
+SIMULATOR_CODE = bytes.fromhex(
+    "604036038060406000375a600060008360006000602035600035f1905a90036000351181604557603a57"
+    "634f4f472160e01b60005260046000fd5b3d600060003e3d6000fd5b3d600060003e3d6000f3")
+OUT_OF_GAS = b"OOG!"
+_IDENTITY = "0x0000000000000000000000000000000000000004"  # the identity precompile
+
 
 @dataclass(frozen=True)
 class Revert:
@@ -59,9 +74,11 @@ def decode_call_error(exc: RpcError, gas: int | None = None) -> Revert | None:
     data = revert_data(exc)
     if data is None:
         text = exc.message.lower()
-        if "out of gas" in text or "outofgas" in text:
+        if "out of gas" in text or "outofgas" in text or "oog" in text:
             return Revert("OutOfGas", {"gas": gas}, f"OutOfGas(gas={gas})")
         return None
+    if data == "0x" + OUT_OF_GAS.hex():
+        return Revert("OutOfGas", {"gas": gas}, f"OutOfGas(gas={gas})")
     if data in ("0x", ""):
         if gas is not None:
             return Revert("EmptyRevert", {"gas": gas},
@@ -88,6 +105,7 @@ class Ledger:
         self.untrusting: dict[str, str] = {}  # project contracts that do not trust it
         self._lock = threading.Lock()
         self._block_time = (0.0, 0)  # (fetched at, latest block timestamp)
+        self.exact_simulation = False  # the node takes state overrides (`SIMULATOR_CODE`)
 
     # ------------------------------------------------------------------ set-up
 
@@ -117,8 +135,18 @@ class Ledger:
                 trusted = not isinstance(answer, Exception) and int.from_bytes(
                     _bytes(answer)[:32] or b"\0", "big") == 1
                 (self.targets if trusted else self.untrusting)[address] = contract
+            self.exact_simulation = self._takes_overrides()
             self.domain = fw.Domain(name, version, dom_chain, verifying)
             return self.domain
+
+    def _takes_overrides(self) -> bool:
+        """Whether the node runs `SIMULATOR_CODE` in place of the forwarder's (a call to the
+        identity precompile through it must echo its input)."""
+        try:
+            echoed = self.rpc.call(*self._simulator_call(_IDENTITY, b"\x2a", 1_000, "latest"))
+        except RpcError:
+            return False
+        return echoed == "0x2a"
 
     # ------------------------------------------------------------------ calls
 
@@ -139,10 +167,26 @@ class Ledger:
         return self.eth_call(self.forwarder, fw.encode_verify(request))
 
     def simulate_call(self, request: fw.ForwardRequest, block: str | int = "latest") -> RpcCall:
-        """The target call exactly as the forwarder makes it (from the forwarder, the signer
-        appended to the data, the request's gas)."""
-        return self.eth_call(request.to, request.forwarded_calldata, sender=self.forwarder,
-                             gas=request.gas, block=block)
+        """The target call as the forwarder makes it (from the forwarder, the signer appended
+        to the data), with the request's gas for its execution: an `eth_call`'s gas limit
+        also pays the transaction's base cost, which the forwarder's call does not."""
+        data = request.forwarded_calldata
+        if self.exact_simulation:
+            return self._simulator_call(request.to, data, request.gas, block)
+        # Without overrides, a plain call from the forwarder: exact but where the data's
+        # floor (below) gives it more gas than the request's.
+        return self.eth_call(request.to, data, sender=self.forwarder,
+                             gas=call_gas_limit(request.gas, data), block=block)
+
+    def _simulator_call(self, target: str, data: bytes, gas: int, block: str | int) -> RpcCall:
+        """`target` called with `data` and exactly `gas`, from the forwarder's address, through
+        `SIMULATOR_CODE` (the simulator's own work, its memory included, paid on top)."""
+        words = (len(data) + 31) // 32
+        own = 30_000 + 6 * words + words * words // 512
+        payload = gas.to_bytes(32, "big") + bytes(12) + bytes.fromhex(target[2:]) + data
+        call = self.eth_call(self.forwarder, payload,
+                             gas=call_gas_limit(gas * 64 // 63 + own, payload), block=block)
+        return (call[0], [*call[1], {self.forwarder: {"code": "0x" + SIMULATOR_CODE.hex()}}])
 
     @staticmethod
     def ecrecover_call(digest: bytes, signature: bytes) -> RpcCall:
@@ -224,6 +268,18 @@ class Ledger:
                 reasons[request.request_hash] = Revert(
                     "EmptyRevert", {}, f"EmptyRevert() ({call['error']})")
         return reasons
+
+
+def call_gas_limit(execution_gas: int, data: bytes) -> int:
+    """The gas limit of an `eth_call` that leaves `execution_gas` for its execution: the base
+    cost (21,000 and 4/16 gas per zero/non-zero byte of data) on top. Since Prague (EIP-7623)
+    a limit must also reach the data's floor (10 gas per token, a non-zero byte counting 4):
+    for much data and little gas that leaves the call more than `execution_gas`."""
+    zeros = data.count(0)
+    nonzero = len(data) - zeros
+    base = 21_000 + 4 * zeros + 16 * nonzero
+    floor = 21_000 + 10 * (zeros + 4 * nonzero)
+    return max(base + execution_gas, floor)
 
 
 def _ran_out_of_gas(call: dict[str, Any]) -> bool:

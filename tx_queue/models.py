@@ -122,10 +122,13 @@ class RelayHealth(BaseModel):
     next_nonce: int | None
     submitter_alive: bool
     last_error: str | None
+    problem: str | None = Field(None, description="why the relay cannot relay now: short of "
+                                                  "funds, fees above the ceiling, stuck")
 
 
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
+    reason: str | None = Field(None, description="why degraded")
     node: NodeHealth
     queue: QueueHealth
     relay: RelayHealth

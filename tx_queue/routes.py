@@ -30,6 +30,7 @@ from .models import (
 from .service import QueueService
 
 MAX_WAIT = 60.0
+MAX_ID = 2**63 - 1  # SQLite's largest integer
 
 
 def get_service(request: Request) -> QueueService:
@@ -62,7 +63,7 @@ def submit(body: ForwardRequestIn, service: Service,
 @router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True)
 async def get_request(
     service: Service,
-    request_id: Annotated[int, Path(ge=1)],
+    request_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT, description="seconds to wait for a final "
                                                                 "state (long poll)")] = 0.0,
 ) -> RequestOut:
@@ -89,7 +90,7 @@ def list_requests(
     service: Service,
     status: StatusName | None = None,
     signer: Annotated[Address | None, Query(alias="from")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> RequestList:
     """Requests in acceptance order, optionally of one status and/or one signer."""
@@ -126,12 +127,15 @@ def health(service: Service) -> HealthOut:
         node.error = str(exc)
     sub = service.submitter.status
     counts = service.store.counts()
+    reason = (f"node unreachable: {node.error}" if not node.reachable
+              else "the submitter has stopped" if not sub.alive else sub.problem)
     return HealthOut(
-        status="ok" if node.reachable and sub.alive else "degraded",
+        status="degraded" if reason else "ok", reason=reason,
         node=node,
         queue=QueueHealth(depth=counts["queued"] + counts["submitted"],
                           max_depth=service.settings.max_depth, counts=counts,
                           in_flight_txs=sub.in_flight),
         relay=RelayHealth(address=service.relay.address, next_nonce=sub.next_nonce,
-                          submitter_alive=sub.alive, last_error=sub.last_error),
+                          submitter_alive=sub.alive, last_error=sub.last_error,
+                          problem=sub.problem),
     )

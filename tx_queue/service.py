@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 from ledger_contracts import Deployment, LedgerError, Rpc, account, connect, load_key
 
 from .errors import ConfigError
+from .fees import FeePolicy
 from .intake import Intake
 from .ledger import Ledger
 from .logs import fields, get_logger
@@ -90,7 +91,10 @@ class QueueService:
             self.store, self.ledger, self.relay,
             SubmitterConfig(window=settings.window, max_batch=settings.max_batch,
                             max_batch_gas=settings.max_batch_gas,
-                            max_attempts=settings.max_attempts),
+                            max_attempts=settings.max_attempts,
+                            fees=FeePolicy.from_gwei(settings.fee_mode, settings.gas_price_gwei,
+                                                     settings.max_fee_gwei,
+                                                     settings.priority_fee_gwei)),
             notify=self.waiters.notify)
         self.intake = Intake(self.store, self.ledger, max_depth=settings.max_depth,
                              max_request_gas=settings.max_request_gas,

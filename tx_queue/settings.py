@@ -7,9 +7,9 @@ deploys with number 0)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gridgame import ServiceSettings, port_field, service_config
 from ledger_contracts import DEFAULT_RPC
@@ -45,7 +45,26 @@ class Settings(ServiceSettings):
     rpc_timeout: float = Field(10.0, gt=0, description="seconds per JSON-RPC request")
     node_wait: float = Field(30.0, ge=0, description="seconds to wait for the node at start-up "
                                                      "when the relay key needs it")
+    fee_mode: Literal["auto", "fixed"] = Field(
+        "auto", description="auto: EIP-1559 fees from eth_feeHistory (legacy eth_gasPrice on a "
+                            "node without EIP-1559), at most --max-fee-gwei; fixed: "
+                            "--gas-price-gwei for every transaction")
+    gas_price_gwei: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                  description="gas price in fixed mode (0 on a network "
+                                              "without fees)")
+    max_fee_gwei: float = Field(100.0, gt=0, allow_inf_nan=False,
+                                description="ceiling of the max fee per gas in auto mode; "
+                                            "above it nothing is sent")
+    priority_fee_gwei: float = Field(1.0, ge=0, allow_inf_nan=False,
+                                     description="tip when recent blocks show none (auto mode)")
     http_threads: int = Field(8, ge=1, le=256, description="worker threads for HTTP requests")
+
+    @model_validator(mode="after")
+    def _price_needs_fixed_mode(self) -> Settings:
+        if self.fee_mode == "auto" and "gas_price_gwei" in self.model_fields_set:
+            raise ValueError("gas_price_gwei is the price of --fee-mode fixed; with auto fees "
+                             "use --max-fee-gwei for a ceiling")
+        return self
 
 
 def parse(argv: list[str] | None = None) -> Settings:

@@ -232,13 +232,11 @@ class Store:
 
     def add_tx(self, relay_nonce: int, tx_hash: str, raw: bytes, request_ids: list[int]) -> int:
         """Record a signed relay transaction and mark its requests submitted, in one commit,
-        before the transaction is sent."""
+        before the transaction is sent. The same bytes signed again after the node refused
+        them (same nonce, requests and fees) reopen their dropped record."""
         now = time.time()
         def work(db: sqlite3.Connection) -> int:
-            cur = db.execute(
-                """INSERT INTO txs (relay_nonce, tx_hash, raw, status, created_at)
-                   VALUES (?, ?, ?, 'pending', ?)""", (relay_nonce, tx_hash, raw, now))
-            tx_id = int(cur.lastrowid or 0)
+            tx_id = _open_tx(db, relay_nonce, tx_hash, raw, now)
             for request_id in request_ids:
                 updated = db.execute(
                     """UPDATE requests SET status = 'submitted', tx_id = ?, submitted_at = ?
@@ -246,6 +244,25 @@ class Store:
                 if updated.rowcount != 1:
                     raise ConfigError(f"request {request_id} is not queued any more")
             return tx_id
+
+        return self._write(work)
+
+    def replace_tx(self, tx_id: int, tx_hash: str, raw: bytes, *, note: str) -> int:
+        """Record a replacement of the pending transaction `tx_id` (its nonce, its requests,
+        other fees) and close `tx_id` as dropped with `note`, in one commit, before the
+        replacement is sent. Returns the replacement's id."""
+        now = time.time()
+        def work(db: sqlite3.Connection) -> int:
+            row = db.execute("SELECT relay_nonce, status FROM txs WHERE id = ?",
+                             (tx_id,)).fetchone()
+            if row is None or row["status"] != "pending":
+                raise ConfigError(f"relay transaction #{tx_id} is not pending any more")
+            db.execute("UPDATE txs SET status = 'dropped', note = ? WHERE id = ?",
+                       (note, tx_id))
+            new_id = _open_tx(db, int(row["relay_nonce"]), tx_hash, raw, now)
+            db.execute("""UPDATE requests SET tx_id = ? WHERE tx_id = ?
+                          AND status = 'submitted'""", (new_id, tx_id))
+            return new_id
 
         return self._write(work)
 
@@ -266,8 +283,9 @@ class Store:
         fate, in one commit."""
         now = time.time()
         def work(db: sqlite3.Connection) -> None:
-            db.execute("""UPDATE txs SET status = ?, block_number = ?, gas_used = ?, note = ?
-                          WHERE id = ?""", (status, block_number, gas_used, note, tx_id))
+            db.execute("""UPDATE txs SET status = ?, block_number = ?, gas_used = ?,
+                          note = COALESCE(?, note) WHERE id = ?""",
+                       (status, block_number, gas_used, note, tx_id))
             for fate in fates:
                 error = json.dumps({"name": fate.error.name, "args": fate.error.args,
                                     "text": fate.error.text}) if fate.error else None
@@ -286,6 +304,22 @@ class Store:
                          fate.executed_tx, now, fate.request_id, tx_id))
 
         self._write(work)
+
+
+def _open_tx(db: sqlite3.Connection, relay_nonce: int, tx_hash: str, raw: bytes,
+             now: float) -> int:
+    """Insert a pending transaction, or reopen the dropped record of the same bytes (a send
+    the node refused, signed again): its note keeps the refusal."""
+    row = db.execute("SELECT id, status FROM txs WHERE tx_hash = ?", (tx_hash,)).fetchone()
+    if row is None:
+        cur = db.execute("""INSERT INTO txs (relay_nonce, tx_hash, raw, status, created_at)
+                            VALUES (?, ?, ?, 'pending', ?)""", (relay_nonce, tx_hash, raw, now))
+        return int(cur.lastrowid or 0)
+    if row["status"] != "dropped":
+        raise ConfigError(f"relay transaction {tx_hash} is already recorded ({row['status']})")
+    db.execute("""UPDATE txs SET status = 'pending', created_at = ?, block_number = NULL,
+                  gas_used = NULL WHERE id = ?""", (now, row["id"]))
+    return int(row["id"])
 
 
 def _request(row: sqlite3.Row) -> StoredRequest:

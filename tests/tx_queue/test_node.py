@@ -9,8 +9,11 @@ so the chain is the same and only the node process was gone.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -131,5 +134,40 @@ def test_a_full_queue_answers_429(own_anvil: Anvil, tmp_path: Path) -> None:
         answer = httpx.post(f"{env.url}/requests", json=third.body())
         assert answer.status_code == 429 and "queue full" in answer.json()["detail"]
         assert httpx.get(f"{env.url}/health").json()["queue"]["depth"] == 2
+    finally:
+        env.queue.stop()
+
+
+def test_concurrent_requests_never_overshoot_the_depth_limit(own_anvil: Anvil,
+                                                             tmp_path: Path) -> None:
+    """30 signers post at once into a queue of depth 10 whose transactions are not mined:
+    exactly 10 get in, the others get 429. Before, the depth was read outside any lock and
+    concurrent requests all passed it (the depth reached 65 with a limit of 60)."""
+    w3 = connect(own_anvil.url)
+    keys = own_anvil.keys
+    env = make_env(w3, account(keys[0]), account(keys[RELAY_DEV_KEY_INDEX]), tmp_path,
+                   "--max-depth", "10")
+    try:
+        admins = [Account.create() for _ in range(30)]
+        grant_admins(env, admins)
+        env.queue.stop()
+        w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+        env.queue.start()
+        market = env.market()
+        bodies = []
+        for admin in admins:
+            with RelayClient(env.url, w3, env.deployment, admin, retries=0) as client:
+                bodies.append(client.sign(market.functions.admit(
+                    Account.create().address, os.urandom(32), 0), gas=300_000).body())
+        start = threading.Barrier(len(bodies))
+
+        def post(body: dict) -> int:
+            start.wait()
+            return httpx.post(f"{env.url}/requests", json=body, timeout=60).status_code
+
+        with ThreadPoolExecutor(len(bodies)) as pool:
+            codes = list(pool.map(post, bodies))
+        assert sorted(codes) == [202] * 10 + [429] * 20, codes
+        assert httpx.get(f"{env.url}/health").json()["queue"]["depth"] == 10
     finally:
         env.queue.stop()

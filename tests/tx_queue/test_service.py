@@ -168,3 +168,36 @@ def test_concurrent_repeats_with_one_key_queue_once(env: Env) -> None:
     assert sorted(a.status_code for a in answers) == [200] * 5 + [202]
     assert len({a.json()["id"] for a in answers}) == 1
     assert c.wait(answers[0].json()["id"]).status == "mined"
+
+
+def test_ids_beyond_the_database_integers_are_refused_naming_the_field(env: Env) -> None:
+    """Before: 500 (SQLite cannot bind an integer above 2**63 - 1)."""
+    for path, params, field in ((f"/requests/{2**63}", {}, "request_id"),
+                                ("/requests", {"after": 2**63}, "after")):
+        answer = httpx.get(f"{env.url}{path}", params=params)
+        assert answer.status_code == 422, answer.text
+        assert field in {e["loc"][-1] for e in answer.json()["detail"]}
+    assert httpx.get(f"{env.url}/requests/{2**63 - 1}").status_code == 404
+    assert httpx.get(f"{env.url}/requests", params={"after": 2**63 - 1}).json()["requests"] == []
+
+
+def test_too_little_gas_is_refused_naming_the_gas(env: Env) -> None:
+    """The request's gas is what the forwarder gives the call, the transaction's base cost
+    (21,000 and its data) comes on top: gas 1 runs out of gas (before: 503 'retry later',
+    the simulation's base cost taken from the request's gas), and so does 8 KiB of data
+    with too little gas for the call (before: 503 too, or accepted and then out of gas on
+    chain), while the same data with enough gas for the call is relayed."""
+    c = client(env)
+    assert_refused_and_nothing_sent(env, c.sign(admit_call(env), gas=1).body(), 422,
+                                    "would revert: OutOfGas(gas=1)")
+    c.resync()
+    market = env.market().address
+
+    def padded(gas: int):  # noqa: ANN202
+        call = admit_call(env)._encode_transaction_data()
+        return c.sign((market, bytes.fromhex(call[2:]) + os.urandom(8192)), gas=gas)
+
+    assert_refused_and_nothing_sent(env, padded(30_000).body(), 422,
+                                    "would revert: OutOfGas(gas=30000)")
+    c.resync()
+    assert c.wait(c.submit(padded(100_000))).status == "mined"
