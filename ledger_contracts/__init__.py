@@ -10,7 +10,8 @@ package shares. Import from here:
     FORWARD_REQUEST_TYPE, typed_data, ... the EIP-712 forward request type and domain
     Deployment, deploy, load_artifact     deployment files, deploying, build output
     EventReader, Event                    the contracts' events
-    load_key, read_key_file               keys from files or the environment
+    load_key, read_key_file, parse_key    keys from files (hex or keystore) or the environment
+    create_keystore, keystore_password    keystores: a new key, the password (env or prompt)
     Anvil, dev_keys, free_port            an embedded Anvil node
     kwh_to_wh, to_wh_bid, ...             units (on chain Wh and micro-units)
     LedgerError and its tree              `ledger_contracts.errors`
@@ -49,7 +50,16 @@ if TYPE_CHECKING:
         RpcError,
     )
     from .events import Event, EventReader
-    from .keys import ANVIL_CHAIN_ID, load_key, read_key_file
+    from .keys import (
+        ANVIL_CHAIN_ID,
+        KEYSTORE_PASSWORD_ENV,
+        create_keystore,
+        key_file_address,
+        keystore_password,
+        load_key,
+        parse_key,
+        read_key_file,
+    )
     from .rpc import Rpc, RpcCall, revert_data
     from .sending import deadline_after, pad_gas
     from .units import (
@@ -74,7 +84,8 @@ _HOMES = {
     "errors": ("ArtifactNotFound", "DeploymentError", "LedgerError", "LedgerRevert",
                "NodeUnavailable", "RpcError"),
     "events": ("Event", "EventReader"),
-    "keys": ("ANVIL_CHAIN_ID", "load_key", "read_key_file"),
+    "keys": ("ANVIL_CHAIN_ID", "KEYSTORE_PASSWORD_ENV", "create_keystore", "key_file_address",
+             "keystore_password", "load_key", "parse_key", "read_key_file"),
     "rpc": ("Rpc", "RpcCall", "revert_data"),
     "sending": ("deadline_after", "pad_gas"),
     "units": ("MICRO", "WH_PER_KWH", "kwh_to_wh", "micro_to_price", "price_to_micro",
@@ -83,15 +94,16 @@ _HOMES = {
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "ANVIL_CHAIN_ID", "Anvil", "Artifact", "ArtifactNotFound", "DEFAULT_RPC",
-    "DOMAIN_FIELDS", "DOMAIN_TYPE", "Deployment", "DeploymentError", "Event", "EventReader",
-    "FORWARD_REQUEST_FIELDS", "FORWARD_REQUEST_TYPE", "LedgerError", "LedgerRevert",
-    "MAX_UINT256", "MICRO", "NodeUnavailable", "PROJECT_CONTRACTS", "Rpc", "RpcCall",
-    "RpcError", "WH_PER_KWH", "abi_type", "account", "call", "connect", "deadline_after",
-    "decode_revert", "deploy", "deploy_contract", "dev_keys", "error_table", "free_port",
-    "kwh_to_wh", "load_artifact", "load_key", "micro_to_price", "pad_gas", "price_to_micro",
-    "read_key_file", "revert_data", "revert_from_exception", "selector", "signature",
-    "to_wh_bid", "transact", "typed_data", "wh_to_kwh",
+    "ANVIL_CHAIN_ID", "Anvil", "Artifact", "ArtifactNotFound", "DEFAULT_RPC", "DOMAIN_FIELDS",
+    "DOMAIN_TYPE", "Deployment", "DeploymentError", "Event", "EventReader",
+    "FORWARD_REQUEST_FIELDS", "FORWARD_REQUEST_TYPE", "KEYSTORE_PASSWORD_ENV", "LedgerError",
+    "LedgerRevert", "MAX_UINT256", "MICRO", "NodeUnavailable", "PROJECT_CONTRACTS", "Rpc",
+    "RpcCall", "RpcError", "WH_PER_KWH", "abi_type", "account", "call", "connect",
+    "create_keystore", "deadline_after", "decode_revert", "deploy", "deploy_contract",
+    "dev_keys", "error_table", "free_port", "key_file_address", "keystore_password",
+    "kwh_to_wh", "load_artifact", "load_key", "micro_to_price", "pad_gas", "parse_key",
+    "price_to_micro", "read_key_file", "revert_data", "revert_from_exception", "selector",
+    "signature", "to_wh_bid", "transact", "typed_data", "wh_to_kwh",
 ]
 
 
