@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import socket
 import stat
 import subprocess
@@ -214,3 +216,82 @@ def test_a_keystore_signs_a_real_offer(prosumer_market: Any, tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["address"] == seller
     assert registered(m, game) == ([(seller, 3_500, 60_000)], [])
+
+
+# ---------------------------------------------------------------------- on a terminal
+
+
+def on_terminal(argv: list[Any], answers: list[tuple[str, str]], timeout: float = 60.0
+                ) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal of its own, answering each prompt in turn; its exit code
+    and everything it wrote (prompts included)."""
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PROSUMER_") and k != KEYSTORE_PASSWORD_ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "prosumer_client", *map(str, argv)],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)  # no /dev/tty: getpass uses the pty
+    os.close(slave)
+    seen = b""
+    end = time.monotonic() + timeout
+    pending = list(answers)
+    try:
+        while True:
+            if pending and pending[0][0].encode() in seen:
+                prompt, answer = pending.pop(0)
+                seen = seen.replace(prompt.encode(), b"<asked>", 1)
+                os.write(master, answer.encode() + b"\n")
+                continue
+            ready, _, _ = select.select([master], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                raise AssertionError(f"no prompt {pending[:1]} in {seen!r}")
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        code = proc.wait(timeout=max(1.0, end - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert not pending, f"never asked {pending}: {seen!r}"
+    return code, seen.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_keys_new_asks_twice_on_a_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "carol.json"
+    code, out = on_terminal(["keys", "new", "--out", path], [
+        (f"password for the new keystore {path}: ", "correct horse"),
+        ("the same password again: ", "correct horse")])
+    assert code == 0, out
+    assert "correct horse" not in out  # not echoed
+    address = out.split(f"keystore written to {path}: ")[1].strip()
+    assert Account.from_key(Account.decrypt(path.read_text(), "correct horse")).address \
+        == address
+
+    other = tmp_path / "dave.json"
+    code, out = on_terminal(["keys", "new", "--out", other], [
+        (f"password for the new keystore {other}: ", "correct horse"),
+        ("the same password again: ", "battery staple")])
+    assert code == 1 and out.endswith("error: the two passwords differ; nothing written\n")
+    assert not other.exists()
+
+
+def test_a_keystore_asks_its_password_on_a_terminal(prosumer_market: Any,
+                                                    tmp_path: Path) -> None:
+    m = prosumer_market
+    path = tmp_path / "seller.json"
+    create_keystore(path, "correct horse", key=m.keys[SELLER])
+    prompt = f"password for keystore {path}: "
+    code, out = on_terminal(["status", "--json", *m.common_flags(), "--key-file", path],
+                            [(prompt, "correct horse")])
+    assert code == 0, out
+    assert json.loads(out.split("<asked>")[1])["address"] == m.prosumers[SELLER - 10].address
+    code, out = on_terminal(["status", *m.common_flags(), "--key-file", path],
+                            [(prompt, "battery staple")])
+    assert code == 1
+    assert out.endswith(f"error: key file {path}: wrong password for the keystore; or name "
+                        "the prosumer with --address\n")
