@@ -10,7 +10,15 @@ from typing import Any
 
 from web3 import Web3
 
-from ledger_contracts import Deployment, LedgerError, Rpc, connect, load_key, wh_to_kwh
+from ledger_contracts import (
+    Deployment,
+    LedgerError,
+    Rpc,
+    connect,
+    key_file_address,
+    load_key,
+    wh_to_kwh,
+)
 from tx_queue.client import Outcome, RelayClient
 
 from .agent import Agent, GameSummary
@@ -54,11 +62,15 @@ def _signing(settings: Settings, wait: float = 0.0) -> tuple[Prosumer, Deploymen
 
 
 def _whose(args: argparse.Namespace, settings: Settings) -> str:
+    """The address a read-only command is about: --address, else the key's (a keystore's
+    recorded address: reading needs no password)."""
     if getattr(args, "address", None):
         return str(args.address)
     from eth_account import Account
 
     try:
+        if settings.key_file:
+            return key_file_address(settings.key_file)
         return str(Account.from_key(_key(settings)).address)
     except (LedgerError, ValueError) as exc:
         raise ProsumerError(f"{exc}; or name the prosumer with --address") from None

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
-from ledger_contracts import create_keystore, key_file_address, keystore_password
+from ledger_contracts import LedgerError, create_keystore, key_file_address, keystore_password
 
 from .settings import Settings
 
 
 def keys(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "new":
+        if os.path.lexists(args.out):  # before asking for a password; create_keystore checks too
+            raise LedgerError(f"{args.out} exists already; not overwriting it")
         address = create_keystore(args.out, keystore_password(args.out, new=True))
         text = f"keystore written to {args.out}: {address}"
         data = {"address": address, "file": str(args.out)}

@@ -62,7 +62,7 @@ def open_game(m: Any) -> int:
     """A game open for registration: a block is mined first, or `Market.open_game`'s "now" (the
     latest block's time) may be older than its window when no block came for a while."""
     m.w3.provider.make_request("evm_mine", [])
-    return int(m.open_game())
+    return int(m.open_game(registration_seconds=600))  # slow processes on a busy machine
 
 
 def registered(m: Any, game: int) -> tuple[list[Any], list[Any]]:
@@ -283,15 +283,28 @@ def test_keys_new_asks_twice_on_a_terminal(tmp_path: Path) -> None:
 def test_a_keystore_asks_its_password_on_a_terminal(prosumer_market: Any,
                                                     tmp_path: Path) -> None:
     m = prosumer_market
+    seller = m.prosumers[SELLER - 10].address
     path = tmp_path / "seller.json"
     create_keystore(path, "correct horse", key=m.keys[SELLER])
     prompt = f"password for keystore {path}: "
-    code, out = on_terminal(["status", "--json", *m.common_flags(), "--key-file", path],
-                            [(prompt, "correct horse")])
-    assert code == 0, out
-    assert json.loads(out.split("<asked>")[1])["address"] == m.prosumers[SELLER - 10].address
-    code, out = on_terminal(["status", *m.common_flags(), "--key-file", path],
-                            [(prompt, "battery staple")])
+    game = open_game(m)
+    offer = ["offer", "--game", game, "--kwh", "4", "--price", "0.07", *m.common_flags(),
+             "--key-file", path]
+    code, out = on_terminal(offer, [(prompt, "battery staple")])
     assert code == 1
-    assert out.endswith(f"error: key file {path}: wrong password for the keystore; or name "
-                        "the prosumer with --address\n")
+    assert out.endswith(f"error: key file {path}: wrong password for the keystore\n"), out
+    assert registered(m, game) == ([], [])
+    code, out = on_terminal(offer, [(prompt, "correct horse")])
+    assert code == 0, out
+    assert "battery" not in out and "horse" not in out  # never echoed
+    assert registered(m, game) == ([(seller, 4_000, 70_000)], [])
+
+    # Reading needs the address only: no password asked.
+    code, out = on_terminal(["status", "--json", "--game", game, *m.common_flags(),
+                             "--key-file", path], [])
+    assert code == 0, out
+    status = json.loads(out)
+    assert status["address"] == seller and status["game"]["role"] == "seller"
+    # Nor for a keystore that exists already: refused before the prompt.
+    code, out = on_terminal(["keys", "new", "--out", path], [])
+    assert (code, out) == (1, f"error: {path} exists already; not overwriting it\n")
