@@ -168,7 +168,7 @@ def _read(p: Path) -> str:
     if len(data) > MAX_KEY_FILE_BYTES:
         raise LedgerError(f"key file {p} is too large for a key or a keystore")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a byte order mark is not part of the key
     except UnicodeDecodeError:
         text = "\0"
     if "\0" in text:
