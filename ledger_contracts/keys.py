@@ -38,14 +38,13 @@ def parse_key(text: str, source: str) -> str:
     `source` (e.g. "key file alice.key", "PROSUMER_KEY") and the problem."""
     value = text.strip()
     digits = value[2:] if value[:2] in ("0x", "0X") else value
+    malformed = f"{source} does not hold a 32-byte hex private key"
     if not digits:
-        raise LedgerError(f"{source} is empty: expected a hex private key")
+        raise LedgerError(f"{malformed}: it is empty")
     if not _HEX.issuperset(digits):
-        raise LedgerError(f"{source} is not hex: expected a private key of 64 hex digits "
-                          "(0x optional)")
+        raise LedgerError(f"{malformed}: not hex digits (expected 64, 0x optional)")
     if len(digits) != 64:
-        raise LedgerError(f"{source} does not hold a 32-byte hex private key ({len(digits)} "
-                          "hex digits, not 64)")
+        raise LedgerError(f"{malformed}: {len(digits)} hex digits, not 64")
     number = int(digits, 16)
     if number == 0:
         raise LedgerError(f"{source} holds the zero key, which is not a valid private key")

@@ -45,15 +45,16 @@ def deployment_file(deployment: Deployment, tmp_path: Path) -> Path:
 def assert_named(proc: subprocess.CompletedProcess[str], path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert f"key file {path} is not hex" in proc.stderr, proc.stderr
+    assert f"key file {path} does not hold a 32-byte hex private key: not hex digits" \
+        in proc.stderr, proc.stderr
 
 
 def test_deploy(anvil: Anvil, bad_key: Path, tmp_path: Path) -> None:
     proc = run(["ledger_contracts", "deploy", "--rpc", anvil.url, "--key-file", str(bad_key),
                 "--out", str(tmp_path / "d.json")])
     assert_named(proc, bad_key)
-    assert proc.stderr == f"error: key file {bad_key} is not hex: expected a private key of " \
-                          "64 hex digits (0x optional)\n"
+    assert proc.stderr == (f"error: key file {bad_key} does not hold a 32-byte hex private "
+                           "key: not hex digits (expected 64, 0x optional)\n")
     assert not (tmp_path / "d.json").exists()
 
 
@@ -75,7 +76,7 @@ def test_the_relay_never_falls_back_to_the_dev_key(anvil: Anvil, bad_key: Path,
                 "--db", str(tmp_path / "q.db"), "--port", str(free_port()),
                 "--key-file", str(bad_key)], timeout=30)
     assert_named(proc, bad_key)
-    assert f"error: key file {bad_key} is not hex" in proc.stderr.splitlines()[-1]
+    assert proc.stderr.splitlines()[-1].startswith(f"error: key file {bad_key} does not hold")
 
 
 def test_the_clock(anvil: Anvil, bad_key: Path, deployment_file: Path) -> None:
@@ -89,5 +90,5 @@ def test_the_demo_meter(anvil: Anvil, bad_key: Path, deployment_file: Path) -> N
     proc = run(["demo", "meter", "--rpc", anvil.url, "--deployment", str(deployment_file),
                 "--queue", "http://127.0.0.1:9", "--key-file", str(bad_key)])
     assert_named(proc, bad_key)
-    assert proc.stderr == f"error: key file {bad_key} is not hex: expected a private key of " \
-                          "64 hex digits (0x optional)\n"
+    assert proc.stderr == (f"error: key file {bad_key} does not hold a 32-byte hex private "
+                           "key: not hex digits (expected 64, 0x optional)\n")

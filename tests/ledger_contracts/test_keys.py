@@ -61,11 +61,11 @@ def silent_endpoint() -> Iterator[str]:
 
 
 @pytest.mark.parametrize(("text", "problem"), [
-    ("", "is empty"),
-    ("0x" + "g" * 64, "is not hex"),
-    ("0x" + "12 34" * 13, "is not hex"),
-    ("0x1234", "does not hold a 32-byte hex private key (4 hex digits, not 64)"),
-    ("0x" + "ab" * 33, "(66 hex digits, not 64)"),
+    ("", "does not hold a 32-byte hex private key: it is empty"),
+    ("0x" + "g" * 64, "does not hold a 32-byte hex private key: not hex digits"),
+    ("0x" + "12 34" * 13, "not hex digits (expected 64, 0x optional)"),
+    ("0x1234", "does not hold a 32-byte hex private key: 4 hex digits, not 64"),
+    ("0x" + "ab" * 33, ": 66 hex digits, not 64"),
     ("0x" + "0" * 64, "holds the zero key, which is not a valid private key"),
     (f"{ORDER:#066x}", "holds a number at or above the secp256k1 curve order"),
     ("0x" + "f" * 64, "holds a number at or above the secp256k1 curve order"),
@@ -130,7 +130,7 @@ def test_a_bad_key_file_never_falls_back_to_a_dev_key(tmp_path: Path) -> None:
     def node() -> None:  # connecting is for the dev key only
         asked.append("connect")
 
-    with pytest.raises(LedgerError, match="is not hex"):
+    with pytest.raises(LedgerError, match="not hex digits"):
         load_key(bad, env="SOME_KEY", w3=node)  # type: ignore[arg-type]
     assert asked == []
 

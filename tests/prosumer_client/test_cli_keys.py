@@ -29,7 +29,7 @@ ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SELLER = 12  # an admitted seller's dev key (test_cli_chain offers with it in its own game)
 
 BAD_KEYS: dict[str, tuple[bytes, str]] = {  # file content, the problem named
-    "not hex": (b"0x" + b"g" * 64 + b"\n", "is not hex"),
+    "not hex": (b"0x" + b"g" * 64 + b"\n", "does not hold a 32-byte hex private key: not hex"),
     "binary": (b"\x00\xff" * 16, "is binary"),
     "zero": (b"0x" + b"0" * 64 + b"\n", "holds the zero key"),
     "curve order": (f"{ORDER:#066x}\n".encode(), "at or above the secp256k1 curve order"),
