@@ -196,8 +196,12 @@ def _decrypt(p: Path, keystore: dict[str, Any], password: str) -> str:
     except ValueError as exc:
         if "MAC mismatch" in str(exc):
             raise LedgerError(f"key file {p}: wrong password for the keystore") from None
-        raise LedgerError(f"key file {p} is not a valid keystore: {exc}") from None
+        raise LedgerError(f"key file {p} is not a valid keystore: {_one_line(exc)}") from None
     except Exception as exc:  # a keystore with missing or mistyped fields
         raise LedgerError(f"key file {p} is not a valid keystore: {type(exc).__name__} "
-                          f"{exc}") from None
+                          f"{_one_line(exc)}") from None
     return parse_key(secret.hex(), f"keystore {p}")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
