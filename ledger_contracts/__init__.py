@@ -11,7 +11,8 @@ package shares. Import from here:
     Deployment, deploy, load_artifact     deployment files, deploying, build output
     EventReader, Event                    the contracts' events
     Phase, EndReason                      a game's states, one spelling (mirrors IMarket)
-    load_key, read_key_file               keys from files or the environment
+    load_key, read_key_file, parse_key    keys from files (hex or keystore) or the environment
+    create_keystore, keystore_password    keystores: a new key, the password (env or prompt)
     Anvil, dev_keys, free_port            an embedded Anvil node
     kwh_to_wh, to_wh_bid, ...             units (on chain Wh and micro-units)
     LedgerError and its tree              `ledger_contracts.errors`
@@ -51,7 +52,16 @@ if TYPE_CHECKING:
     )
     from .events import Event, EventReader
     from .game import EndReason, Phase
-    from .keys import ANVIL_CHAIN_ID, load_key, read_key_file
+    from .keys import (
+        ANVIL_CHAIN_ID,
+        KEYSTORE_PASSWORD_ENV,
+        create_keystore,
+        key_file_address,
+        keystore_password,
+        load_key,
+        parse_key,
+        read_key_file,
+    )
     from .rpc import Rpc, RpcCall, revert_data
     from .sending import deadline_after, pad_gas
     from .units import (
@@ -77,7 +87,8 @@ _HOMES = {
                "NodeUnavailable", "RpcError"),
     "events": ("Event", "EventReader"),
     "game": ("EndReason", "Phase"),
-    "keys": ("ANVIL_CHAIN_ID", "load_key", "read_key_file"),
+    "keys": ("ANVIL_CHAIN_ID", "KEYSTORE_PASSWORD_ENV", "create_keystore", "key_file_address",
+             "keystore_password", "load_key", "parse_key", "read_key_file"),
     "rpc": ("Rpc", "RpcCall", "revert_data"),
     "sending": ("deadline_after", "pad_gas"),
     "units": ("MICRO", "WH_PER_KWH", "kwh_to_wh", "micro_to_price", "price_to_micro",
@@ -86,16 +97,16 @@ _HOMES = {
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "ANVIL_CHAIN_ID", "Anvil", "Artifact", "ArtifactNotFound", "DEFAULT_RPC",
-    "DOMAIN_FIELDS", "DOMAIN_TYPE", "Deployment", "DeploymentError", "EndReason", "Event",
-    "EventReader",
-    "FORWARD_REQUEST_FIELDS", "FORWARD_REQUEST_TYPE", "LedgerError", "LedgerRevert",
-    "MAX_UINT256", "MICRO", "NodeUnavailable", "PROJECT_CONTRACTS", "Phase", "Rpc", "RpcCall",
-    "RpcError", "WH_PER_KWH", "abi_type", "account", "call", "connect", "deadline_after",
-    "decode_revert", "deploy", "deploy_contract", "dev_keys", "error_table", "free_port",
-    "kwh_to_wh", "load_artifact", "load_key", "micro_to_price", "pad_gas", "price_to_micro",
-    "read_key_file", "revert_data", "revert_from_exception", "selector", "signature",
-    "to_wh_bid", "transact", "typed_data", "wh_to_kwh",
+    "ANVIL_CHAIN_ID", "Anvil", "Artifact", "ArtifactNotFound", "DEFAULT_RPC", "DOMAIN_FIELDS",
+    "DOMAIN_TYPE", "Deployment", "DeploymentError", "EndReason", "Event", "EventReader",
+    "FORWARD_REQUEST_FIELDS", "FORWARD_REQUEST_TYPE", "KEYSTORE_PASSWORD_ENV", "LedgerError",
+    "LedgerRevert", "MAX_UINT256", "MICRO", "NodeUnavailable", "PROJECT_CONTRACTS", "Phase", "Rpc",
+    "RpcCall", "RpcError", "WH_PER_KWH", "abi_type", "account", "call", "connect",
+    "create_keystore", "deadline_after", "decode_revert", "deploy", "deploy_contract",
+    "dev_keys", "error_table", "free_port", "key_file_address", "keystore_password",
+    "kwh_to_wh", "load_artifact", "load_key", "micro_to_price", "pad_gas", "parse_key",
+    "price_to_micro", "read_key_file", "revert_data", "revert_from_exception", "selector",
+    "signature", "to_wh_bid", "transact", "typed_data", "wh_to_kwh",
 ]
 
 

@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     dep = sub.add_parser("deploy", help="deploy the contracts and write a deployment file")
     dep.add_argument("--rpc", default=_env("RPC", DEFAULT_RPC))
     dep.add_argument("--key-file", default=_env("KEY_FILE"),
-                     help="file holding the operator's private key (else env OPERATOR_KEY; "
-                          "on a local Anvil chain, its first dev key)")
+                     help="file holding the operator's private key, hex or keystore (else "
+                          "env OPERATOR_KEY; on a local Anvil chain, its first dev key)")
     dep.add_argument("--out", default=_env("DEPLOYMENT", "deployment.json"))
 
     ev = sub.add_parser("events", help="print every decoded contract event in order")

@@ -34,8 +34,12 @@ DEFAULT_TIMEOUT = 10.0  # seconds, for every RPC request
 def connect(
     rpc_url: str = DEFAULT_RPC, *, timeout: float = DEFAULT_TIMEOUT, wait: float = 0.0
 ) -> Web3:
-    """A Web3 for `rpc_url`; with `wait` > 0, retry until the node answers or `wait` s pass."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    """A Web3 for `rpc_url`; with `wait` > 0, retry until the node answers or `wait` s pass.
+
+    Each request is one attempt within `timeout`: web3.py's own retries (five attempts by
+    default) are off, or a silent node would cost five timeouts where one was configured."""
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout},
+                                exception_retry_configuration=None))
     deadline = time.monotonic() + wait
     while True:
         try:

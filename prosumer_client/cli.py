@@ -7,9 +7,11 @@
     meter    --game N --produced KWH --consumed KWH [--prosumer ADDR]   (meter role)
     balance  / history                         the wallet (needs the Settlement contract)
     status   [--game N] [--address ADDR]       the prosumer's record and a game's state
+    keys new --out FILE / keys show FILE       a new key as an encrypted keystore; its address
 
 Common flags (also environment variables PROSUMER_<FLAG>): --rpc, --deployment, --queue,
---optimizer, --key-file, --name, --log-level, --json. The private key comes from --key-file or
+--optimizer, --key-file, --name, --log-level, --json. The private key comes from --key-file (a
+hex key or a keystore, whose password is GRIDGAME_KEYSTORE_PASSWORD or asked on a terminal) or
 the environment variable PROSUMER_KEY, never from the command line.
 """
 
@@ -26,7 +28,7 @@ from pydantic import ValidationError
 from ledger_contracts import LedgerError, kwh_to_wh
 from tx_queue.errors import RelayError
 
-from . import commands
+from . import commands, keystore
 from .agent import STRATEGIES
 from .errors import ProsumerError
 from .logs import LEVELS
@@ -56,9 +58,13 @@ def energy(text: str) -> float:
 
 
 def metered(text: str) -> float:
+    """kWh of a reading: 0 or more, at most the chain's largest reading (2^32 - 1 Wh)."""
     value = _number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of kWh >= 0, not {text!r}")
+    if kwh_to_wh(value) > MAX_WH:
+        raise argparse.ArgumentTypeError(f"{text!r} kWh is above the largest reading, "
+                                         f"{MAX_WH / 1000:g} kWh")
     return value
 
 
@@ -113,7 +119,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--deployment", help="deployment file (default deployment.json)")
     g.add_argument("--queue", help="transaction queue URL (default http://127.0.0.1:8082)")
     g.add_argument("--optimizer", help="optimizer URL (default http://127.0.0.1:8081)")
-    g.add_argument("--key-file", help="file holding the private key (else env PROSUMER_KEY)")
+    g.add_argument("--key-file", help="file holding the private key, hex or a keystore (else "
+                                      "env PROSUMER_KEY)")
     g.add_argument("--name", help="log tag, e.g. P003 or S001 (default PROSUMER)")
     g.add_argument("--log-level", choices=list(LEVELS), help="default info")
     g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
@@ -181,13 +188,27 @@ def parser() -> argparse.ArgumentParser:
     p = add("status", "the prosumer's record and a game's phase, round, turn, bid and loads")
     p.add_argument("--game", type=positive_int, help="default: the latest game")
     p.add_argument("--address", type=address, help="whose (default: the key's)")
+
+    p = sub.add_parser("keys", help="a new key as an encrypted keystore; a key file's address",
+                       description=keystore.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    k = actions.add_parser("new", help="create a key and write it as a keystore (mode 0600)",
+                           allow_abbrev=False)
+    k.add_argument("--out", required=True, metavar="FILE", help="the keystore to write (an "
+                   "existing file is never overwritten)")
+    k.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    k = actions.add_parser("show", help="the address of a key file (hex key or keystore)",
+                           allow_abbrev=False)
+    k.add_argument("file", metavar="FILE")
+    k.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     return top
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "offer": commands.offer, "demand": commands.demand, "play": commands.play,
     "meter": commands.meter, "balance": commands.balance, "history": commands.history,
-    "status": commands.status,
+    "status": commands.status, "keys": keystore.keys,
 }
 
 

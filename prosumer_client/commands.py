@@ -10,7 +10,15 @@ from typing import Any
 
 from web3 import Web3
 
-from ledger_contracts import Deployment, LedgerError, Rpc, connect, load_key, wh_to_kwh
+from ledger_contracts import (
+    Deployment,
+    LedgerError,
+    Rpc,
+    connect,
+    key_file_address,
+    load_key,
+    wh_to_kwh,
+)
 from tx_queue.client import Outcome, RelayClient
 
 from .agent import Agent, GameSummary
@@ -26,30 +34,43 @@ from .sources import Fixed, FromProfile, Source
 from .wallet import Wallet, format_balances, format_history
 
 
-def _chain(settings: Settings, wait: float = 0.0) -> tuple[Web3, Deployment]:
+def _chain(settings: Settings) -> tuple[Web3, Deployment]:
     deployment = Deployment.load(settings.deployment)
+    return _connect(settings, deployment), deployment
+
+
+def _connect(settings: Settings, deployment: Deployment, wait: float = 0.0) -> Web3:
     w3 = connect(settings.rpc, timeout=settings.rpc_timeout, wait=wait)
     deployment.check_chain(w3)
-    return w3, deployment
+    return w3
 
 
 def _key(settings: Settings) -> str:
+    """The prosumer's key, checked (hex, or a keystore decrypted; `ledger_contracts.keys`)."""
     return load_key(settings.key_file, env=KEY_ENV)
 
 
-def _prosumer(settings: Settings, w3: Web3, deployment: Deployment) -> Prosumer:
-    relay = RelayClient(settings.queue, w3, deployment, _key(settings),
-                        timeout=settings.http_timeout)
+def _signing(settings: Settings, wait: float = 0.0) -> tuple[Prosumer, Deployment]:
+    """The prosumer of a command that signs. Its files, the deployment and then the key, are
+    read and checked before anything connects: a bad one fails alone, the chain untouched."""
+    deployment = Deployment.load(settings.deployment)
+    key = _key(settings)
+    w3 = _connect(settings, deployment, wait)
+    relay = RelayClient(settings.queue, w3, deployment, key, timeout=settings.http_timeout)
     reader = MarketReader(w3, deployment, Rpc(settings.rpc, timeout=settings.rpc_timeout))
-    return Prosumer(relay, reader)
+    return Prosumer(relay, reader), deployment
 
 
 def _whose(args: argparse.Namespace, settings: Settings) -> str:
+    """The address a read-only command is about: --address, else the key's (a keystore's
+    recorded address: reading needs no password)."""
     if getattr(args, "address", None):
         return str(args.address)
     from eth_account import Account
 
     try:
+        if settings.key_file:
+            return key_file_address(settings.key_file)
         return str(Account.from_key(_key(settings)).address)
     except (LedgerError, ValueError) as exc:
         raise ProsumerError(f"{exc}; or name the prosumer with --address") from None
@@ -68,8 +89,7 @@ def _receipt(outcome: Outcome) -> dict[str, Any]:
 
 def offer(args: argparse.Namespace, settings: Settings) -> int:
     setup(settings.log_level)
-    w3, deployment = _chain(settings)
-    prosumer = _prosumer(settings, w3, deployment)
+    prosumer, _ = _signing(settings)
     try:
         prosumer.sync_clock()
         outcome = prosumer.offer(args.game, args.kwh, args.price)
@@ -86,8 +106,7 @@ def offer(args: argparse.Namespace, settings: Settings) -> int:
 
 def demand(args: argparse.Namespace, settings: Settings) -> int:
     setup(settings.log_level)
-    w3, deployment = _chain(settings)
-    prosumer = _prosumer(settings, w3, deployment)
+    prosumer, _ = _signing(settings)
     try:
         prosumer.sync_clock()
         outcome = prosumer.demand(args.game, args.kwh)
@@ -117,9 +136,8 @@ def source_of(args: argparse.Namespace) -> Source:
 def play(args: argparse.Namespace, settings: Settings) -> int:
     setup(settings.log_level)
     log = tagged(settings.name)
-    source = source_of(args)  # a bad profile fails before anything connects
-    w3, deployment = _chain(settings, wait=10.0)
-    prosumer = _prosumer(settings, w3, deployment)
+    source = source_of(args)  # a bad profile or key fails before anything connects
+    prosumer, deployment = _signing(settings, wait=10.0)
     optimizer = OptimizerClient(settings.optimizer, method=args.method,
                                 timeout=settings.http_timeout)
     if not _wait_for(optimizer.health, 10.0):
@@ -162,8 +180,7 @@ def _wait_for(check: Any, seconds: float) -> bool:
 
 def meter(args: argparse.Namespace, settings: Settings) -> int:
     setup(settings.log_level)
-    w3, deployment = _chain(settings)
-    prosumer = _prosumer(settings, w3, deployment)
+    prosumer, _ = _signing(settings)
     try:
         prosumer.sync_clock()
         who = args.prosumer or prosumer.address

@@ -1,6 +1,7 @@
 """Typed settings shared by every command: flags override environment variables
 (`PROSUMER_<NAME>`, e.g. `PROSUMER_RPC`, `PROSUMER_QUEUE`, `PROSUMER_KEY_FILE`), which override
-the defaults. The private key itself is never a flag: `--key-file FILE` or `PROSUMER_KEY`."""
+the defaults. The private key itself is never a flag: `--key-file FILE` (the hex key or a
+keystore) or `PROSUMER_KEY`."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Settings(BaseSettings):
     deployment: str = Field("deployment.json", description="deployment file")
     queue: str = Field(DEFAULT_QUEUE, description="URL of the transaction queue")
     optimizer: str = Field(DEFAULT_OPTIMIZER, description="URL of the optimizer service")
-    key_file: str | None = Field(None, description="file holding the prosumer's private key")
+    key_file: str | None = Field(None, description="file holding the prosumer's private key: "
+                                 "hex, or a keystore (password: GRIDGAME_KEYSTORE_PASSWORD)")
     name: str = Field("PROSUMER", min_length=1, max_length=32, description="log tag")
     log_level: LogLevel = "info"
     poll_interval: float = Field(0.01, gt=0, le=10, description="seconds between polls")

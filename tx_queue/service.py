@@ -61,14 +61,12 @@ class Waiters:
 
 def relay_account(settings: Settings) -> LocalAccount:
     """The relay key: --key-file, RELAY_KEY, or (only on a local Anvil chain) a dev key."""
-    try:
-        key = load_key(settings.key_file, env="RELAY_KEY")
-    except LedgerError:
-        try:
-            w3 = connect(settings.rpc, timeout=settings.rpc_timeout, wait=settings.node_wait)
-            key = load_key(None, env="RELAY_KEY", w3=w3, dev_index=RELAY_DEV_KEY_INDEX)
-        except LedgerError as exc:
-            raise ConfigError(str(exc)) from exc
+    try:  # a bad key file is an error, never a reason to fall back on the dev key
+        key = load_key(settings.key_file, env="RELAY_KEY", dev_index=RELAY_DEV_KEY_INDEX,
+                       w3=lambda: connect(settings.rpc, timeout=settings.rpc_timeout,
+                                          wait=settings.node_wait))
+    except LedgerError as exc:
+        raise ConfigError(str(exc)) from exc
     return account(key)
 
 

@@ -48,6 +48,13 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     (["status", "--log-level", "loud"], "argument --log-level: invalid choice: 'loud'"),
     (["status", "--name", ""], "name: String should have at least 1 character"),
     (["bid"], "invalid choice: 'bid'"),
+    (["meter", "--game", "1", "--produced", "1e30", "--consumed", "0"],
+     "argument --produced: '1e30' kWh is above the largest reading, 4.29497e+06 kWh"),
+    (["meter", "--game", "1", "--produced", "0", "--consumed", "4294967.3"],
+     "argument --consumed: '4294967.3' kWh is above the largest reading"),
+    (["keys"], "the following arguments are required: ACTION"),
+    (["keys", "new"], "the following arguments are required: --out"),
+    (["keys", "new", "--out", "k.json", "--key", "0xabc"], "unrecognized arguments: --key"),
 ])
 def test_bad_arguments_exit_2_naming_the_problem(argv: list[str], message: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,6 +115,7 @@ def test_environment_supplies_the_settings(monkeypatch: pytest.MonkeyPatch) -> N
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["--help"], capsys)
     assert code == 0
-    for command in ("offer", "demand", "play", "meter", "balance", "history", "status"):
+    for command in ("offer", "demand", "play", "meter", "balance", "history", "status",
+                    "keys"):
         assert command in out
     assert "PROSUMER_KEY" in out
