@@ -10,7 +10,7 @@ FORGE_BIN = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
 FORGE_FLAGS := --offline --use ./tools/solc
 SOL    := $(wildcard ledger_contracts/src/*.sol ledger_contracts/src/*/*.sol)
 
-.PHONY: all install contracts test test-contracts test-python lint lint-contracts gas-snapshot demo bench clean
+.PHONY: all install contracts test test-contracts test-python lint lint-contracts gas-snapshot slither demo bench clean
 
 all: install contracts
 
@@ -69,6 +69,17 @@ lint: $(VENV)/.installed lint-contracts
 	$(PY) -m ruff check .
 	$(PY) -m mypy gridgame ledger_contracts tx_queue market_clock optimizer prosumer_client demo
 
+# Static analysis of the contracts (not part of CI; docs/security.md triages every finding).
+# Slither needs web3 7, the project web3 8, so it gets a venv of its own. It runs `forge clean`
+# and rebuilds the sources with build info, so the next `make` rebuilds the rest.
+SLITHER_VENV := .venv-slither
+slither: build/forge/.built
+	test -x $(SLITHER_VENV)/bin/slither || { $(PYTHON) -m venv $(SLITHER_VENV) && \
+	  $(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check 'slither-analyzer==0.11.6'; }
+	PATH="$(abspath $(dir $(FORGE_BIN))):$$PATH" FOUNDRY_SOLC=$(CURDIR)/tools/solc \
+	  $(SLITHER_VENV)/bin/slither . --compile-force-framework foundry \
+	  --foundry-out-directory build/forge --filter-paths "node_modules|ledger_contracts/test"
+
 demo: install contracts
 	$(PY) -m demo
 
@@ -76,4 +87,4 @@ bench: install contracts
 	$(PY) -m bench
 
 clean:
-	rm -rf build .venv node_modules
+	rm -rf build .venv .venv-slither node_modules
