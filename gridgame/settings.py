@@ -80,6 +80,16 @@ class ServiceSettings(BaseSettings):
         return CliApp.run(cls, cli_args=sys.argv[1:] if argv is None else argv)
 
     @classmethod
+    def parse_or_explain(cls, argv: list[str] | None = None) -> Self | None:
+        """`parse`, or None after printing the problem on one line on stderr
+        (``error: --port (TX_QUEUE_PORT): ...``): what every ``__main__`` does before exit 2."""
+        try:
+            return cls.parse(argv)
+        except ValidationError as exc:
+            print(f"error: {settings_error(cls, exc)}", file=sys.stderr)
+            return None
+
+    @classmethod
     def env_name(cls, field: str) -> str:
         return f"{cls.model_config.get('env_prefix', '')}{field}".upper()
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from pydantic import ValidationError
-
-from gridgame import server, settings_error
+from gridgame import server
 
 from .app import create_app
 from .errors import StartupError
@@ -26,10 +24,8 @@ from .startup import build
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = Settings.parse(argv)
-    except ValidationError as exc:
-        print(f"error: {settings_error(Settings, exc)}", file=sys.stderr)
+    settings = Settings.parse_or_explain(argv)
+    if settings is None:
         return 2
     config = setup(settings.log_level, settings.log_format)
     log = get_logger()

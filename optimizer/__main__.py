@@ -8,18 +8,14 @@ from __future__ import annotations
 import logging
 import sys
 
-from pydantic import ValidationError
-
-from gridgame import configure, server, settings_error
+from gridgame import configure, server
 from optimizer.app import create_app
 from optimizer.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = Settings.parse(argv)
-    except ValidationError as exc:
-        print(f"error: {settings_error(Settings, exc)}", file=sys.stderr)
+    settings = Settings.parse_or_explain(argv)
+    if settings is None:
         return 2
     config = configure("optimizer", level=settings.log_level, access_log=settings.access_log)
     logging.getLogger("optimizer").info(

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from pydantic import ValidationError
-
-from gridgame import server, settings_error
+from gridgame import server
 
 from .app import create_app
 from .errors import ConfigError
@@ -20,10 +18,8 @@ from .settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        settings = Settings.parse(argv)
-    except ValidationError as exc:
-        print(f"error: {settings_error(Settings, exc)}", file=sys.stderr)
+    settings = Settings.parse_or_explain(argv)
+    if settings is None:
         return 2
     config = setup(settings.log_level)
     try:

@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import stat
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,36 +24,10 @@ from ledger_contracts import (
     parse_key,
     read_key_file,
 )
+from tests.fakes import silent_endpoint
 
 ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 KEY = dev_keys(3)[2]
-
-
-@contextmanager
-def silent_endpoint() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers: its URL."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
 
 
 @pytest.mark.parametrize(("text", "problem"), [

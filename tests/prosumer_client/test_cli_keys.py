@@ -8,14 +8,10 @@ import json
 import os
 import pty
 import select
-import socket
 import stat
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +20,7 @@ from eth_account import Account
 
 from ledger_contracts import KEYSTORE_PASSWORD_ENV, Deployment, create_keystore
 from prosumer_client.cli import main
+from tests.fakes import silent_endpoint
 
 ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SELLER = 12  # an admitted seller's dev key (test_cli_chain offers with it in its own game)
@@ -69,33 +66,6 @@ def registered(m: Any, game: int) -> tuple[list[Any], list[Any]]:
     fn = m.market.functions
     return ([tuple(o) for o in fn.offers(game).call()],
             [tuple(d) for d in fn.demands(game).call()])
-
-
-@contextmanager
-def silent_endpoint() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers: its URL."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
 
 
 # ---------------------------------------------------------------------- bad keys
