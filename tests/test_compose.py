@@ -77,6 +77,13 @@ def test_every_published_port_is_bound_to_loopback() -> None:
                 and port.count(":") == 2, f"{name} publishes {port!r} beyond loopback"
 
 
+def test_a_crashed_service_or_agent_is_restarted() -> None:
+    """As the demo's supervision: every long-running process of ours restarts on failure; the
+    one-shot setup does not."""
+    for name, service in OURS.items():
+        assert service.get("restart") == ("no" if name == "setup" else "on-failure"), name
+
+
 def test_urls_name_services_on_their_ports() -> None:
     ports = {n: s["command"][s["command"].index("--port") + 1]
              for n, s in OURS.items() if "--port" in s["command"]}
