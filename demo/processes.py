@@ -207,7 +207,13 @@ class Cluster:
                     continue
                 for child in list(self.children.values()):
                     if child.respawn is not None and not (child.stopped or child.done):
-                        self._look_after(child, time.monotonic())
+                        try:
+                            self._look_after(child, time.monotonic())
+                        except Exception as exc:  # it counts as a restart that crashed
+                            child.restarts.append(time.monotonic())
+                            child.due = None
+                            self.say(f"{child.name} could not be restarted: "
+                                     f"{type(exc).__name__}: {exc}")
 
     def _look_after(self, child: Child, now: float) -> None:
         assert self.policy is not None and child.respawn is not None

@@ -116,3 +116,18 @@ def test_a_bad_policy_is_one_line(flags: list[str], message: str, tmp_path: Path
     assert main([*flags, "--workdir", str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"error: {message}" + (
         " (--no-restart: none)\n" if "limit" in message else " and --restart-delay >= 0\n")
+
+
+def test_a_restart_that_cannot_be_made_counts_against_the_limit(tmp_path: Path) -> None:
+    out = io.StringIO()
+
+    def no_node() -> list[str]:
+        raise ConnectionError("no Ethereum node answers")
+
+    with Cluster(out=out, echo=False, policy=QUICK) as cluster:
+        cluster.start("clock", CRASHER, restart=no_node)
+        until(lambda: cluster.failure is not None, 30, "the supervisor to give up")
+        with pytest.raises(ClusterError, match=r"clock exited \(3\) after 3 restarts"):
+            cluster.check_alive()
+    assert out.getvalue().count("clock could not be restarted: ConnectionError: no Ethereum "
+                                "node answers") == 3
