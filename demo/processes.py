@@ -31,7 +31,7 @@ from typing import IO
 
 from gridgame import NotHealthy, stamp, wait_healthy
 
-from .supervision import RestartPolicy, write_table
+from .supervision import RestartPolicy, Supervisor, write_table
 
 _PR_SET_PDEATHSIG = 1
 # A human line, as the original system printed them: [CLOCK] ..., [P003] ..., [METER] ...
@@ -97,12 +97,12 @@ class Cluster:
         self.policy = policy
         self.table = table
         self.children: dict[str, Child] = {}
-        self.failure: ClusterError | None = None  # why supervision gave up: the market stops
+        self.failure: str | None = None  # why supervision gave up: the market stops
         self._lock = threading.Lock()  # the screen
         self._state = threading.RLock()  # children's processes: starts, restarts, stops
-        self._closing = False
+        self.closing = False  # stop_all under way: nothing is restarted
         self._finished = threading.Event()
-        self._supervisor: threading.Thread | None = None
+        self._supervisor: Supervisor | None = None
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
               service: bool = False,
@@ -121,8 +121,8 @@ class Cluster:
             self._start_pump(child)
             self._write_table()
         if respawn is not None and self._supervisor is None:
-            self._supervisor = threading.Thread(target=self._supervise, name="supervisor",
-                                                daemon=True)
+            assert self.policy is not None
+            self._supervisor = Supervisor(self, self.policy, self._state, self._finished)
             self._supervisor.start()
         return child
 
@@ -189,7 +189,7 @@ class Cluster:
         """Raise if supervision gave up, or if one of `names` (default: all) died and is not
         supervised."""
         if self.failure is not None:
-            raise self.failure
+            raise ClusterError(self.failure)
         for name in names or tuple(self.children):
             child = self.children[name]
             if child.respawn is None and child.crashed() is not None:
@@ -198,58 +198,14 @@ class Cluster:
 
     # ------------------------------------------------------------------ supervision
 
-    def _supervise(self, interval: float = 0.05) -> None:
-        """The supervisor thread: runs until `stop_all` is done (children die with the thread
-        that started them: PR_SET_PDEATHSIG)."""
-        while not self._finished.wait(interval):
-            with self._state:
-                if self._closing or self.failure is not None:
-                    continue
-                for child in list(self.children.values()):
-                    if child.respawn is not None and not (child.stopped or child.done):
-                        try:
-                            self._look_after(child, time.monotonic())
-                        except Exception as exc:  # it counts as a restart that crashed
-                            child.restarts.append(time.monotonic())
-                            child.due = None
-                            self.say(f"{child.name} could not be restarted: "
-                                     f"{type(exc).__name__}: {exc}")
-
-    def _look_after(self, child: Child, now: float) -> None:
-        assert self.policy is not None and child.respawn is not None
-        if child.due is None:
-            if child.proc.poll() == 0:
-                child.done = True
-                return
-            code = child.crashed()
-            if code is None:
-                return
-            recent = self.policy.recent(child.restarts, now)
-            delay = self.policy.delay_after(recent)
-            if delay is None:
-                self.failure = ClusterError(
-                    f"{child.name} exited ({code}) after {recent} restarts within "
-                    f"{self.policy.window:g} s; the market stops. Its last line: "
-                    f"{child.last_words()}")
-                self.say(f"{child.name} exited ({code}); {recent} restarts within "
-                         f"{self.policy.window:g} s already: the market stops")
-                return
-            self.say(f"{child.name} exited ({code}); {self.policy.describe(recent, delay)}")
-            child.due = now + delay
-        elif now >= child.due:
-            child.due = None
-            argv = child.respawn()
-            if argv is None:
-                child.done = True
-                self.say(f"{child.name} not restarted: nothing is left for it to do")
-                return
-            if child.pump is not None:  # the last lines of its previous run first
-                child.pump.join(timeout=2.0)
-            child.argv, child.proc = argv, self._popen(argv, child.env)
-            child.restarts.append(now)
-            self._start_pump(child)
-            self._write_table()
-            self.say(f"{child.name} restarted (pid {child.proc.pid})")
+    def respawn(self, child: Child, argv: list[str]) -> None:
+        """Run `child` again with `argv` (the supervisor's restart)."""
+        if child.pump is not None:  # the last lines of its previous run first
+            child.pump.join(timeout=2.0)
+        child.argv, child.proc = argv, self._popen(argv, child.env)
+        child.restarts.append(time.monotonic())
+        self._start_pump(child)
+        self._write_table()
 
     def _write_table(self) -> None:
         if self.table is None:
@@ -286,7 +242,7 @@ class Cluster:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN) \
             if threading.current_thread() is threading.main_thread() else None
         with self._state:  # no restart from here on
-            self._closing = True
+            self.closing = True
         try:
             clients = [c for c in self.children.values() if not c.service]
             services = [c for c in self.children.values() if c.service]

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .processes import Child, Cluster
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,68 @@ class RestartPolicy:
     def describe(self, recent: int, delay: float) -> str:
         return (f"restarting in {delay:g} s (restart {recent + 1} of {self.limit} in "
                 f"{self.window:g} s)")
+
+
+class Supervisor(threading.Thread):
+    """Looks after a cluster's supervised children until `finished` is set (after `stop_all`:
+    children die with the thread that started them, PR_SET_PDEATHSIG). It restarts a crashed
+    one after its delay, says so on the screen, and sets `cluster.failure` once one crashed
+    too often."""
+
+    def __init__(self, cluster: Cluster, policy: RestartPolicy, lock: threading.RLock,
+                 finished: threading.Event, interval: float = 0.05) -> None:
+        super().__init__(name="supervisor", daemon=True)
+        self.cluster = cluster
+        self.policy = policy
+        self.lock = lock  # the cluster's: starts, restarts and stops never overlap
+        self.finished = finished
+        self.interval = interval
+
+    def run(self) -> None:
+        while not self.finished.wait(self.interval):
+            with self.lock:
+                if self.cluster.closing or self.cluster.failure is not None:
+                    continue
+                for child in list(self.cluster.children.values()):
+                    if child.respawn is not None and not (child.stopped or child.done):
+                        try:
+                            self.look_after(child, time.monotonic())
+                        except Exception as exc:  # it counts as a restart that crashed
+                            child.restarts.append(time.monotonic())
+                            child.due = None
+                            self.cluster.say(f"{child.name} could not be restarted: "
+                                             f"{type(exc).__name__}: {exc}")
+
+    def look_after(self, child: Child, now: float) -> None:
+        assert child.respawn is not None
+        say, policy = self.cluster.say, self.policy
+        if child.due is None:
+            if child.proc.poll() == 0:
+                child.done = True
+                return
+            code = child.crashed()
+            if code is None:
+                return
+            recent = policy.recent(child.restarts, now)
+            delay = policy.delay_after(recent)
+            if delay is None:
+                self.cluster.failure = (
+                    f"{child.name} exited ({code}) after {recent} restarts within "
+                    f"{policy.window:g} s; the market stops. Its last line: {child.last_words()}")
+                say(f"{child.name} exited ({code}); {recent} restarts within {policy.window:g} s "
+                    "already: the market stops")
+                return
+            say(f"{child.name} exited ({code}); {policy.describe(recent, delay)}")
+            child.due = now + delay
+        elif now >= child.due:
+            child.due = None
+            argv = child.respawn()
+            if argv is None:
+                child.done = True
+                say(f"{child.name} not restarted: nothing is left for it to do")
+                return
+            self.cluster.respawn(child, argv)
+            say(f"{child.name} restarted (pid {child.proc.pid})")
 
 
 def write_table(path: Path, rows: dict[str, dict[str, Any]]) -> None:
