@@ -125,7 +125,7 @@ def start_prosumers(cluster: Cluster, setup: MarketSetup, rpc: str, urls: dict[s
         # A restarted agent catches up from the chain (joins the game under way) and plays
         # the games whose bidding has not ended yet.
         cluster.start(p.name, [*argv, "--games", str(opt.games)],
-                      restart=_remaining(argv, rpc, setup.deployment, opt.games, ended=True))
+                      restart=with_games_left(argv, rpc, setup.deployment, opt.games, ended=True))
     # Every agent must follow the chain before the clock opens a game, or it misses registration.
     cluster.wait_line([p.name for p in setup.participants], "Created ",
                       timeout=60 + 2.0 * len(setup.participants))
@@ -153,11 +153,11 @@ def start_clock_and_meter(cluster: Cluster, setup: MarketSetup, rpc: str,
     # Stateless: a restarted clock reads the games under way from the chain and drives the
     # ones not done yet (its --games counts what it finishes itself).
     cluster.start("market_clock", [*clock, "--games", str(opt.games)],
-                  restart=_remaining(clock, rpc, setup.deployment, opt.games, ended=False))
+                  restart=with_games_left(clock, rpc, setup.deployment, opt.games, ended=False))
     cluster.wait_healthy("market_clock", urls["clock"] + "/health")
 
 
-def _remaining(argv: list[str], rpc: str, deployment: Deployment, games: int,
+def with_games_left(argv: list[str], rpc: str, deployment: Deployment, games: int,
                ended: bool) -> Callable[[], list[str] | None]:
     """The argv of a restart: `argv --games N` with N the games not over yet (`ended`: whose
     bidding has not ended; else not done: ended and, with settlement, closed); None when

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
+from demo.run import with_games_left
 from ledger_contracts import Anvil, Deployment, EventReader, account, connect
 from ledger_contracts.testing import DEMO
 
@@ -120,3 +121,11 @@ def test_each_kind_killed_mid_game_is_restarted_and_the_game_settles(
     assert int(deployment.contract(w3, "Market").functions.gameCount().call()) == 1
     after = tokens(w3, deployment, holders)
     assert before[0] == before[1] and after == before  # every token is in a wallet or escrow
+    # the restarted agent caught up with the game under way and played its later turns
+    agent = next(p["address"] for p in cluster["participants"] if p["name"] == "P002")
+    assert any(e.name in ("BidSubmitted", "BidStood") and e.args["buyer"] == agent
+               and e.block > killed_at for e in events.read(game=1))
+    # what a restart is told: the games left, counted on the chain; none once all are done
+    assert with_games_left(["clock"], node.url, deployment, 1, ended=False)() is None
+    assert with_games_left(["clock"], node.url, deployment, 3, ended=False)() == \
+        ["clock", "--games", "2"]
