@@ -131,3 +131,23 @@ def test_a_restart_that_cannot_be_made_counts_against_the_limit(tmp_path: Path) 
             cluster.check_alive()
     assert out.getvalue().count("clock could not be restarted: ConnectionError: no Ethereum "
                                 "node answers") == 3
+
+
+def test_the_flags_and_variables_make_the_policy(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import demo.run
+    from demo.__main__ import main
+    from demo.run import DemoOptions
+
+    seen: list[DemoOptions] = []
+    monkeypatch.setattr(demo.run, "run_demo", seen.append)
+    assert main(["--workdir", str(tmp_path)]) == 0
+    assert seen[-1].restart == RestartPolicy()  # on by default: 5 in 60 s, from 1 s
+    assert main(["--workdir", str(tmp_path), "--restart-limit", "2", "--restart-window", "10",
+                 "--restart-delay", "0.5"]) == 0
+    assert seen[-1].restart == RestartPolicy(limit=2, window=10, delay=0.5, max_delay=30)
+    monkeypatch.setenv("DEMO_RESTART_LIMIT", "7")
+    assert main(["--workdir", str(tmp_path)]) == 0
+    assert seen[-1].restart is not None and seen[-1].restart.limit == 7
+    assert main(["--workdir", str(tmp_path), "--no-restart"]) == 0
+    assert seen[-1].restart is None  # the old behaviour: a crashed service ends the run
