@@ -158,7 +158,7 @@ def start_clock_and_meter(cluster: Cluster, setup: MarketSetup, rpc: str,
 
 
 def with_games_left(argv: list[str], rpc: str, deployment: Deployment, games: int,
-               ended: bool) -> Callable[[], list[str] | None]:
+                    ended: bool) -> Callable[[], list[str] | None]:
     """The argv of a restart: `argv --games N` with N the games not over yet (`ended`: whose
     bidding has not ended; else not done: ended and, with settlement, closed); None when
     every game is."""
