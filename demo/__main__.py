@@ -2,6 +2,7 @@
 
     python -m demo [--buyers N] [--sellers M] [--seed K] [--scenario FILE] [--games N]
                    [--rpc URL] [--json FILE] [--chart FILE] [--speed X] [--strategy S]
+                   [--restart-limit N] [--restart-window S] [--restart-delay S] [--no-restart]
     python -m demo setup --rpc URL --out DIR [scenario flags]   (compose: set a market up)
     python -m demo meter --rpc URL --deployment F --queue URL --key-file F --cluster F
 
@@ -9,6 +10,12 @@ Without --rpc an embedded Anvil is started; with it, the operator key comes from
 Every flag is also the environment variable DEMO_<FLAG> (DEMO_BUYERS, DEMO_RPC, ...; the bare
 names BUYERS, RPC, ... still work); the flag wins. The screen shows the processes' human lines
 and the report; every process's whole output is in <workdir>/logs/<process>.log.
+
+A service or agent that crashes is restarted with backoff (--restart-delay, doubled for each
+restart within --restart-window), as compose's restart policy does, and said on the screen;
+the market stops once one of them has crashed more than --restart-limit times within the
+window. --no-restart: the first crash of a service ends the run. The processes' current PIDs
+are in <workdir>/processes.json.
 """
 
 from __future__ import annotations
@@ -85,8 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true",
                         default=(_env("QUIET") or "0").lower() not in ("0", "false", "no"),
                         help="no interleaved process log")
+    parser.add_argument("--restart-limit", type=int,
+                        default=int(_env("RESTART_LIMIT", "5") or 5),
+                        help="restarts of one process allowed within the window (default 5)")
+    parser.add_argument("--restart-window", type=float,
+                        default=float(_env("RESTART_WINDOW", "60") or 60),
+                        help="seconds over which restarts are counted (default 60)")
+    parser.add_argument("--restart-delay", type=float,
+                        default=float(_env("RESTART_DELAY", "1") or 1),
+                        help="seconds before the first restart, doubled for each further one "
+                             "in the window, at most 30 (default 1)")
+    parser.add_argument("--no-restart", action="store_true",
+                        default=(_env("NO_RESTART") or "0").lower() not in ("0", "false", "no"),
+                        help="restart nothing: a crashed service ends the run")
     args = parser.parse_args(argv)
     from .run import DemoOptions, run_demo
+    from .supervision import RestartPolicy
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="gridgame-demo-"))
     try:
@@ -94,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             scenario=scenario_of(args), workdir=workdir,
             rpc=args.rpc, games=args.games, speed=args.speed, json_path=args.json,
             chart_path=args.chart or None, strategy=args.strategy, timeout=args.timeout,
-            quiet=args.quiet)
+            quiet=args.quiet, restart=None if args.no_restart else RestartPolicy(
+                limit=args.restart_limit, window=args.restart_window,
+                delay=args.restart_delay, max_delay=max(30.0, args.restart_delay)))
         if opt.games < 1:
             raise ValueError("--games must be at least 1")
         run_demo(opt)

@@ -7,13 +7,24 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gridgame import stamp
-from ledger_contracts import Anvil, Event, EventReader, account, connect, free_port, load_key
+from ledger_contracts import (
+    Anvil,
+    Deployment,
+    Event,
+    EventReader,
+    Phase,
+    account,
+    connect,
+    free_port,
+    load_key,
+)
 from ledger_contracts.testing import Scenario
 
 from .chart import convergence_chart
@@ -21,6 +32,7 @@ from .processes import Cluster, ClusterError
 from .report import format_report, game_report
 from .settlement import settlement_summary
 from .setup import MarketSetup, setup_market
+from .supervision import RestartPolicy
 
 PY = sys.executable
 
@@ -37,6 +49,7 @@ class DemoOptions:
     chart_path: str | None = "demo-convergence.png"
     strategy: str = "best-response"
     quiet: bool = False
+    restart: RestartPolicy | None = RestartPolicy()  # None: a crashed service ends the run
 
 
 def log(message: str) -> None:
@@ -46,7 +59,9 @@ def log(message: str) -> None:
 def run_demo(opt: DemoOptions) -> dict[str, Any]:
     with ExitStack() as stack:
         cluster = stack.enter_context(Cluster(echo=not opt.quiet,
-                                              log_dir=opt.workdir / "logs"))
+                                              log_dir=opt.workdir / "logs",
+                                              policy=opt.restart,
+                                              table=opt.workdir / "processes.json"))
         if opt.rpc is None:
             node = stack.enter_context(Anvil(accounts=10,
                                              log_file=opt.workdir / "logs" / "anvil.log"))
@@ -83,12 +98,13 @@ def run_demo(opt: DemoOptions) -> dict[str, Any]:
 def start_services(cluster: Cluster, setup: MarketSetup, rpc: str,
                    opt: DemoOptions) -> dict[str, str]:
     ports = {"optimizer": free_port(), "queue": free_port(), "clock": free_port()}
+    # restarted on the same port; the queue on the same database, finishing what it accepted
     cluster.start("optimizer", [PY, "-m", "optimizer", "--port", str(ports["optimizer"])],
-                  service=True)
+                  service=True, restart=True)
     cluster.start("tx_queue", [PY, "-m", "tx_queue", "--rpc", rpc,
                                "--deployment", setup.deployment_file,
                                "--db", str(setup.directory / "queue.db"),
-                               "--port", str(ports["queue"])], service=True)
+                               "--port", str(ports["queue"])], service=True, restart=True)
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     cluster.wait_healthy("optimizer", urls["optimizer"] + "/health")
     cluster.wait_healthy("tx_queue", urls["queue"] + "/health")
@@ -99,13 +115,17 @@ def start_services(cluster: Cluster, setup: MarketSetup, rpc: str,
 def start_prosumers(cluster: Cluster, setup: MarketSetup, rpc: str, urls: dict[str, str],
                     opt: DemoOptions) -> None:
     common = ["--rpc", rpc, "--deployment", setup.deployment_file, "--queue", urls["queue"],
-              "--optimizer", urls["optimizer"], "--games", str(opt.games)]
+              "--optimizer", urls["optimizer"]]
     for p in setup.participants:
         trade = (["--sell", str(p.kwh), "--price", str(p.price)] if p.role == "seller"
                  else ["--buy", str(p.kwh)])
         strategy = ["--strategy", opt.strategy] if p.role == "buyer" else []
-        cluster.start(p.name, [PY, "-m", "prosumer_client", "play", "--name", p.name,
-                               "--key-file", p.key_file, *common, *trade, *strategy])
+        argv = [PY, "-m", "prosumer_client", "play", "--name", p.name, "--key-file",
+                p.key_file, *common, *trade, *strategy]
+        # A restarted agent catches up from the chain (joins the game under way) and plays
+        # the games whose bidding has not ended yet.
+        cluster.start(p.name, [*argv, "--games", str(opt.games)],
+                      restart=with_games_left(argv, rpc, setup.deployment, opt.games, ended=True))
     # Every agent must follow the chain before the clock opens a game, or it misses registration.
     cluster.wait_line([p.name for p in setup.participants], "Created ",
                       timeout=60 + 2.0 * len(setup.participants))
@@ -119,17 +139,44 @@ def start_clock_and_meter(cluster: Cluster, setup: MarketSetup, rpc: str,
     if "Settlement" in setup.deployment.contracts:
         cluster.start("meter", [PY, "-m", "demo", "meter", *common,
                                 "--key-file", setup.meter_key_file,
-                                "--cluster", str(setup.directory / "cluster.json")])
-    cluster.start("market_clock", [
+                                "--cluster", str(setup.directory / "cluster.json")],
+                      restart=True)  # it posts the readings still missing
+    clock = [
         PY, "-m", "market_clock", *common, "--key-file", setup.clock_key_file,
-        "--port", urls["clock"].rsplit(":", 1)[1], "--games", str(opt.games),
+        "--port", urls["clock"].rsplit(":", 1)[1],
         "--speed", str(opt.speed), "--registration", str(sc.registration_seconds),
         "--delivery", str(sc.delivery_seconds), "--round-limit", str(sc.round_limit),
         "--turn-seconds", str(sc.turn_seconds), "--epsilon-wh", str(sc.epsilon_wh),
         # wall seconds for the meter's readings, one per participant (closed once all are in)
         "--meter-grace", str(max(10.0, 0.2 * len(setup.participants))),
-        "--period", str(sc.registration_seconds + sc.delivery_seconds)])
+        "--period", str(sc.registration_seconds + sc.delivery_seconds)]
+    # Stateless: a restarted clock reads the games under way from the chain and drives the
+    # ones not done yet (its --games counts what it finishes itself).
+    cluster.start("market_clock", [*clock, "--games", str(opt.games)],
+                  restart=with_games_left(clock, rpc, setup.deployment, opt.games, ended=False))
     cluster.wait_healthy("market_clock", urls["clock"] + "/health")
+
+
+def with_games_left(argv: list[str], rpc: str, deployment: Deployment, games: int,
+                    ended: bool) -> Callable[[], list[str] | None]:
+    """The argv of a restart: `argv --games N` with N the games not over yet (`ended`: whose
+    bidding has not ended; else not done: ended and, with settlement, closed); None when
+    every game is."""
+    def respawn() -> list[str] | None:
+        over = games_over(connect(rpc, wait=10), deployment)[0 if ended else 1]
+        return None if over >= games else [*argv, "--games", str(games - over)]
+    return respawn
+
+
+def games_over(w3: Any, deployment: Deployment) -> tuple[int, int]:
+    """(games whose bidding ended, games done: ended and, with settlement, closed)."""
+    market = deployment.contract(w3, "Market").functions
+    ended = [g for g in range(1, int(market.gameCount().call()) + 1)
+             if int(market.phase(g).call()) == Phase.ENDED]
+    if "Settlement" not in deployment.contracts:
+        return len(ended), len(ended)
+    book = deployment.contract(w3, "Settlement").functions
+    return len(ended), sum(1 for g in ended if int(book.gameBook(g).call()[0]) == 4)  # Closed
 
 
 def watch_games(cluster: Cluster, w3: Any, setup: MarketSetup,

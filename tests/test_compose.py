@@ -61,9 +61,27 @@ def test_ports_agree_with_commands_and_health_checks() -> None:
         if "--port" not in args:
             continue
         port = args[args.index("--port") + 1]
-        assert service["ports"] == [f"{port}:{port}"], name
+        assert service["ports"] == [f"127.0.0.1:{port}:{port}"], name
         assert f"127.0.0.1:{port}/health" in " ".join(service["healthcheck"]["test"]), name
         assert args[args.index("--host") + 1] == "0.0.0.0", f"{name} must listen on all addresses"
+
+
+def test_every_published_port_is_bound_to_loopback() -> None:
+    """Anvil's unlocked dev keys, the queue and the optimizer are not offered to the network:
+    a port is published as `127.0.0.1:HOST:CONTAINER` (exposing one is an override's job)."""
+    published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
+    assert {"anvil", "optimizer", "tx_queue", "market_clock"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:
+            assert isinstance(port, str) and port.startswith("127.0.0.1:") \
+                and port.count(":") == 2, f"{name} publishes {port!r} beyond loopback"
+
+
+def test_a_crashed_service_or_agent_is_restarted() -> None:
+    """As the demo's supervision: every long-running process of ours restarts on failure; the
+    one-shot setup does not."""
+    for name, service in OURS.items():
+        assert service.get("restart") == ("no" if name == "setup" else "on-failure"), name
 
 
 def test_urls_name_services_on_their_ports() -> None:
