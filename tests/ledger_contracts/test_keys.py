@@ -176,4 +176,4 @@ def test_a_silent_node_costs_one_timeout_not_five() -> None:
         with pytest.raises(NodeUnavailable, match=f"no Ethereum node answers at {url}"):
             connect(url, timeout=1.0)
         elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 2.5, elapsed  # web3.py's five attempts took 5 x 1 s + 1.9 s
+    assert 1.0 <= elapsed < 4.0, elapsed  # web3.py's five attempts took 5 x 1 s + 1.9 s

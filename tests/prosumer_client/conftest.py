@@ -73,6 +73,9 @@ class Market:
         return self.driver.market
 
     def open_game(self, registration_seconds: int = 30, epsilon_wh: int = 5) -> int:
+        # The chain's time now: a fresh block, since the latest may be long past (and a test
+        # chain's clock can run ahead of the wall's).
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         now = self.w3.eth.get_block("latest")["timestamp"]
         end = now + registration_seconds
         self.driver.send("openGame", self.operator, self.market.functions.openGame(
