@@ -166,22 +166,36 @@ def _most_sellers(buyers: int, settings: Settings) -> int:
     return lo
 
 
+def _body(buyers: int, sellers: int, rounds: int) -> str:
+    body = {k: v.tolist() for k, v in _game(buyers, sellers).items()}
+    body.update(method="best-response", max_rounds=rounds, epsilon=1e-300)
+    return json.dumps(body)
+
+
 def _worst_requests() -> list[tuple[str, int, int, int]]:
     """The heaviest /equilibrium requests the default limits accept, ``(what, B, S, rounds)``:
-    the largest rounds x buyers x sellers, and the most buyers with their most sellers and
-    rounds (the slowest found: play and a 10000-row social optimum)."""
+    the largest rounds x buyers x sellers, and the most buyers (with their most sellers and
+    rounds) whose body still fits the service's body limit (the slowest found: play and a
+    many-row social optimum)."""
     settings = Settings()
 
     def most_rounds(b: int, s: int) -> int:
         return min(ROUNDS_LIMIT, PLAY_WORK_LIMIT // play_work(1, b, s))
 
+    def fits(b: int) -> bool:
+        s = _most_sellers(b, settings)
+        return len(_body(b, s, most_rounds(b, s))) <= settings.max_body_bytes
+
     shapes = [(b, _most_sellers(b, settings)) for b in range(1, settings.max_buyers + 1)]
     b, s = max(shapes, key=lambda bs: bs[0] * bs[1] * most_rounds(*bs))
-    b2 = settings.max_buyers
-    s2 = _most_sellers(b2, settings)
+    lo, hi = 1, settings.max_buyers  # the most buyers whose body fits (bisection)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    b2, s2 = lo, _most_sellers(lo, settings)
     return [
         ("largest rounds x buyers x sellers", b, s, most_rounds(b, s)),
-        ("most buyers, most sellers and rounds", b2, s2, most_rounds(b2, s2)),
+        ("most buyers whose body fits, most sellers and rounds", b2, s2, most_rounds(b2, s2)),
     ]
 
 
@@ -191,10 +205,7 @@ def bench_worst_request() -> list[dict[str, Any]]:
     rows = []
     with optimizer_service({"OPTIMIZER_LOG_LEVEL": "warning"}) as url:
         for what, buyers, sellers, rounds in _worst_requests():
-            game = _game(buyers, sellers)
-            body = {k: v.tolist() for k, v in game.items()}
-            body.update(method="best-response", max_rounds=rounds, epsilon=1e-300)
-            text = json.dumps(body)
+            text = _body(buyers, sellers, rounds)
             t0 = time.perf_counter()
             response = httpx.post(
                 f"{url}/equilibrium",
