@@ -25,6 +25,7 @@ from .models import (
     RequestList,
     RequestOut,
     SignerNonceOut,
+    SignersHealth,
     StatusName,
 )
 from .service import QueueService
@@ -116,7 +117,7 @@ def signer_nonce(service: Service, address: Annotated[Address, Path()]) -> Signe
 
 @router.get("/health", response_model=HealthOut)
 def health(service: Service) -> HealthOut:
-    """Node reachability, queue depth, relay address."""
+    """Node reachability, queue depth, relay address, the signers' limits in use."""
     node = NodeHealth(url=service.settings.rpc, reachable=False)
     try:
         chain_id, block = service.health_rpc.batch([("eth_chainId", []),
@@ -126,6 +127,7 @@ def health(service: Service) -> HealthOut:
     except Exception as exc:  # any failure means: not usable now
         node.error = str(exc)
     sub = service.submitter.status
+    limits = service.signers.limits
     counts = service.store.counts()
     reason = (f"node unreachable: {node.error}" if not node.reachable
               else "the submitter has stopped" if not sub.alive else sub.problem)
@@ -138,4 +140,9 @@ def health(service: Service) -> HealthOut:
         relay=RelayHealth(address=service.relay.address, next_nonce=sub.next_nonce,
                           submitter_alive=sub.alive, last_error=sub.last_error,
                           problem=sub.problem),
+        signers=SignersHealth(
+            known_ttl_s=limits.ttl, max_waiting=limits.max_waiting,
+            gas_per_window=limits.gas_per_window, gas_window_s=limits.gas_window,
+            revert_limit=limits.revert_limit, revert_window_s=limits.revert_window,
+            prosumer_depth=limits.prosumer_depth, refused=service.signers.refused.as_dict()),
     )
