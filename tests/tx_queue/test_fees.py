@@ -132,8 +132,9 @@ def test_a_relay_short_of_funds_is_degraded_and_relays_once_funded(tmp_path: Pat
                 assert all(client.wait(i, timeout=60).status == "mined" for i in ids)
             wait_for("ok health", lambda: health(env)["status"] == "ok")
             lines = log_lines(env)
-            assert [x.get("problem") for x in lines if x["msg"] == "relay degraded"] == ["funds"]
-            assert [x.get("problem") for x in lines if x["msg"] == "relay recovered"] == ["funds"]
+            said = [(x.get("message"), x.get("problem")) for x in lines]
+            assert [p for m, p in said if m == "relay degraded"] == ["funds"]
+            assert [p for m, p in said if m == "relay recovered"] == ["funds"]
             assert not [x for x in lines if x["level"] == "error"], lines
         finally:
             env.queue.stop()
