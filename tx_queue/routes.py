@@ -45,8 +45,11 @@ router = APIRouter()
 
 @router.post("/requests", status_code=202, response_model=RequestOut, response_model_by_alias=True,
              responses={200: {"model": RequestOut, "description": "idempotent repeat"},
-                        409: {"description": "replay"}, 422: {"description": "refused"},
-                        429: {"description": "queue full"}, 503: {"description": "node down"}})
+                        403: {"description": "neither an admitted prosumer nor a role holder"},
+                        409: {"description": "replay"}, 413: {"description": "body too large"},
+                        422: {"description": "refused"},
+                        429: {"description": "queue full, or a prosumer over its share"},
+                        503: {"description": "node down"}})
 def submit(body: ForwardRequestIn, service: Service,
            idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
     """Check a signed forward request and queue it (durably) for relaying."""
@@ -61,7 +64,8 @@ def submit(body: ForwardRequestIn, service: Service,
                         headers={"Location": f"/requests/{stored.id}"})
 
 
-@router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True)
+@router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True,
+            responses={404: {"description": "no such request"}})
 async def get_request(
     service: Service,
     request_id: Annotated[int, Path(ge=1, le=MAX_ID)],
@@ -100,7 +104,8 @@ def list_requests(
                        next_after=rows[-1].id if len(rows) == limit else None)
 
 
-@router.get("/signers/{address}/nonce", response_model=SignerNonceOut)
+@router.get("/signers/{address}/nonce", response_model=SignerNonceOut,
+            responses={503: {"description": "node down"}})
 def signer_nonce(service: Service, address: Annotated[Address, Path()]) -> SignerNonceOut:
     """The forwarder nonce the signer's next request must be signed for."""
     try:
