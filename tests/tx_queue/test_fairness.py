@@ -13,13 +13,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger_contracts import Anvil, account, connect, deploy, transact
+from ledger_contracts import Anvil, account, connect, deploy, dev_keys, transact
 from tx_queue.client import RelayClient, SignedRequest
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
 
@@ -227,6 +228,38 @@ def test_a_flood_of_prosumers_does_not_delay_the_clock(held: Env) -> None:
     assert {b["status"] for b in final.values()} == {"mined"}
     behind = [b for b in final.values() if b["block_number"] > mined["block_number"]]
     assert blocks <= 3 and len(behind) >= 24 and waiting >= 24, (blocks, len(behind), waiting)
+
+
+def test_prosumers_leave_the_reserve_to_the_roles(held: Env, tmp_path: Path) -> None:
+    """With room for 4 requests and half of it kept for the roles, two prosumer requests
+    waiting fill the prosumers' share: a third prosumer gets 429, the clock still gets in.
+    (Before: the clock got 429 whenever prosumers had filled the queue.)"""
+    key = tmp_path / "relay.key"
+    key.write_text(dev_keys(12)[8])  # a relay of its own (dev key 8): nonces apart
+    rpc = held.w3.provider.make_request
+    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
+    small = QueueProcess(held.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+                         held.deployment_file, tmp_path / "q.db",
+                         tmp_path / "q.log", "--key-file", str(key), "--max-depth", "4",
+                         "--role-reserve", "0.5").start()
+    rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
+    try:
+        env = Env(held.w3, held.deployment, held.deployment_file, held.operator, "", small)
+        a, b, c = prosumers(env, 3)
+        clock = Account.create()
+        market = held.market()
+        transact(held.w3, held.operator, market.functions.grantRole(
+            market.functions.CLOCK_ROLE().call(), clock.address))
+        with chain_still(env):
+            assert [post(env, signed(env, k).body()).status_code for k in (a, b)] == [202, 202]
+            third = post(env, signed(env, c).body())
+            assert third.status_code == 429, third.text
+            assert third.json()["detail"].startswith(
+                "queue full for prosumers: 2 requests are waiting and 2 is the prosumers' share")
+            assert post(env, signed(env, clock).body()).status_code == 202
+        assert health(env)["signers"]["refused"]["depth"] == 1
+    finally:
+        small.stop()
 
 
 def test_health_shows_the_limits_in_use(held: Env) -> None:
