@@ -2,11 +2,11 @@
 
 Order: idempotency key and replay of the same bytes (store), fixed rules (value, signature
 shape, target, gas, deadline), the signer (`signers`: a role holder or an admitted prosumer,
-else 403), a place in the queue (depth plus places taken by requests being checked, under one
-lock, so concurrent requests cannot overshoot `max_depth`; prosumers only up to their share),
-then — under a per-signer lock, so a signer's requests get consecutive nonces — a prosumer's
-share (requests waiting, gas per window, recent reverts) and one JSON-RPC batch against the
-node:
+else 403, or 422 with the revert if its call would revert anyway), a place in the queue
+(depth plus places taken by requests being checked, under one lock, so concurrent requests
+cannot overshoot `max_depth`; prosumers only up to their share), then — under a per-signer
+lock, so a signer's requests get consecutive nonces — a prosumer's share (requests waiting,
+gas per window, recent reverts) and one JSON-RPC batch against the node:
 
 * no request of the signer is live (queued or submitted): `nonces(from)`, the forwarder's own
   `verify(request)` and the target call as the forwarder would make it. Verified + the call
@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 from ledger_contracts import NodeUnavailable, RpcError
 
 from . import forward as fw
-from .errors import Conflict, InvalidRequest, QueueFull, Unavailable
+from .errors import Conflict, Forbidden, InvalidRequest, QueueFull, Unavailable
 from .ledger import Ledger, decode_address, decode_call_error, decode_uint
 from .signers import Kind, Signers
 from .store import Store, StoredRequest
@@ -66,22 +66,41 @@ class Intake:
         if known is not None:
             return known, False
         self._check_fixed_rules(request)
-        kind = self._kind(request.sender)
+        kind = self._kind(request)
         with self._place(kind):
             stored, created = self._check_and_store(request, idempotency_key, nonce_hint, kind)
         if created:
             self.on_accept()
         return stored, created
 
-    def _kind(self, signer: str) -> Kind:
+    def _kind(self, request: fw.ForwardRequest) -> Kind:
         if self.signers is None:
             return "role"
         try:
             self.ledger.ensure_ready()
-            return self.signers.kind(signer)
+            try:
+                return self.signers.kind(request.sender)
+            except Forbidden as refusal:
+                self._would_revert(request, refusal)
+                raise
         except NodeUnavailable as exc:
             raise Unavailable(f"node unavailable, the signer cannot be checked: {exc}; "
                               "retry later") from exc
+
+    def _would_revert(self, request: fw.ForwardRequest, refusal: Forbidden) -> None:
+        """An unknown signer's request, properly signed, whose call would revert anyway (a
+        clock that lost its role: `AccessControlUnauthorizedAccount`) is refused with that
+        revert, the more precise reason, and the signer's refusal after it (422)."""
+        if self.store.live_nonces(request.sender):
+            return
+        verified, simulated = self.ledger.rpc.batch([self.ledger.verify_call(request),
+                                                     self.ledger.simulate_call(request)])
+        if (isinstance(verified, RpcError) or decode_uint(verified) != 1
+                or not isinstance(simulated, RpcError)):
+            return
+        revert = decode_call_error(simulated, request.gas)
+        if revert is not None:
+            raise InvalidRequest(f"would revert: {revert.text} (and {refusal.detail})")
 
     @contextlib.contextmanager
     def _place(self, kind: Kind) -> Iterator[None]:

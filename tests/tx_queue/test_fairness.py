@@ -217,17 +217,22 @@ def test_a_flood_of_prosumers_does_not_delay_the_clock(held: Env) -> None:
         answer = post(held, clock_body)
         assert answer.status_code == 202, answer.text
         clock_id = answer.json()["id"]
+        sent = time.monotonic()
         while (mined := httpx.get(f"{held.url}/requests/{clock_id}").json())["status"] not in (
                 "mined", "reverted", "failed") and blocks < 20:
             time.sleep(0.5)  # the relay fills the window again
             held.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
             blocks += 1
+        waited = time.monotonic() - sent
         waiting = httpx.get(f"{held.url}/health").json()["queue"]["depth"]
     final = wait_final(held.url, [a.json()["id"] for a in flood], timeout=60)
     assert mined["status"] == "mined", mined
     assert {b["status"] for b in final.values()} == {"mined"}
     behind = [b for b in final.values() if b["block_number"] > mined["block_number"]]
-    assert blocks <= 3 and len(behind) >= 24 and waiting >= 24, (blocks, len(behind), waiting)
+    measured = {"blocks": blocks, "seconds": round(waited, 2), "mined_after_it": len(behind),
+                "waiting_then": waiting}
+    print(f"\nthe clock's request behind a flood of {FLOOD}: {measured}")
+    assert blocks <= 3 and len(behind) >= 24 and waiting >= 24, measured
 
 
 def test_prosumers_leave_the_reserve_to_the_roles(held: Env, tmp_path: Path) -> None:
