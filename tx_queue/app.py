@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,7 +47,9 @@ def create_app(settings: Settings, service: QueueService | None = None) -> FastA
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        headers = ({"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+                   if exc.retry_after is not None else None)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(NodeUnavailable)
     async def node_down(_: Request, exc: NodeUnavailable) -> JSONResponse:

@@ -31,13 +31,13 @@ class Database:
     Writes: `write(fn)` through the writer thread. Reads: one connection per thread (WAL:
     readers see the last commit and never block the writer)."""
 
-    def __init__(self, path: str, schema: str) -> None:
+    def __init__(self, path: str, setup: Callable[[sqlite3.Connection], None]) -> None:
         self.path = path
         self._db = self._connect()
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise ConfigError(f"{self.path}: SQLite refused WAL mode (got {mode})")
-        self._db.executescript(schema)
+        setup(self._db)  # the tables, created or brought up to date
         self._readers = threading.local()  # one read connection per thread: no lock
         self._all_readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

@@ -4,8 +4,10 @@
     ├── ConfigError             the deployment, node and database do not belong together
     ├── Refused                 a request was refused; `.status` is the HTTP status to answer
     │   ├── InvalidRequest      422: bad signature, expired, foreign target, would revert, ...
+    │   ├── Forbidden           403: the signer is neither an admitted prosumer nor a role holder
     │   ├── Conflict            409: a replay (nonce used or queued, idempotency key reused)
     │   ├── QueueFull           429: the queue holds its maximum depth
+    │   │   └── Throttled       429: a prosumer over its share (waiting, gas, reverts)
     │   └── Unavailable         503: the node is down, so the request cannot be checked
     └── RelayError              raised by the queue's client (`tx_queue.client`)
         ├── RelayUnavailable    the queue could not be reached (after bounded retries)
@@ -38,13 +40,18 @@ class ConfigError(QueueError):
 class Refused(QueueError):
     status = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as `Retry-After`
         super().__init__(detail)
 
 
 class InvalidRequest(Refused):
     status = 422
+
+
+class Forbidden(Refused):
+    status = 403
 
 
 class Conflict(Refused):
@@ -53,6 +60,10 @@ class Conflict(Refused):
 
 class QueueFull(Refused):
     status = 429
+
+
+class Throttled(QueueFull):
+    pass
 
 
 class Unavailable(Refused):

@@ -1,10 +1,12 @@
 """Accepting a signed forward request: every check before the request is stored.
 
 Order: idempotency key and replay of the same bytes (store), fixed rules (value, signature
-shape, target, gas, deadline), a place in the queue (depth plus places taken by requests
-being checked, under one lock, so concurrent requests cannot overshoot `max_depth`), then
-— under a per-signer lock, so a signer's requests get consecutive nonces — one JSON-RPC batch
-against the node:
+shape, target, gas, deadline), the signer (`signers`: a role holder or an admitted prosumer,
+else 403, or 422 with the revert if its call would revert anyway), a place in the queue
+(depth plus places taken by requests being checked, under one lock, so concurrent requests
+cannot overshoot `max_depth`; prosumers only up to their share), then — under a per-signer
+lock, so a signer's requests get consecutive nonces — a prosumer's share (requests waiting,
+gas per window, recent reverts) and one JSON-RPC batch against the node:
 
 * no request of the signer is live (queued or submitted): `nonces(from)`, the forwarder's own
   `verify(request)` and the target call as the forwarder would make it. Verified + the call
@@ -31,8 +33,9 @@ from typing import Any, NoReturn
 from ledger_contracts import NodeUnavailable, RpcError
 
 from . import forward as fw
-from .errors import Conflict, InvalidRequest, QueueFull, Unavailable
+from .errors import Conflict, Forbidden, InvalidRequest, QueueFull, Unavailable
 from .ledger import Ledger, decode_address, decode_call_error, decode_uint
+from .signers import Kind, Signers
 from .store import Store, StoredRequest
 
 _LOCKS = 64
@@ -42,9 +45,10 @@ _FUTURE_NONCES_PROBED = 4
 
 class Intake:
     def __init__(self, store: Store, ledger: Ledger, *, max_depth: int, max_request_gas: int,
-                 min_deadline_margin: float, on_accept: Callable[[], None] = lambda: None
-                 ) -> None:
+                 min_deadline_margin: float, on_accept: Callable[[], None] = lambda: None,
+                 signers: Signers | None = None) -> None:
         self.store = store
+        self.signers = signers  # None: relay for any signer, as a role holder
         self.ledger = ledger
         self.max_depth = max_depth
         self.max_request_gas = max_request_gas
@@ -62,21 +66,54 @@ class Intake:
         if known is not None:
             return known, False
         self._check_fixed_rules(request)
-        with self._place():
-            stored, created = self._check_and_store(request, idempotency_key, nonce_hint)
+        kind = self._kind(request)
+        with self._place(kind):
+            stored, created = self._check_and_store(request, idempotency_key, nonce_hint, kind)
         if created:
             self.on_accept()
         return stored, created
 
+    def _kind(self, request: fw.ForwardRequest) -> Kind:
+        if self.signers is None:
+            return "role"
+        try:
+            self.ledger.ensure_ready()
+            try:
+                return self.signers.kind(request.sender)
+            except Forbidden as refusal:
+                self._would_revert(request, refusal)
+                raise
+        except NodeUnavailable as exc:
+            raise Unavailable(f"node unavailable, the signer cannot be checked: {exc}; "
+                              "retry later") from exc
+
+    def _would_revert(self, request: fw.ForwardRequest, refusal: Forbidden) -> None:
+        """An unknown signer's request, properly signed, whose call would revert anyway (a
+        clock that lost its role: `AccessControlUnauthorizedAccount`) is refused with that
+        revert, the more precise reason, and the signer's refusal after it (422)."""
+        if self.store.live_nonces(request.sender):
+            return
+        verified, simulated = self.ledger.rpc.batch([self.ledger.verify_call(request),
+                                                     self.ledger.simulate_call(request)])
+        if (isinstance(verified, RpcError) or decode_uint(verified) != 1
+                or not isinstance(simulated, RpcError)):
+            return
+        revert = decode_call_error(simulated, request.gas)
+        if revert is not None:
+            raise InvalidRequest(f"would revert: {revert.text} (and {refusal.detail})")
+
     @contextlib.contextmanager
-    def _place(self) -> Iterator[None]:
+    def _place(self, kind: Kind) -> Iterator[None]:
         """A place in the queue for one request while it is checked and stored. A stored
         request counts in `depth()` before its place is given back, so the sum never
-        undercounts."""
+        undercounts. A prosumer's request only within the prosumers' share."""
         with self._depth_lock:
-            if self.store.depth() + self._reserved >= self.max_depth:
+            depth = self.store.depth() + self._reserved
+            if depth >= self.max_depth:
                 raise QueueFull(f"queue full: {self.max_depth} requests are waiting; "
-                                "retry later")
+                                "retry later", retry_after=1.0)
+            if kind == "prosumer" and self.signers is not None:
+                self.signers.check_depth(depth)
             self._reserved += 1
         try:
             yield
@@ -85,12 +122,14 @@ class Intake:
                 self._reserved -= 1
 
     def _check_and_store(self, request: fw.ForwardRequest, idempotency_key: str | None,
-                         nonce_hint: int | None) -> tuple[StoredRequest, bool]:
+                         nonce_hint: int | None, kind: Kind) -> tuple[StoredRequest, bool]:
         lock = self._locks[hash(request.sender) % _LOCKS]
         with lock:
             known = self._known(request, idempotency_key)  # a concurrent twin got in meanwhile
             if known is not None:
                 return known, False
+            if kind == "prosumer" and self.signers is not None:
+                self.signers.check_share(request.sender, request.gas)
             try:
                 self.ledger.ensure_ready()
                 nonce, simulated = self._check_on_chain(request, nonce_hint)
@@ -99,7 +138,7 @@ class Intake:
                                   "retry later") from exc
             try:
                 stored = self.store.add_request(request, nonce, idempotency_key=idempotency_key,
-                                                simulated=simulated)
+                                                simulated=simulated, priority=kind == "role")
             except sqlite3.IntegrityError:  # a concurrent twin got in first
                 known = self._known(request, idempotency_key)
                 if known is not None:

@@ -126,9 +126,24 @@ class RelayHealth(BaseModel):
                                                   "funds, fees above the ceiling, stuck")
 
 
+class SignersHealth(BaseModel):
+    """Whom the queue relays for and the prosumers' share (role holders are not limited)."""
+
+    known_ttl_s: float = Field(description="seconds the Market's answer on a signer is kept")
+    max_waiting: int = Field(description="requests one prosumer may have waiting")
+    gas_per_window: int = Field(description="gas one prosumer may ask for per window")
+    gas_window_s: float
+    revert_limit: int = Field(description="reverts within the window that throttle a prosumer")
+    revert_window_s: float
+    prosumer_depth: int = Field(description="places of the queue the prosumers may fill")
+    refused: dict[str, int] = Field(description="requests refused since start: unknown signer, "
+                                                "prosumers' depth, waiting, gas, reverts")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     reason: str | None = Field(None, description="why degraded")
     node: NodeHealth
     queue: QueueHealth
     relay: RelayHealth
+    signers: SignersHealth

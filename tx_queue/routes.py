@@ -25,6 +25,7 @@ from .models import (
     RequestList,
     RequestOut,
     SignerNonceOut,
+    SignersHealth,
     StatusName,
 )
 from .service import QueueService
@@ -44,8 +45,11 @@ router = APIRouter()
 
 @router.post("/requests", status_code=202, response_model=RequestOut, response_model_by_alias=True,
              responses={200: {"model": RequestOut, "description": "idempotent repeat"},
-                        409: {"description": "replay"}, 422: {"description": "refused"},
-                        429: {"description": "queue full"}, 503: {"description": "node down"}})
+                        403: {"description": "neither an admitted prosumer nor a role holder"},
+                        409: {"description": "replay"}, 413: {"description": "body too large"},
+                        422: {"description": "refused"},
+                        429: {"description": "queue full, or a prosumer over its share"},
+                        503: {"description": "node down"}})
 def submit(body: ForwardRequestIn, service: Service,
            idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
     """Check a signed forward request and queue it (durably) for relaying."""
@@ -60,7 +64,8 @@ def submit(body: ForwardRequestIn, service: Service,
                         headers={"Location": f"/requests/{stored.id}"})
 
 
-@router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True)
+@router.get("/requests/{request_id}", response_model=RequestOut, response_model_by_alias=True,
+            responses={404: {"description": "no such request"}})
 async def get_request(
     service: Service,
     request_id: Annotated[int, Path(ge=1, le=MAX_ID)],
@@ -99,7 +104,8 @@ def list_requests(
                        next_after=rows[-1].id if len(rows) == limit else None)
 
 
-@router.get("/signers/{address}/nonce", response_model=SignerNonceOut)
+@router.get("/signers/{address}/nonce", response_model=SignerNonceOut,
+            responses={503: {"description": "node down"}})
 def signer_nonce(service: Service, address: Annotated[Address, Path()]) -> SignerNonceOut:
     """The forwarder nonce the signer's next request must be signed for."""
     try:
@@ -116,7 +122,7 @@ def signer_nonce(service: Service, address: Annotated[Address, Path()]) -> Signe
 
 @router.get("/health", response_model=HealthOut)
 def health(service: Service) -> HealthOut:
-    """Node reachability, queue depth, relay address."""
+    """Node reachability, queue depth, relay address, the signers' limits in use."""
     node = NodeHealth(url=service.settings.rpc, reachable=False)
     try:
         chain_id, block = service.health_rpc.batch([("eth_chainId", []),
@@ -126,6 +132,7 @@ def health(service: Service) -> HealthOut:
     except Exception as exc:  # any failure means: not usable now
         node.error = str(exc)
     sub = service.submitter.status
+    limits = service.signers.limits
     counts = service.store.counts()
     reason = (f"node unreachable: {node.error}" if not node.reachable
               else "the submitter has stopped" if not sub.alive else sub.problem)
@@ -138,4 +145,9 @@ def health(service: Service) -> HealthOut:
         relay=RelayHealth(address=service.relay.address, next_nonce=sub.next_nonce,
                           submitter_alive=sub.alive, last_error=sub.last_error,
                           problem=sub.problem),
+        signers=SignersHealth(
+            known_ttl_s=limits.ttl, max_waiting=limits.max_waiting,
+            gas_per_window=limits.gas_per_window, gas_window_s=limits.gas_window,
+            revert_limit=limits.revert_limit, revert_window_s=limits.revert_window,
+            prosumer_depth=limits.prosumer_depth, refused=service.signers.refused.as_dict()),
     )

@@ -17,6 +17,7 @@ from .intake import Intake
 from .ledger import Ledger
 from .logs import fields, get_logger
 from .settings import RELAY_DEV_KEY_INDEX, Settings
+from .signers import Limits, Signers
 from .store import Store
 from .submitter import Submitter, SubmitterConfig
 
@@ -94,10 +95,15 @@ class QueueService:
                                                      settings.max_fee_gwei,
                                                      settings.priority_fee_gwei)),
             notify=self.waiters.notify)
+        self.signers = Signers(self.ledger, self.store, Limits(
+            ttl=settings.signer_ttl, max_waiting=settings.max_waiting,
+            gas_per_window=settings.gas_per_window, gas_window=settings.gas_window,
+            revert_limit=settings.revert_limit, revert_window=settings.revert_window,
+            prosumer_depth=settings.prosumer_depth))
         self.intake = Intake(self.store, self.ledger, max_depth=settings.max_depth,
                              max_request_gas=settings.max_request_gas,
                              min_deadline_margin=settings.min_deadline_margin,
-                             on_accept=self.submitter.wake)
+                             on_accept=self.submitter.wake, signers=self.signers)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.waiters.bind(loop)

@@ -58,6 +58,25 @@ class Settings(ServiceSettings):
     priority_fee_gwei: float = Field(1.0, ge=0, allow_inf_nan=False,
                                      description="tip when recent blocks show none (auto mode)")
     http_threads: int = Field(8, ge=1, le=256, description="worker threads for HTTP requests")
+    signer_ttl: float = Field(2.0, ge=0, le=3600, allow_inf_nan=False,
+                              description="seconds the Market's answer on a signer (admitted "
+                                          "prosumer, role holder, unknown) is kept")
+    max_waiting: int = Field(16, ge=1, description="most requests of one prosumer queued or in "
+                                                   "flight; beyond, 429")
+    gas_per_window: int = Field(25_000_000, ge=21_000,
+                                description="most gas one prosumer's requests may ask for per "
+                                            "--gas-window; beyond, 429")
+    gas_window: float = Field(60.0, gt=0, le=86_400, allow_inf_nan=False,
+                              description="seconds of the gas window")
+    revert_limit: int = Field(5, ge=0, description="a prosumer with this many requests reverted "
+                                                   "on chain within --revert-window is refused "
+                                                   "(429) until they age out; 0: never")
+    revert_window: float = Field(60.0, gt=0, le=86_400, allow_inf_nan=False,
+                                 description="seconds of the revert window")
+    role_reserve: float = Field(0.1, ge=0, lt=1, allow_inf_nan=False,
+                                description="share of --max-depth kept for the role holders "
+                                            "(clock, meter, admin): prosumers together fill at "
+                                            "most the rest")
 
     @model_validator(mode="after")
     def _price_needs_fixed_mode(self) -> Settings:
@@ -65,6 +84,12 @@ class Settings(ServiceSettings):
             raise ValueError("gas_price_gwei is the price of --fee-mode fixed; with auto fees "
                              "use --max-fee-gwei for a ceiling")
         return self
+
+
+    @property
+    def prosumer_depth(self) -> int:
+        """Places of the queue the prosumers may fill together."""
+        return int(self.max_depth * (1 - self.role_reserve))
 
 
 def parse(argv: list[str] | None = None) -> Settings:

@@ -1,8 +1,9 @@
 """The durable queue: SQLite in WAL mode with synchronous=FULL, so a committed row survives a
 kill -9 and a power cut.
 
-Two tables: `requests` (every accepted forward request and its fate) and `txs` (every relay
-transaction, its signed bytes and relay nonce, written BEFORE it is sent).
+Two tables (`schema`): `requests` (every accepted forward request and its fate) and `txs`
+(every relay transaction, its signed bytes and relay nonce, written BEFORE it is sent).
+Queued requests of role holders (`priority` 1) are relayed before the prosumers'.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import schema
 from .db import Database
 from .errors import ConfigError
 from .forward import ForwardRequest
@@ -22,49 +24,6 @@ from .ledger import Revert
 STATUSES = ("queued", "submitted", "mined", "reverted", "failed")
 FINAL = frozenset({"mined", "reverted", "failed"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS txs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    relay_nonce INTEGER NOT NULL,
-    tx_hash TEXT NOT NULL UNIQUE,
-    raw BLOB NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'mined', 'reverted', 'dropped')),
-    created_at REAL NOT NULL,
-    block_number INTEGER,
-    gas_used INTEGER,
-    note TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS txs_pending_nonce ON txs (relay_nonce) WHERE status = 'pending';
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    idempotency_key TEXT UNIQUE,
-    request_hash BLOB NOT NULL UNIQUE,
-    signer TEXT NOT NULL,
-    target TEXT NOT NULL,
-    value TEXT NOT NULL,
-    gas INTEGER NOT NULL,
-    nonce INTEGER NOT NULL,
-    deadline INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    signature BLOB NOT NULL,
-    simulated INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('queued', 'submitted', 'mined', 'reverted', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    tx_id INTEGER REFERENCES txs (id),
-    executed_tx TEXT,
-    block_number INTEGER,
-    error TEXT,
-    reason TEXT,
-    accepted_at REAL NOT NULL,
-    submitted_at REAL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS requests_status ON requests (status, id);
-CREATE INDEX IF NOT EXISTS requests_tx ON requests (tx_id);
-CREATE UNIQUE INDEX IF NOT EXISTS requests_live_nonce ON requests (signer, nonce)
-    WHERE status IN ('queued', 'submitted');
-"""
 
 
 @dataclass(frozen=True)
@@ -124,7 +83,7 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._database = Database(self.path, _SCHEMA)
+        self._database = Database(self.path, schema.create)
         self._write = self._database.write
         self._read = self._database.read
 
@@ -150,19 +109,23 @@ class Store:
     # ------------------------------------------------------------------ requests
 
     def add_request(self, request: ForwardRequest, nonce: int, *, idempotency_key: str | None,
-                    simulated: bool) -> StoredRequest:
+                    simulated: bool, priority: bool = False) -> StoredRequest:
         """Insert a queued request and commit (durable on return). Raises
-        `sqlite3.IntegrityError` on a duplicate key, request or live (signer, nonce)."""
+        `sqlite3.IntegrityError` on a duplicate key, request or live (signer, nonce). A
+        `priority` request goes first, unless its signer still has live requests without
+        (which must run before it, in nonce order)."""
         now = time.time()
 
         def work(db: sqlite3.Connection) -> int:
             cur = db.execute(
                 """INSERT INTO requests (idempotency_key, request_hash, signer, target, value,
-                   gas, nonce, deadline, data, signature, simulated, status, accepted_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)""",
+                   gas, nonce, deadline, data, signature, simulated, status, accepted_at,
+                   priority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?,
+                   ? AND NOT EXISTS (SELECT 1 FROM requests WHERE signer = ? AND priority = 0
+                                     AND status IN ('queued', 'submitted')))""",
                 (idempotency_key, request.request_hash, request.sender, request.to,
                  str(request.value), request.gas, nonce, request.deadline, request.data,
-                 request.signature, int(simulated), now),
+                 request.signature, int(simulated), now, int(priority), request.sender),
             )
             return int(cur.lastrowid or 0)
 
@@ -216,7 +179,23 @@ class Store:
         return [_request(r) for r in rows]
 
     def queued(self, limit: int) -> list[StoredRequest]:
-        return self.find(status="queued", limit=limit)
+        """The next queued requests to relay: role holders' first, each in acceptance order."""
+        rows = self._read(f"""{_SELECT} WHERE r.status = 'queued'
+                              ORDER BY r.priority DESC, r.id LIMIT ?""", (limit,))
+        return [_request(r) for r in rows]
+
+    def gas_since(self, signer: str, since: float) -> tuple[int, float | None]:
+        """The gas the signer's requests accepted after `since` ask for, and the oldest's time."""
+        rows = self._read("""SELECT coalesce(sum(gas), 0), min(accepted_at) FROM requests
+                             WHERE signer = ? AND accepted_at > ?""", (signer, since))
+        return int(rows[0][0]), rows[0][1]
+
+    def reverts_since(self, signer: str, since: float) -> list[float]:
+        """When the signer's requests that reverted on chain after `since` did, latest first."""
+        rows = self._read("""SELECT finished_at FROM requests WHERE signer = ?
+                             AND status = 'reverted' AND finished_at > ?
+                             ORDER BY finished_at DESC""", (signer, since))
+        return [float(r[0]) for r in rows]
 
     def fail(self, request_ids: list[int], reason: str) -> None:
         """Give up on queued requests (e.g. expired before they could be relayed)."""

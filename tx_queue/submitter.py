@@ -12,20 +12,14 @@ requests queued again. The forwarder's per-signer nonce makes each request execu
 whatever the relay resends.
 
 Fees come from `fees.FeeOracle` (EIP-1559 from the fee history under a ceiling, or a fixed
-price). A send the node refuses is recorded (the transaction `dropped`, with the node's
-message) and its relay nonce reused: refused for the relay's funds, its requests wait (not
-counting an attempt) and sending pauses, retried with growing pauses; refused for anything
-else, its requests are queued again counting an attempt (fees read afresh), so they fail with
-the reason after `max_attempts`. A pending transaction priced out of the pool (its max fee
-below the base fee) or refused when re-sent for its fees is replaced: the same requests and
-nonce with fees at least 12.5% higher, within the ceiling. While the relay is short of funds,
-above its fee ceiling or has a transaction waiting over `stuck_after`, `status.problem` says
-so (`/health` is degraded) and the log says it once.
+price). What happens when the node refuses or loses a transaction is in `troubles`; while the
+relay is short of funds, above its fee ceiling or has a transaction waiting over
+`stuck_after`, `status.problem` says so (`/health` is degraded; `relay_status`). Requests are
+taken role holders' first (`Store.queued`), each signer's in nonce order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -37,11 +31,13 @@ from eth_account.signers.local import LocalAccount
 from ledger_contracts import NodeUnavailable, RpcError
 
 from . import forward as fw
-from .fees import FeeOracle, FeePolicy, Fees, FeesTooHigh, fees_of, gwei, refusal_kind
+from .fees import FeeOracle, FeePolicy, Fees, FeesTooHigh, fees_of
 from .ledger import Ledger
 from .logs import RateLimited, fields, get_logger
 from .outcomes import Judge
+from .relay_status import Problems, Status
 from .store import FINAL, Fate, Store, StoredRequest
+from .troubles import Troubles, TxRejected
 
 log = get_logger("submitter")
 
@@ -81,23 +77,7 @@ class SubmitterConfig:
     nudge_after: float = 0.2  # Anvil automine: mine a block when a sent tx waits this long
 
 
-@dataclass
-class Status:
-    alive: bool = False
-    node_ok: bool = False
-    last_error: str | None = None
-    problem: str | None = None  # why the relay cannot relay now (funds, fees, stuck)
-    next_nonce: int | None = None
-    in_flight: int = 0
-    sent_txs: int = 0
-    counters: dict[str, int] = field(default_factory=dict)
-
-
-class TxRejected(Exception):
-    pass
-
-
-class Submitter:
+class Submitter(Troubles):
     def __init__(self, store: Store, ledger: Ledger, relay: LocalAccount,
                  config: SubmitterConfig,
                  notify: Callable[[list[int]], None] = lambda ids: None) -> None:
@@ -114,8 +94,7 @@ class Submitter:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.fees = FeeOracle(ledger.rpc, config.fees)
-        self._problems: dict[str, str] = {}  # kind ("funds", "fees", "stuck") -> text
-        self._logged: set[str] = set()
+        self._problems = Problems()  # kind ("funds", "fees", "stuck") -> text
         self._hold_until = 0.0  # no new transaction before (the relay is short of funds)
         self._funds_pause = config.funds_retry[0]
         self._gas_cap = config.max_batch_gas
@@ -217,8 +196,7 @@ class Submitter:
         return busy
 
     def _report(self) -> None:
-        """Set `status.problem` from what stops relaying now; log each kind once when it
-        appears and once when it is gone."""
+        """Set `status.problem` from what stops relaying now (see `Problems`)."""
         oldest = self.inflight[0] if self.inflight else None
         waited = time.monotonic() - oldest.created if oldest else 0.0
         if oldest is not None and waited > self.config.stuck_after:
@@ -227,14 +205,7 @@ class Submitter:
                 f"{oldest.fees}) has waited {waited:.0f} s for a receipt")
         else:
             self._problems.pop("stuck", None)
-        for kind in sorted(self._problems.keys() - self._logged):
-            log.warning("relay degraded", extra=fields(problem=kind,
-                                                       reason=self._problems[kind]))
-        for kind in sorted(self._logged - self._problems.keys()):
-            log.info("relay recovered", extra=fields(problem=kind))
-        self._logged = set(self._problems)
-        self.status.problem = "; ".join(self._problems.values()) or None
-
+        self.status.problem = self._problems.report()
     def _collect(self) -> bool:
         now = time.monotonic()
         if not self.inflight or now - self._polled < self.config.poll_interval:
@@ -260,29 +231,6 @@ class Submitter:
                 self._check_priced_out(self.inflight[0])
         return done > 0
 
-    def _check_priced_out(self, t: InFlight) -> None:
-        """The oldest transaction has no receipt: if the base fee rose above its max fee, no
-        block can include it (and a node may have dropped it): replace it."""
-        if (t.last_broadcast is None or self.config.fees.mode == "fixed"
-                or time.monotonic() - t.created < self.config.reprice_after):
-            return
-        with contextlib.suppress(FeesTooHigh):  # the base fee is read all the same
-            self.fees.current()
-        base = self.fees.base_fee
-        if base is not None and t.fees.max_fee < base:
-            self._replace(t, f"priced out: its {t.fees} is below the base fee {gwei(base)}")
-
-    def _nudge(self, t: InFlight) -> None:
-        """Anvil's automine mines a block when a transaction arrives; one that arrives while
-        a block is being mined can stay in its pool with nothing to trigger the next block.
-        Only on such a node (`anvil_getAutomine` is true), mine one."""
-        if (self._automine and t.first_broadcast is not None
-                and time.monotonic() - t.first_broadcast > self.config.nudge_after):
-            self.ledger.rpc.call("evm_mine", [])
-            t.first_broadcast = time.monotonic()
-            log.debug("mined a block for a waiting transaction (Anvil automine)",
-                      extra=fields(tx=t.tx_hash))
-
     def _finish(self, t: InFlight, receipt: dict[str, Any]) -> None:
         fates = self.judge.mined(t.tx_hash, receipt, t.requests)
         status = "mined" if int(receipt["status"], 16) == 1 else "reverted"
@@ -294,30 +242,6 @@ class Submitter:
             outcomes={s: sum(f.status == s for f in fates) for s in {f.status for f in fates}}))
         self.notify([f.request_id for f in fates if f.status in FINAL])
 
-    def _check_dropped(self, t: InFlight) -> None:
-        """The oldest transaction has no receipt: if its relay nonce is used anyway, another
-        transaction took it; queue its requests again."""
-        now = time.monotonic()
-        if now - self._nonce_checked < 1.0:
-            return
-        self._nonce_checked = now
-        used = int(self.ledger.rpc.call(
-            "eth_getTransactionCount", [self.relay.address, "latest"]), 16)
-        if used <= t.relay_nonce:
-            self._suspect = None
-            return
-        if self.ledger.rpc.call("eth_getTransactionReceipt", [t.tx_hash]) is not None:
-            return  # mined meanwhile: the next step collects it
-        if self._suspect is None or self._suspect[0] != t.tx_hash:
-            self._suspect = (t.tx_hash, now)  # a node may count the nonce before the receipt
-            return
-        if now - self._suspect[1] < self.config.drop_after:
-            return
-        self._suspect = None
-        reason = f"relay nonce {t.relay_nonce} was used by another transaction"
-        self._drop(t, [Fate(r.id, "queued", reason=reason) for r in t.requests], reason)
-        self.inflight.remove(t)
-
     def _drop(self, t: InFlight, fates: list[Fate], reason: str, *, quiet: bool = False
               ) -> None:
         self.store.finish_tx(t.tx_id, "dropped", fates, note=reason)
@@ -325,51 +249,6 @@ class Submitter:
         (log.debug if quiet else log.warning)("relay transaction dropped", extra=fields(
             tx=t.tx_hash, relay_nonce=t.relay_nonce, reason=reason))
         self.notify([f.request_id for f in fates if f.status in FINAL])
-
-    def _replace(self, t: InFlight, why: str) -> None:
-        """Sign `t`'s requests again with its relay nonce and higher fees, record the new
-        transaction in place of `t` (one commit), then send it."""
-        try:
-            fees = self.fees.current().replacing(t.fees)
-        except FeesTooHigh as exc:
-            self._problems["priced out"] = f"relay transaction {t.tx_hash} is {why}; {exc}"
-            return
-        policy = self.config.fees
-        if fees.max_fee > policy.max_fee:
-            self._problems["priced out"] = (
-                f"relay transaction {t.tx_hash} is {why}; a replacement needs {fees}, above "
-                f"the relay's ceiling {gwei(policy.max_fee)} (--max-fee-gwei)")
-            return
-        old = t.tx_hash
-        tx_hash, raw = self._sign(t.relay_nonce, [r.request for r in t.requests], fees)
-        t.tx_id = self.store.replace_tx(t.tx_id, tx_hash, raw,
-                                        note=f"replaced by {tx_hash}: {why}")
-        t.tx_hash, t.raw, t.fees, t.last_broadcast = tx_hash, raw, fees, None
-        self._problems.pop("priced out", None)
-        log.info("relay transaction replaced", extra=fields(
-            tx=tx_hash, replaced=old, relay_nonce=t.relay_nonce, fees=str(fees), why=why))
-        try:
-            self._broadcast(t)
-        except TxRejected as exc:
-            log.error("node refuses a replacement relay transaction", extra=fields(
-                tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)))
-
-    def _rebroadcast(self) -> None:
-        now = time.monotonic()
-        for t in self.inflight:
-            if t.last_broadcast is None or now - t.last_broadcast > self.config.rebroadcast_after:
-                try:
-                    self._broadcast(t)
-                except TxRejected as exc:
-                    kind = refusal_kind(str(exc))
-                    if kind == "fees":
-                        self._replace(t, f"refused by the node: {exc}")
-                        continue
-                    if kind == "funds":  # logged as the relay's problem, once
-                        self._short_of_funds(t, str(exc))
-                        continue
-                    log.error("node refuses a pending relay transaction", extra=fields(
-                        tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)))
 
     def _broadcast(self, t: InFlight) -> None:
         try:
@@ -433,38 +312,6 @@ class Submitter:
             "chainId": self.ledger.deployment.chain_id}
         signed = self.relay.sign_transaction(tx)
         return signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
-
-    def _refused(self, t: InFlight, message: str) -> None:
-        """The node refused a new transaction: record it (dropped, with the node's message)
-        and put its requests back, waiting (the relay's funds) or counting an attempt."""
-        reason = f"relay transaction refused by the node: {message}"
-        kind = refusal_kind(message)
-        if kind == "funds":
-            self._short_of_funds(t, message)
-            self._drop(t, [self.judge.again(r, f"{reason}; waiting for the relay's funds",
-                                            count=False) for r in t.requests],
-                       reason, quiet=True)
-            return
-        if kind == "fees":
-            self.fees.forget()
-            self._problems["refused"] = f"the node refuses the relay's {t.fees}: {message}"
-            reason += "; retried with fresh fees"
-        self._drop(t, [self.judge.again(r, reason) for r in t.requests], reason)
-
-    def _short_of_funds(self, t: InFlight, message: str) -> None:
-        """Pause new transactions (growing pauses) and say why, with the relay's balance."""
-        gas = fw.batch_gas_limit([r.request for r in t.requests], 0)
-        try:
-            wei = int(self.ledger.rpc.call("eth_getBalance", [self.relay.address, "latest"]), 16)
-            balance = f"{wei / 10**18:.6g} ETH"
-        except RpcError:
-            balance = "unknown"
-        self._problems["funds"] = (
-            f"relay {self.relay.address} is short of funds: balance {balance}, a transaction "
-            f"of about {gas} gas at {t.fees} needs up to "
-            f"{gas * t.fees.max_fee / 10**18:.6g} ETH (node: {message}); requests wait")
-        self._hold_until = time.monotonic() + self._funds_pause
-        self._funds_pause = min(self._funds_pause * 2, self.config.funds_retry[1])
 
     def _pick(self) -> list[StoredRequest]:
         """Queued requests in acceptance order, within the batch and gas limits. A request
