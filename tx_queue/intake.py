@@ -35,8 +35,9 @@ from ledger_contracts import NodeUnavailable, RpcError
 from . import forward as fw
 from .errors import Conflict, Forbidden, InvalidRequest, QueueFull, Unavailable
 from .ledger import Ledger, decode_address, decode_call_error, decode_uint
+from .records import StoredRequest
 from .signers import Kind, Signers
-from .store import Store, StoredRequest
+from .store import Store
 
 _LOCKS = 64
 _USED_NONCES_PROBED = 8

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .forward import MAX_UINT48, ForwardRequest, to_checksum_address
-from .store import StoredRequest
+from .records import StoredRequest
 
 MAX_DATA_BYTES = 64 * 1024
 StatusName = Literal["queued", "submitted", "mined", "reverted", "failed"]

@@ -25,7 +25,8 @@ from ledger_contracts import RpcCall
 
 from . import forward as fw
 from .ledger import Ledger, Revert, as_bytes, decode_uint
-from .store import Fate, Store, StoredRequest
+from .records import Fate, StoredRequest
+from .store import Store
 
 
 class Judge:

@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger_contracts import Deployment, LedgerError, Rpc, account, connect, load_key
 
+from .batches import SubmitterConfig
 from .errors import ConfigError
 from .fees import FeePolicy
 from .intake import Intake
@@ -19,7 +20,7 @@ from .logs import fields, get_logger
 from .settings import RELAY_DEV_KEY_INDEX, Settings
 from .signers import Limits, Signers
 from .store import Store
-from .submitter import Submitter, SubmitterConfig
+from .submitter import Submitter
 
 log = get_logger("service")
 

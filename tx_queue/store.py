@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,60 +18,7 @@ from . import schema
 from .db import Database
 from .errors import ConfigError
 from .forward import ForwardRequest
-from .ledger import Revert
-
-STATUSES = ("queued", "submitted", "mined", "reverted", "failed")
-FINAL = frozenset({"mined", "reverted", "failed"})
-
-
-
-@dataclass(frozen=True)
-class StoredRequest:
-    id: int
-    idempotency_key: str | None
-    request: ForwardRequest
-    nonce: int
-    simulated: bool
-    status: str
-    attempts: int
-    tx_id: int | None
-    tx_hash: str | None
-    relay_nonce: int | None
-    block_number: int | None
-    error: Revert | None
-    reason: str | None
-    accepted_at: float
-    submitted_at: float | None
-    finished_at: float | None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL
-
-
-@dataclass(frozen=True)
-class StoredTx:
-    id: int
-    relay_nonce: int
-    tx_hash: str
-    raw: bytes
-    status: str
-    request_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Fate:
-    """What became of one request of a relay transaction. `status` "queued" puts it back in
-    the queue (`count_attempt`: the failure counts towards the request's attempt limit)."""
-
-    request_id: int
-    status: str
-    error: Revert | None = None
-    reason: str | None = None
-    count_attempt: bool = False
-    executed_tx: str | None = None  # set when another transaction executed the request
-    block_number: int | None = None
-
+from .records import STATUSES, Fate, StoredRequest, StoredTx, request_of
 
 _SELECT = """SELECT r.*, t.tx_hash AS tx_hash, t.relay_nonce AS relay_nonce
              FROM requests r LEFT JOIN txs t ON t.id = r.tx_id"""
@@ -137,12 +83,12 @@ class Store:
 
     def get(self, request_id: int) -> StoredRequest | None:
         rows = self._read(f"{_SELECT} WHERE r.id = ?", (request_id,))
-        return _request(rows[0]) if rows else None
+        return request_of(rows[0]) if rows else None
 
     def by_key_or_hash(self, key: str | None, request_hash: bytes) -> list[StoredRequest]:
         rows = self._read(f"{_SELECT} WHERE r.idempotency_key = ? OR r.request_hash = ?",
                           (key, request_hash))
-        return [_request(r) for r in rows]
+        return [request_of(r) for r in rows]
 
     def live_nonces(self, signer: str) -> list[int]:
         """Nonces of the signer's requests still queued or submitted, ascending."""
@@ -153,7 +99,7 @@ class Store:
     def live_by_nonce(self, signer: str, nonce: int) -> StoredRequest | None:
         rows = self._read(f"""{_SELECT} WHERE r.signer = ? AND r.nonce = ?
                               AND r.status IN ('queued', 'submitted')""", (signer, nonce))
-        return _request(rows[0]) if rows else None
+        return request_of(rows[0]) if rows else None
 
     def depth(self) -> int:
         rows = self._read("SELECT count(*) FROM requests WHERE status IN ('queued', 'submitted')")
@@ -176,13 +122,13 @@ class Store:
             args.append(signer)
         rows = self._read(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY r.id LIMIT ?",
                           (*args, limit))
-        return [_request(r) for r in rows]
+        return [request_of(r) for r in rows]
 
     def queued(self, limit: int) -> list[StoredRequest]:
         """The next queued requests to relay: role holders' first, each in acceptance order."""
         rows = self._read(f"""{_SELECT} WHERE r.status = 'queued'
                               ORDER BY r.priority DESC, r.id LIMIT ?""", (limit,))
-        return [_request(r) for r in rows]
+        return [request_of(r) for r in rows]
 
     def gas_since(self, signer: str, since: float) -> tuple[int, float | None]:
         """The gas the signer's requests accepted after `since` ask for, and the oldest's time."""
@@ -299,27 +245,3 @@ def _open_tx(db: sqlite3.Connection, relay_nonce: int, tx_hash: str, raw: bytes,
     db.execute("""UPDATE txs SET status = 'pending', created_at = ?, block_number = NULL,
                   gas_used = NULL WHERE id = ?""", (now, row["id"]))
     return int(row["id"])
-
-
-def _request(row: sqlite3.Row) -> StoredRequest:
-    error = json.loads(row["error"]) if row["error"] else None
-    return StoredRequest(
-        id=int(row["id"]),
-        idempotency_key=row["idempotency_key"],
-        request=ForwardRequest(row["signer"], row["target"], int(row["value"]), int(row["gas"]),
-                               int(row["deadline"]), bytes(row["data"]),
-                               bytes(row["signature"])),
-        nonce=int(row["nonce"]),
-        simulated=bool(row["simulated"]),
-        status=str(row["status"]),
-        attempts=int(row["attempts"]),
-        tx_id=row["tx_id"],
-        tx_hash=row["executed_tx"] or (row["tx_hash"] if row["tx_id"] is not None else None),
-        relay_nonce=row["relay_nonce"] if row["tx_id"] is not None else None,
-        block_number=row["block_number"],
-        error=Revert(error["name"], error["args"], error["text"]) if error else None,
-        reason=row["reason"],
-        accepted_at=float(row["accepted_at"]),
-        submitted_at=row["submitted_at"],
-        finished_at=row["finished_at"],
-    )

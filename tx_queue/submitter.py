@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -31,51 +31,17 @@ from eth_account.signers.local import LocalAccount
 from ledger_contracts import NodeUnavailable, RpcError
 
 from . import forward as fw
-from .fees import FeeOracle, FeePolicy, Fees, FeesTooHigh, fees_of
+from .batches import BENIGN, InFlight, SubmitterConfig, sign_batch, take_batch
+from .fees import FeeOracle, Fees, FeesTooHigh, fees_of
 from .ledger import Ledger
 from .logs import RateLimited, fields, get_logger
 from .outcomes import Judge
+from .records import FINAL, Fate, StoredRequest
 from .relay_status import Problems, Status
-from .store import FINAL, Fate, Store, StoredRequest
+from .store import Store
 from .troubles import Troubles, TxRejected
 
 log = get_logger("submitter")
-
-# Answers to eth_sendRawTransaction that mean "this nonce is taken or the tx is known":
-# the receipt (or its absence once the nonce is used) decides.
-_BENIGN = ("already known", "known transaction", "already imported", "nonce too low",
-           "alreadyknown", "already exists", "replacement transaction underpriced")
-
-
-@dataclass
-class InFlight:
-    tx_id: int
-    relay_nonce: int
-    tx_hash: str
-    raw: bytes
-    requests: list[StoredRequest]
-    fees: Fees
-    last_broadcast: float | None = None
-    first_broadcast: float | None = None
-    created: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class SubmitterConfig:
-    window: int = 4
-    max_batch: int = 100
-    max_batch_gas: int = 15_000_000
-    max_attempts: int = 3
-    poll_interval: float = 0.02
-    idle_wait: float = 0.5
-    rebroadcast_after: float = 15.0
-    fees: FeePolicy = field(default_factory=FeePolicy)
-    stuck_after: float = 30.0  # a transaction without a receipt this long: /health degraded
-    reprice_after: float = 2.0  # the oldest transaction waits this long: priced out?
-    funds_retry: tuple[float, float] = (1.0, 15.0)  # pause after a refusal for funds: first, most
-    drop_after: float = 3.0  # a used relay nonce without our receipt for this long: dropped
-    nudge_after: float = 0.2  # Anvil automine: mine a block when a sent tx waits this long
-
 
 class Submitter(Troubles):
     def __init__(self, store: Store, ledger: Ledger, relay: LocalAccount,
@@ -254,7 +220,7 @@ class Submitter(Troubles):
         try:
             self.ledger.rpc.call("eth_sendRawTransaction", ["0x" + t.raw.hex()])
         except RpcError as exc:
-            if not any(b in exc.message.lower() for b in _BENIGN):
+            if not any(b in exc.message.lower() for b in BENIGN):
                 raise TxRejected(exc.message) from exc
         finally:
             t.last_broadcast = time.monotonic()
@@ -305,32 +271,13 @@ class Submitter(Troubles):
 
     def _sign(self, nonce: int, requests: list[fw.ForwardRequest], fees: Fees
               ) -> tuple[str, bytes]:
-        data = fw.encode_execute_batch(requests, self.relay.address)
-        tx: dict[str, Any] = {
-            "nonce": nonce, "to": self.ledger.forwarder, "value": 0, "data": data,
-            "gas": fw.batch_gas_limit(requests, len(data)), **fees.tx_fields(),
-            "chainId": self.ledger.deployment.chain_id}
-        signed = self.relay.sign_transaction(tx)
-        return signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
+        return sign_batch(self.relay, self.ledger, nonce, requests, fees)
 
     def _pick(self) -> list[StoredRequest]:
-        """Queued requests in acceptance order, within the batch and gas limits. A request
-        queued again after a failed attempt goes alone, so it cannot sink a batch twice."""
-        now = time.time()
-        batch: list[StoredRequest] = []
-        expired: list[int] = []
-        gas = 0
-        for r in self.store.queued(self.config.max_batch):
-            if r.request.deadline < now:
-                expired.append(r.id)
-                continue
-            cost = r.request.gas * 64 // 63 + 60_000 + 40 * (len(r.request.data) + 500)
-            if batch and (gas + cost > self._gas_cap - 100_000 or r.attempts > 0):
-                break
-            batch.append(r)
-            gas += cost
-            if r.attempts > 0:
-                break
+        """The next batch (`take_batch`); requests whose deadline passed while they waited
+        are failed on the way."""
+        batch, expired = take_batch(self.store.queued(self.config.max_batch), self._gas_cap,
+                                    time.time())
         if expired:
             self.store.fail(expired, "deadline passed while the request was queued")
             self.notify(expired)

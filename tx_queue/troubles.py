@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 
 from ledger_contracts import RpcError
 
 from . import forward as fw
+from .batches import InFlight, SubmitterConfig
 from .fees import FeeOracle, Fees, FeesTooHigh, gwei, refusal_kind
 from .ledger import Ledger
 from .logs import fields, get_logger
 from .outcomes import Judge
+from .records import Fate
 from .relay_status import Problems
-from .store import Fate, Store
-
-if TYPE_CHECKING:
-    from .submitter import InFlight, SubmitterConfig
+from .store import Store
 
 log = get_logger("submitter")
 

@@ -20,6 +20,7 @@ import pytest
 from eth_account import Account
 
 from ledger_contracts import Anvil, Rpc, account, connect, deploy
+from tx_queue.batches import SubmitterConfig
 from tx_queue.client import RelayClient
 from tx_queue.fees import FeeOracle, FeePolicy, fees_of
 from tx_queue.forward import ForwardRequest
@@ -27,7 +28,7 @@ from tx_queue.intake import Intake
 from tx_queue.ledger import Ledger
 from tx_queue.settings import RELAY_DEV_KEY_INDEX
 from tx_queue.store import Store
-from tx_queue.submitter import Submitter, SubmitterConfig
+from tx_queue.submitter import Submitter
 
 from .conftest import Env, make_env
 
