@@ -124,13 +124,12 @@ contract Market is ProsumerRegistry {
             revert MarketRegistrationWindowOpen(gameId, registrationEnd, block.timestamp);
         }
 
-        if (s.sellerCount == 0 || s.buyerCount == 0) {
-            s.phase = Phase.Ended;
-            s.endReason = EndReason.NoParticipants;
-            g.status = s;
+        EndReason early = s.sellerCount == 0 || s.buyerCount == 0
+            ? EndReason.NoParticipants
+            : block.timestamp >= g.params.deliveryEnd ? EndReason.TimeLimit : EndReason.None;
+        if (early != EndReason.None) {
             emit RegistrationClosed(gameId, s.sellerCount, s.buyerCount);
-            emit GameEnded(gameId, 0, EndReason.NoParticipants);
-            return;
+            return _end(gameId, g, s, early);
         }
 
         uint256 buyerCount = s.buyerCount;
@@ -156,8 +155,10 @@ contract Market is ProsumerRegistry {
         GameData storage g = _games[gameId];
         GameStatus memory s = g.status;
         if (s.phase != Phase.Bidding) revert MarketWrongPhase(gameId, Phase.Bidding, s.phase);
+        // A deadline is at most deliveryEnd - 1, so from deliveryEnd on this passes too.
         if (block.timestamp <= s.turnDeadline) revert MarketTurnNotExpired(gameId, s.turnDeadline, block.timestamp);
         emit TurnSkipped(gameId, g.demands[g.orderWords.u16At(s.turn)].buyer, s.round);
+        if (block.timestamp >= g.params.deliveryEnd) return _end(gameId, g, s, EndReason.TimeLimit);
         _endTurn(gameId, g, s, 0);
     }
 
@@ -194,8 +195,10 @@ contract Market is ProsumerRegistry {
     }
 
     /// @inheritdoc IMarket
-    function bid(uint256 gameId, uint256[] calldata whPerSeller) external {
-        (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer) = _checkTurn(gameId);
+    function bid(uint256 gameId, uint256 round, uint256 turn, uint256[] calldata whPerSeller) external {
+        (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer) = _checkTurn(gameId, round, turn);
+        // Past the deadline and not refused by `_checkTurn`: the delivery end has come.
+        if (block.timestamp > s.turnDeadline) return _end(gameId, g, s, EndReason.TimeLimit);
         uint256 sellerCount = s.sellerCount;
         if (whPerSeller.length != sellerCount) revert MarketBidLengthMismatch(sellerCount, whPerSeller.length);
         uint256 total;
@@ -215,8 +218,10 @@ contract Market is ProsumerRegistry {
     }
 
     /// @inheritdoc IMarket
-    function stand(uint256 gameId) external {
-        (GameData storage g, GameStatus memory s,, address buyer) = _checkTurn(gameId);
+    function stand(uint256 gameId, uint256 round, uint256 turn) external {
+        (GameData storage g, GameStatus memory s,, address buyer) = _checkTurn(gameId, round, turn);
+        // Past the deadline and not refused by `_checkTurn`: the delivery end has come.
+        if (block.timestamp > s.turnDeadline) return _end(gameId, g, s, EndReason.TimeLimit);
         emit BidStood(gameId, buyer, s.round);
         _endTurn(gameId, g, s, 0);
     }
@@ -349,8 +354,10 @@ contract Market is ProsumerRegistry {
         index = role == _SELLER ? g.status.sellerCount : g.status.buyerCount;
     }
 
-    /// @dev Checks that the caller may play the current turn of `gameId` now.
-    function _checkTurn(uint256 gameId)
+    /// @dev Checks that the caller may play turn `turn` of round `round` of `gameId`, and that it
+    /// is the current turn. Past the turn's deadline it refuses, unless the game's delivery end
+    /// has come: then the caller ends the game (`TimeLimit`).
+    function _checkTurn(uint256 gameId, uint256 round, uint256 turn)
         private
         view
         returns (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer)
@@ -362,11 +369,12 @@ contract Market is ProsumerRegistry {
         if (s.phase != Phase.Bidding) revert MarketWrongPhase(gameId, Phase.Bidding, s.phase);
         buyerIndex = g.orderWords.u16At(s.turn);
         buyer = g.demands[buyerIndex].buyer;
-        if (caller != buyer) {
-            if (g.participants[caller] & _ROLE_MASK != _BUYER) revert MarketNotBuyer(gameId, caller);
-            revert MarketNotYourTurn(gameId, buyer, caller);
+        if (caller != buyer && g.participants[caller] & _ROLE_MASK != _BUYER) revert MarketNotBuyer(gameId, caller);
+        if (round != s.round || turn != s.turn) revert MarketStaleTurn(gameId, round, turn, s.round, s.turn);
+        if (caller != buyer) revert MarketNotYourTurn(gameId, buyer, caller);
+        if (block.timestamp > s.turnDeadline && block.timestamp < g.params.deliveryEnd) {
+            revert MarketTurnExpired(gameId, s.turnDeadline, block.timestamp);
         }
-        if (block.timestamp > s.turnDeadline) revert MarketTurnExpired(gameId, s.turnDeadline, block.timestamp);
     }
 
     /// @dev Replaces the bid stored from word key `base` by `amounts`, updating every seller's load
@@ -387,17 +395,19 @@ contract Market is ProsumerRegistry {
     }
 
     /// @dev Ends the current turn, whose largest bid change was `change`: starts the next turn,
-    /// the next round, or ends the game (converged, or round limit).
+    /// the next round, or ends the game (converged, round limit, or delivery end come).
     function _endTurn(uint256 gameId, GameData storage g, GameStatus memory s, uint256 change) private {
         // change < 2^32 (bid entries are below 2^32); next < buyerCount (a uint16).
         if (change > s.roundMaxChange) s.roundMaxChange = SafeCast.toUint64(change);
         uint256 next = uint256(s.turn) + 1;
+        if (next == s.buyerCount) {
+            if (s.roundMaxChange <= g.params.epsilon) return _end(gameId, g, s, EndReason.Converged);
+            if (s.round >= g.params.roundLimit) return _end(gameId, g, s, EndReason.RoundLimit);
+        }
+        // No turn starts with no time left (a turn's last second is deliveryEnd - 1).
+        if (block.timestamp >= g.params.deliveryEnd) return _end(gameId, g, s, EndReason.TimeLimit);
         if (next < s.buyerCount) {
             s.turn = SafeCast.toUint16(next);
-        } else if (s.roundMaxChange <= g.params.epsilon) {
-            return _end(gameId, g, s, EndReason.Converged);
-        } else if (s.round >= g.params.roundLimit) {
-            return _end(gameId, g, s, EndReason.RoundLimit);
         } else {
             ++s.round;
             s.turn = 0;
@@ -406,10 +416,13 @@ contract Market is ProsumerRegistry {
         _startTurn(gameId, g, s);
     }
 
-    /// @dev Stores `s` with a fresh deadline for its turn and announces the turn.
+    /// @dev Stores `s` with a fresh deadline for its turn and announces the turn. The caller has
+    /// checked that `block.timestamp < deliveryEnd`; the deadline is at most `deliveryEnd - 1`.
     function _startTurn(uint256 gameId, GameData storage g, GameStatus memory s) private {
         uint256 deadline = block.timestamp + s.turnSeconds;
-        // A timestamp plus a uint32 stays far below 2^64.
+        uint256 last = g.params.deliveryEnd - 1; // deliveryEnd > registrationEnd > 0 (openGame)
+        if (deadline > last) deadline = last;
+        // At most deliveryEnd - 1, a uint64.
         s.turnDeadline = SafeCast.toUint64(deadline);
         g.status = s;
         emit TurnStarted(gameId, s.round, g.demands[g.orderWords.u16At(s.turn)].buyer, deadline);
