@@ -395,19 +395,18 @@ contract Market is ProsumerRegistry {
     }
 
     /// @dev Ends the current turn, whose largest bid change was `change`: starts the next turn,
-    /// the next round, or ends the game (converged, round limit, or delivery end come).
+    /// the next round, or ends the game (converged, or round limit). Only called before the
+    /// delivery end (a bid or stand within its deadline, a skip before `deliveryEnd`).
     function _endTurn(uint256 gameId, GameData storage g, GameStatus memory s, uint256 change) private {
         // change < 2^32 (bid entries are below 2^32); next < buyerCount (a uint16).
         if (change > s.roundMaxChange) s.roundMaxChange = SafeCast.toUint64(change);
         uint256 next = uint256(s.turn) + 1;
-        if (next == s.buyerCount) {
-            if (s.roundMaxChange <= g.params.epsilon) return _end(gameId, g, s, EndReason.Converged);
-            if (s.round >= g.params.roundLimit) return _end(gameId, g, s, EndReason.RoundLimit);
-        }
-        // No turn starts with no time left (a turn's last second is deliveryEnd - 1).
-        if (block.timestamp >= g.params.deliveryEnd) return _end(gameId, g, s, EndReason.TimeLimit);
         if (next < s.buyerCount) {
             s.turn = SafeCast.toUint16(next);
+        } else if (s.roundMaxChange <= g.params.epsilon) {
+            return _end(gameId, g, s, EndReason.Converged);
+        } else if (s.round >= g.params.roundLimit) {
+            return _end(gameId, g, s, EndReason.RoundLimit);
         } else {
             ++s.round;
             s.turn = 0;
@@ -416,8 +415,8 @@ contract Market is ProsumerRegistry {
         _startTurn(gameId, g, s);
     }
 
-    /// @dev Stores `s` with a fresh deadline for its turn and announces the turn. The caller has
-    /// checked that `block.timestamp < deliveryEnd`; the deadline is at most `deliveryEnd - 1`.
+    /// @dev Stores `s` with a fresh deadline for its turn and announces the turn. Only called
+    /// before the delivery end; the deadline is at most `deliveryEnd - 1`, the last second of bidding.
     function _startTurn(uint256 gameId, GameData storage g, GameStatus memory s) private {
         uint256 deadline = block.timestamp + s.turnSeconds;
         uint256 last = g.params.deliveryEnd - 1; // deliveryEnd > registrationEnd > 0 (openGame)
