@@ -226,7 +226,8 @@ interface IMarket {
 
     /// @notice A bid or stand for round `round`, turn `turn` of game `gameId` arrived while the
     /// game is at round `currentRound`, turn `currentTurn`: it was computed for another turn (a
-    /// delayed request, or one computed on a state that did not come to be) and is not applied.
+    /// request delayed past its turn, or one computed ahead for a turn not yet come) and is not
+    /// applied.
     error MarketStaleTurn(uint256 gameId, uint256 round, uint256 turn, uint256 currentRound, uint256 currentTurn);
 
     /// @notice The current turn of game `gameId` runs until `deadline`; it is `timestamp`.
