@@ -46,7 +46,8 @@ interface IMarket {
 
     /// @notice What the clock fixes when it opens a game.
     /// @param registrationEnd Offers and demands are accepted while `block.timestamp < registrationEnd`.
-    /// @param deliveryEnd End of the delivery period (used by settlement); after `registrationEnd`.
+    /// @param deliveryEnd End of the delivery period (used by settlement); after `registrationEnd`,
+    /// below 2^32 (copied into `GameStatus.biddingEnd`).
     /// It also bounds bidding: a bid or stand is accepted while `block.timestamp < deliveryEnd`,
     /// whatever the round limit, so dead or slow buyers cannot stretch a game past its delivery.
     /// @param roundLimit Most rounds of bidding; at least 1. Not checked against the time a game
@@ -77,9 +78,12 @@ interface IMarket {
     /// @param turn The position, in buyer order, of the buyer whose turn it is.
     /// @param turnDeadline Last timestamp at which the current buyer may still bid: the turn's
     /// start plus `turnSeconds`, and at most `deliveryEnd - 1`.
-    /// @param roundMaxChange Largest |new - old| of any bid entry (Wh) so far in this round.
-    /// @param turnSeconds The game's `GameParams.turnSeconds`, copied so that a turn reads and
-    /// writes one storage slot (the struct is exactly 256 bits).
+    /// @param roundMaxChange Largest |new - old| of any bid entry (Wh) so far in this round
+    /// (bid entries are below 2^32).
+    /// @param turnSeconds The game's `GameParams.turnSeconds`, and
+    /// @param biddingEnd its `GameParams.deliveryEnd`, copied so that a turn reads and writes one
+    /// storage slot (the struct is exactly 256 bits): bidding is accepted while
+    /// `block.timestamp < biddingEnd`.
     struct GameStatus {
         Phase phase;
         EndReason endReason;
@@ -88,8 +92,9 @@ interface IMarket {
         uint32 round;
         uint16 turn;
         uint64 turnDeadline;
-        uint64 roundMaxChange;
+        uint32 roundMaxChange;
         uint32 turnSeconds;
+        uint32 biddingEnd;
     }
 
     /// @notice Everything a buyer needs for its turn, in one call.
@@ -184,6 +189,10 @@ interface IMarket {
 
     /// @notice The delivery period must end after registration.
     error MarketDeliveryEndBeforeRegistrationEnd(uint256 deliveryEnd, uint256 registrationEnd);
+
+    /// @notice `deliveryEnd` is above the latest delivery end `max` a game may have (2^32 - 1,
+    /// in the year 2106: it bounds bidding, and a turn keeps it in its one storage slot).
+    error MarketDeliveryEndTooLate(uint256 deliveryEnd, uint256 max);
 
     /// @notice A game needs at least one round.
     error MarketZeroRoundLimit();

@@ -99,6 +99,9 @@ contract Market is ProsumerRegistry {
         if (params.deliveryEnd <= params.registrationEnd) {
             revert MarketDeliveryEndBeforeRegistrationEnd(params.deliveryEnd, params.registrationEnd);
         }
+        if (params.deliveryEnd > type(uint32).max) {
+            revert MarketDeliveryEndTooLate(params.deliveryEnd, type(uint32).max);
+        }
         if (params.roundLimit == 0) revert MarketZeroRoundLimit();
         if (params.turnSeconds == 0) revert MarketZeroTurnSeconds();
         if (_retailPrice == 0) revert MarketGridPricesNotSet();
@@ -109,6 +112,7 @@ contract Market is ProsumerRegistry {
         g.prices = GamePrices({retail: _retailPrice, feedIn: _feedInPrice, transmissionFee: _transmissionFee});
         g.status.phase = Phase.Registration;
         g.status.turnSeconds = params.turnSeconds;
+        g.status.biddingEnd = SafeCast.toUint32(params.deliveryEnd); // below 2^32: checked above
         emit GameOpened(
             gameId, params.registrationEnd, params.deliveryEnd, params.roundLimit, params.turnSeconds, params.epsilon
         );
@@ -126,7 +130,7 @@ contract Market is ProsumerRegistry {
 
         EndReason early = s.sellerCount == 0 || s.buyerCount == 0
             ? EndReason.NoParticipants
-            : block.timestamp >= g.params.deliveryEnd ? EndReason.TimeLimit : EndReason.None;
+            : block.timestamp >= s.biddingEnd ? EndReason.TimeLimit : EndReason.None;
         if (early != EndReason.None) {
             emit RegistrationClosed(gameId, s.sellerCount, s.buyerCount);
             return _end(gameId, g, s, early);
@@ -158,7 +162,7 @@ contract Market is ProsumerRegistry {
         // A deadline is at most deliveryEnd - 1, so from deliveryEnd on this passes too.
         if (block.timestamp <= s.turnDeadline) revert MarketTurnNotExpired(gameId, s.turnDeadline, block.timestamp);
         emit TurnSkipped(gameId, g.demands[g.orderWords.u16At(s.turn)].buyer, s.round);
-        if (block.timestamp >= g.params.deliveryEnd) return _end(gameId, g, s, EndReason.TimeLimit);
+        if (block.timestamp >= s.biddingEnd) return _end(gameId, g, s, EndReason.TimeLimit);
         _endTurn(gameId, g, s, 0);
     }
 
@@ -372,7 +376,7 @@ contract Market is ProsumerRegistry {
         if (caller != buyer && g.participants[caller] & _ROLE_MASK != _BUYER) revert MarketNotBuyer(gameId, caller);
         if (round != s.round || turn != s.turn) revert MarketStaleTurn(gameId, round, turn, s.round, s.turn);
         if (caller != buyer) revert MarketNotYourTurn(gameId, buyer, caller);
-        if (block.timestamp > s.turnDeadline && block.timestamp < g.params.deliveryEnd) {
+        if (block.timestamp > s.turnDeadline && block.timestamp < s.biddingEnd) {
             revert MarketTurnExpired(gameId, s.turnDeadline, block.timestamp);
         }
     }
@@ -399,7 +403,7 @@ contract Market is ProsumerRegistry {
     /// delivery end (a bid or stand within its deadline, a skip before `deliveryEnd`).
     function _endTurn(uint256 gameId, GameData storage g, GameStatus memory s, uint256 change) private {
         // change < 2^32 (bid entries are below 2^32); next < buyerCount (a uint16).
-        if (change > s.roundMaxChange) s.roundMaxChange = SafeCast.toUint64(change);
+        if (change > s.roundMaxChange) s.roundMaxChange = SafeCast.toUint32(change);
         uint256 next = uint256(s.turn) + 1;
         if (next < s.buyerCount) {
             s.turn = SafeCast.toUint16(next);
@@ -419,7 +423,7 @@ contract Market is ProsumerRegistry {
     /// before the delivery end; the deadline is at most `deliveryEnd - 1`, the last second of bidding.
     function _startTurn(uint256 gameId, GameData storage g, GameStatus memory s) private {
         uint256 deadline = block.timestamp + s.turnSeconds;
-        uint256 last = g.params.deliveryEnd - 1; // deliveryEnd > registrationEnd > 0 (openGame)
+        uint256 last = s.biddingEnd - 1; // deliveryEnd > registrationEnd > 0 (openGame)
         if (deadline > last) deadline = last;
         // At most deliveryEnd - 1, a uint64.
         s.turnDeadline = SafeCast.toUint64(deadline);

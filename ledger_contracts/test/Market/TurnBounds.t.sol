@@ -122,6 +122,25 @@ contract MarketTurnBoundsTest is MarketFixture {
         assertEq(_snapshot(), before);
     }
 
+    // ---------------------------------------------------------------- opening
+
+    function test_openGame_copiesDeliveryEndIntoStatus() public view {
+        assertEq(_status().biddingEnd, deliveryEnd);
+    }
+
+    function test_openGame_revertsWhenDeliveryEndTooLate() public {
+        IMarket.GameParams memory params = _params();
+        params.deliveryEnd = uint64(type(uint32).max) + 1;
+        vm.expectRevert(
+            abi.encodeWithSelector(IMarket.MarketDeliveryEndTooLate.selector, params.deliveryEnd, type(uint32).max)
+        );
+        vm.prank(clock);
+        market.openGame(params);
+        params.deliveryEnd = type(uint32).max;
+        vm.prank(clock);
+        market.openGame(params);
+    }
+
     // ---------------------------------------------------------------- turn deadlines
 
     function test_turnDeadline_isCappedBeforeDeliveryEnd() public {
