@@ -80,10 +80,10 @@ interface IMarket {
     /// start plus `turnSeconds`, and at most `deliveryEnd - 1`.
     /// @param roundMaxChange Largest |new - old| of any bid entry (Wh) so far in this round
     /// (bid entries are below 2^32).
-    /// @param turnSeconds The game's `GameParams.turnSeconds`, and
-    /// @param biddingEnd its `GameParams.deliveryEnd`, copied so that a turn reads and writes one
-    /// storage slot (the struct is exactly 256 bits): bidding is accepted while
-    /// `block.timestamp < biddingEnd`.
+    /// @param turnSeconds The game's `GameParams.turnSeconds`, copied so that a turn reads and
+    /// writes one storage slot (the struct is exactly 256 bits).
+    /// @param biddingEnd The game's `GameParams.deliveryEnd`, copied for the same reason: bidding
+    /// is accepted while `block.timestamp < biddingEnd`.
     struct GameStatus {
         Phase phase;
         EndReason endReason;
