@@ -61,9 +61,11 @@ def scenario_of(args: argparse.Namespace) -> Scenario:
         if not (args.buyers and args.sellers) or args.buyers < 1 or args.sellers < 1:
             raise ValueError("a random market needs both --buyers N and --sellers M, each >= 1")
         # Generous windows: many agent processes share this machine's cores; a live buyer
-        # answers long before its deadline, only a dead one costs the whole turn.
+        # answers long before its deadline, only a dead one costs the whole turn. Bidding ends
+        # at the delivery end, and many buyers need many turns of simulated time: 2 hours.
         return random_scenario(int(args.buyers), int(args.sellers), seed=args.seed,
-                               turn_seconds=600, registration_seconds=300, round_limit=60)
+                               turn_seconds=600, registration_seconds=300, round_limit=60,
+                               delivery_seconds=7200)
     return DEMO
 
 

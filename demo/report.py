@@ -98,7 +98,10 @@ def convergence(events: list[Event], buyers: list[str], sellers: int) -> list[li
 
 def format_report(r: dict[str, Any]) -> str:
     reason = str(r["end_reason"]).replace("_", " ")  # the label in prose
-    lines = [f"Game {r['game']}: {reason} after {r['rounds']} rounds "
+    # A time limit cuts a round short: the game ended in that round, at its delivery end.
+    when = (f", delivery end reached in round {r['rounds']}" if r["end_reason"] == "time_limit"
+            else f" after {r['rounds']} rounds")
+    lines = [f"Game {r['game']}: {reason}{when} "
              f"({r['turns']} turns, {r['skipped_turns']} skipped)"]
     head = "buyer   demand " + "".join(f"{s['name']:>9}" for s in r["sellers"]) + "     grid"
     lines += ["", "Allocation (kWh)", head]

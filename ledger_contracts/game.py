@@ -38,9 +38,11 @@ class Phase(_State):
 
 
 class EndReason(_State):
-    """`IMarket.EndReason`: why bidding ended."""
+    """`IMarket.EndReason`: why bidding ended. `TIME_LIMIT`: the game's delivery end came
+    first (bidding is bounded by `deliveryEnd`), `"time_limit"`, `"time limit"` in prose."""
 
     NONE = 0
     CONVERGED = 1
     ROUND_LIMIT = 2
     NO_PARTICIPANTS = 3
+    TIME_LIMIT = 4

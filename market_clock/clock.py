@@ -44,7 +44,8 @@ def next_action(view: ChainView, now: int, plan: Plan) -> Action:
     """The one thing to do at chain time `now` (the time the next block will carry).
 
     Oldest game first: close its registration once the window has ended, skip its current
-    turn once the deadline has passed; with settlement, fix its trades once bidding has ended
+    turn once the deadline has passed or the delivery end has come (`GameView.turn_end`:
+    that skip ends the game for time); with settlement, fix its trades once bidding has ended
     and close it once its delivery period and the meters' window after it are over. Then open
     the next game if it is due. Otherwise wait until the earliest of those times.
     """
@@ -55,9 +56,9 @@ def next_action(view: ChainView, now: int, plan: Plan) -> Action:
                 return CloseRegistration(game.id)
             pending.append(game.registration_end)
         elif game.phase == Phase.BIDDING:
-            if now > game.turn_deadline:
-                return SkipTurn(game.id, game.current_buyer, game.round, game.turn_deadline)
-            pending.append(game.turn_deadline + 1)
+            if now > game.turn_end:
+                return SkipTurn(game.id, game.current_buyer, game.round, game.turn_end)
+            pending.append(game.turn_end + 1)
         elif game.phase == Phase.ENDED and game.settlement is not None:
             if not game.settlement.fixed:
                 return FixTrades(game.id, plan.chunk)
@@ -83,14 +84,14 @@ def next_action(view: ChainView, now: int, plan: Plan) -> Action:
 def windows(view: ChainView, now: int, plan: Plan) -> dict[WindowKey, int]:
     """Every window a prosumer or meter may be acting in at `now`, by key, with the last chain
     time at which its action is still accepted: an offer or demand needs `timestamp <
-    registrationEnd`, a bid `timestamp <= turnDeadline`; a meter posts its reading after the
-    delivery end and before the clock closes the game."""
+    registrationEnd`, a bid `timestamp <= turnDeadline` and `< deliveryEnd`; a meter posts its
+    reading after the delivery end and before the clock closes the game."""
     out: dict[WindowKey, int] = {}
     for g in view.games:
         if g.phase == Phase.REGISTRATION:
             out[("registration", g.id)] = g.registration_end - 1
         elif g.phase == Phase.BIDDING:
-            out[("turn", g.id, g.round, g.turn)] = g.turn_deadline
+            out[("turn", g.id, g.round, g.turn)] = g.turn_end
         elif (g.phase == Phase.ENDED and g.settlement is not None and g.settlement.fixed
               and not g.settlement.closed and g.delivery_end <= now < plan.close_after(g)):
             out[("metering", g.id)] = plan.close_after(g) - 1
@@ -280,4 +281,7 @@ def describe_end(game: GameView) -> str:
     if game.end_reason.name == "NO_PARTICIPANTS":
         return (f"Game {game.id} ended: no participants ({game.sellers} sellers, "
                 f"{game.buyers} buyers)")
+    if game.end_reason.name == "TIME_LIMIT":
+        when = f"in round {game.round}" if game.round else "before the first turn"
+        return f"Game {game.id} ended: {reason}, delivery end reached {when}"
     return f"Game {game.id} ended: {reason} after {game.round} rounds"

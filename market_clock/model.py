@@ -41,6 +41,13 @@ class GameView:
     settlement: SettlementView | None = None  # None: no settlement contract deployed
 
     @property
+    def turn_end(self) -> int:
+        """The last chain time the current turn may still be played: its deadline, and never
+        past the delivery end, which bounds bidding (the market caps every deadline at
+        `deliveryEnd - 1`; from `deliveryEnd` on, `skipTurn` ends the game for `TIME_LIMIT`)."""
+        return min(self.turn_deadline, self.delivery_end - 1)
+
+    @property
     def done(self) -> bool:
         """Nothing is left for the clock to do with this game."""
         if self.phase != Phase.ENDED:

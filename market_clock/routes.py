@@ -17,7 +17,7 @@ from .model import GameView
 class GameOut(BaseModel):
     id: int
     phase: Literal["none", "registration", "bidding", "ended"]
-    end_reason: Literal["none", "converged", "round_limit", "no_participants"]
+    end_reason: Literal["none", "converged", "round_limit", "no_participants", "time_limit"]
     sellers: int
     buyers: int
     round: int

@@ -147,13 +147,16 @@ class Prosumer:
             self._settlement = Settlement(contract, token)
         return self._settlement
 
-    def bid(self, game_id: int, wh_per_seller: list[int]) -> int:
-        """Queue a bid; returns the request id at once (the turn ends when it is mined)."""
-        data = self.reader.views.calldata("bid", game_id, wh_per_seller)
+    def bid(self, game_id: int, round_: int, turn: int, wh_per_seller: list[int]) -> int:
+        """Queue a bid for turn `turn` of round `round_` (the `GameStatus.round` and `.turn` of
+        the state it was computed on); returns the request id at once (the turn ends when it is
+        mined). Landing in any other turn, it is refused (`MarketStaleTurn`), never applied."""
+        data = self.reader.views.calldata("bid", game_id, round_, turn, wh_per_seller)
         return self.send("bid", (self.reader.address, data), gas=self._estimate(data))
 
-    def stand(self, game_id: int) -> int:
-        data = self.reader.views.calldata("stand", game_id)
+    def stand(self, game_id: int, round_: int, turn: int) -> int:
+        """Queue a stand for turn `turn` of round `round_` (as `bid`)."""
+        data = self.reader.views.calldata("stand", game_id, round_, turn)
         return self.send("stand", (self.reader.address, data), gas=self._estimate(data))
 
     # ------------------------------------------------------------------ plumbing

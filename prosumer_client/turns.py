@@ -83,10 +83,12 @@ class Turns:
                 track.due = None
                 return None
             self._log_turn(track, state, decision)
+            # Bound to the turn decided on: landing in any other turn, it is refused.
+            round_, turn = state.status.round, state.status.turn
             if decision.action is Action.STAND:
-                request = self.prosumer.stand(game_id)
+                request = self.prosumer.stand(game_id, round_, turn)
             else:
-                request = self.prosumer.bid(game_id, list(decision.bid_wh))
+                request = self.prosumer.bid(game_id, round_, turn, list(decision.bid_wh))
             t3 = time.perf_counter()
         except (ProsumerError, RelayError, LedgerError) as exc:
             track.failures += 1

@@ -15,7 +15,7 @@ interface IMarket {
     /// @dev `None`: no such game. `Registration`: offers and demands are accepted until
     /// `registrationEnd`. `Bidding`: buyers bid in turn. `Ended`: bidding is over and the
     /// allocation is final; `GameStatus.endReason` says why (`EndReason`: converged, round limit,
-    /// or nobody to trade with). Later stages (trades fixed, closing, closed) are the settlement's
+    /// time limit, or nobody to trade with). Later stages (trades fixed, closing, closed) are the settlement's
     /// own status (`ISettlement.Status`).
     enum Phase {
         None,
@@ -27,12 +27,14 @@ interface IMarket {
     /// @notice Why bidding ended.
     /// @dev `Converged`: a full round changed no bid entry by more than `epsilon` Wh.
     /// `RoundLimit`: `roundLimit` rounds were played. `NoParticipants`: registration closed
-    /// without a seller or without a buyer.
+    /// without a seller or without a buyer. `TimeLimit`: the game's delivery end came before
+    /// the game converged or reached its round limit (bidding is bounded by `deliveryEnd`).
     enum EndReason {
         None,
         Converged,
         RoundLimit,
-        NoParticipants
+        NoParticipants,
+        TimeLimit
     }
 
     /// @notice A prosumer's part in one game.
@@ -44,9 +46,15 @@ interface IMarket {
 
     /// @notice What the clock fixes when it opens a game.
     /// @param registrationEnd Offers and demands are accepted while `block.timestamp < registrationEnd`.
-    /// @param deliveryEnd End of the delivery period (used by settlement); after `registrationEnd`.
-    /// @param roundLimit Most rounds of bidding; at least 1.
-    /// @param turnSeconds Seconds a buyer has for its turn, counted from the turn's start.
+    /// @param deliveryEnd End of the delivery period (used by settlement); after `registrationEnd`,
+    /// below 2^32 (copied into `GameStatus.biddingEnd`).
+    /// It also bounds bidding: a bid or stand is accepted while `block.timestamp < deliveryEnd`,
+    /// whatever the round limit, so dead or slow buyers cannot stretch a game past its delivery.
+    /// @param roundLimit Most rounds of bidding; at least 1. Not checked against the time a game
+    /// has: `turnSeconds` is what a dead buyer costs, a live one answers in a block or two, and
+    /// `deliveryEnd` ends bidding in any case.
+    /// @param turnSeconds Seconds a buyer has for its turn, counted from the turn's start (a turn
+    /// ends at `deliveryEnd - 1` at the latest).
     /// @param epsilon Convergence tolerance in Wh: a round in which no bid entry moved by more
     /// than `epsilon` ends the game.
     struct GameParams {
@@ -66,12 +74,16 @@ interface IMarket {
     }
 
     /// @notice The moving parts of a game.
-    /// @param round The round being played (1-based); the number of rounds played once ended.
+    /// @param round The round being played (1-based); once ended, the round bidding ended in.
     /// @param turn The position, in buyer order, of the buyer whose turn it is.
-    /// @param turnDeadline Last timestamp at which the current buyer may still bid.
-    /// @param roundMaxChange Largest |new - old| of any bid entry (Wh) so far in this round.
+    /// @param turnDeadline Last timestamp at which the current buyer may still bid: the turn's
+    /// start plus `turnSeconds`, and at most `deliveryEnd - 1`.
+    /// @param roundMaxChange Largest |new - old| of any bid entry (Wh) so far in this round
+    /// (bid entries are below 2^32).
     /// @param turnSeconds The game's `GameParams.turnSeconds`, copied so that a turn reads and
     /// writes one storage slot (the struct is exactly 256 bits).
+    /// @param biddingEnd The game's `GameParams.deliveryEnd`, copied for the same reason: bidding
+    /// is accepted while `block.timestamp < biddingEnd`.
     struct GameStatus {
         Phase phase;
         EndReason endReason;
@@ -80,8 +92,9 @@ interface IMarket {
         uint32 round;
         uint16 turn;
         uint64 turnDeadline;
-        uint64 roundMaxChange;
+        uint32 roundMaxChange;
         uint32 turnSeconds;
+        uint32 biddingEnd;
     }
 
     /// @notice Everything a buyer needs for its turn, in one call.
@@ -177,6 +190,10 @@ interface IMarket {
     /// @notice The delivery period must end after registration.
     error MarketDeliveryEndBeforeRegistrationEnd(uint256 deliveryEnd, uint256 registrationEnd);
 
+    /// @notice `deliveryEnd` is above the latest delivery end `max` a game may have (2^32 - 1,
+    /// in the year 2106: it bounds bidding, and a turn keeps it in its one storage slot).
+    error MarketDeliveryEndTooLate(uint256 deliveryEnd, uint256 max);
+
     /// @notice A game needs at least one round.
     error MarketZeroRoundLimit();
 
@@ -215,6 +232,12 @@ interface IMarket {
 
     /// @notice The current turn of game `gameId` expired at `deadline`; it is `timestamp`.
     error MarketTurnExpired(uint256 gameId, uint256 deadline, uint256 timestamp);
+
+    /// @notice A bid or stand for round `round`, turn `turn` of game `gameId` arrived while the
+    /// game is at round `currentRound`, turn `currentTurn`: it was computed for another turn (a
+    /// request delayed past its turn, or one computed ahead for a turn not yet come) and is not
+    /// applied.
+    error MarketStaleTurn(uint256 gameId, uint256 round, uint256 turn, uint256 currentRound, uint256 currentTurn);
 
     /// @notice The current turn of game `gameId` runs until `deadline`; it is `timestamp`.
     error MarketTurnNotExpired(uint256 gameId, uint256 deadline, uint256 timestamp);
@@ -291,7 +314,7 @@ interface IMarket {
     /// @notice The clock skipped `buyer`'s expired turn in round `round` of game `gameId`; its bid stands.
     event TurnSkipped(uint256 indexed gameId, address indexed buyer, uint256 round);
 
-    /// @notice Bidding in game `gameId` ended after `rounds` rounds, for `reason`.
+    /// @notice Bidding in game `gameId` ended in round `rounds` (0: before the first), for `reason`.
     event GameEnded(uint256 indexed gameId, uint256 rounds, EndReason reason);
 
     // =============================================================== roles
@@ -360,11 +383,14 @@ interface IMarket {
 
     /// @notice Closes registration (at or after `registrationEnd`), orders the buyers by
     /// contribution metric (highest first, ties by admission order) and starts the first turn,
-    /// or ends the game if it has no seller or no buyer.
+    /// or ends the game if it has no seller or no buyer (`NoParticipants`) or if its delivery
+    /// end has come (`TimeLimit`).
     /// @dev `CLOCK_ROLE` only. Emits {RegistrationClosed}, then {TurnStarted} or {GameEnded}.
     function closeRegistration(uint256 gameId) external;
 
     /// @notice Skips the current buyer's expired turn; its previous bid (zero at first) stands.
+    /// From the game's `deliveryEnd` on (a turn's deadline is at most `deliveryEnd - 1`, so the
+    /// clock may call it as soon as that time comes), it ends the game with `TimeLimit`.
     /// @dev `CLOCK_ROLE` only, after the turn deadline. Emits {TurnSkipped}, then {TurnStarted} or {GameEnded}.
     function skipTurn(uint256 gameId) external;
 
@@ -379,14 +405,21 @@ interface IMarket {
     /// then the settlement's escrow event; the settlement's refusal (balance, allowance) reverts it.
     function publishDemand(uint256 gameId, uint256 wh) external;
 
-    /// @notice Replaces the caller's bid with `whPerSeller` (Wh per seller, offer order) and ends its turn.
+    /// @notice Replaces the caller's bid with `whPerSeller` (Wh per seller, offer order) and ends its
+    /// turn. `round` and `turn` are the turn the bid was computed for (`GameStatus.round` and
+    /// `.turn` of the state it was computed on); a bid for any other turn is refused whole
+    /// (`MarketStaleTurn`). From the game's `deliveryEnd` on, the bid is not applied: it ends the
+    /// game with `TimeLimit` instead.
     /// @dev The current buyer, before its turn deadline. The total must not exceed its demand, nor
-    /// any seller's load its capacity. Emits {BidSubmitted}, then {TurnStarted} or {GameEnded}.
-    function bid(uint256 gameId, uint256[] calldata whPerSeller) external;
+    /// any seller's load its capacity. Emits {BidSubmitted}, then {TurnStarted} or {GameEnded};
+    /// only {GameEnded} from `deliveryEnd` on.
+    function bid(uint256 gameId, uint256 round, uint256 turn, uint256[] calldata whPerSeller) external;
 
-    /// @notice Keeps the caller's bid and ends its turn (no change).
-    /// @dev The current buyer, before its turn deadline. Emits {BidStood}, then {TurnStarted} or {GameEnded}.
-    function stand(uint256 gameId) external;
+    /// @notice Keeps the caller's bid and ends its turn (no change). `round` and `turn` as for
+    /// `bid`. From the game's `deliveryEnd` on, it ends the game with `TimeLimit` instead.
+    /// @dev The current buyer, before its turn deadline. Emits {BidStood}, then {TurnStarted} or
+    /// {GameEnded}; only {GameEnded} from `deliveryEnd` on.
+    function stand(uint256 gameId, uint256 round, uint256 turn) external;
 
     // =============================================================== views
 

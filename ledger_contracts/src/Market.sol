@@ -99,6 +99,9 @@ contract Market is ProsumerRegistry {
         if (params.deliveryEnd <= params.registrationEnd) {
             revert MarketDeliveryEndBeforeRegistrationEnd(params.deliveryEnd, params.registrationEnd);
         }
+        if (params.deliveryEnd > type(uint32).max) {
+            revert MarketDeliveryEndTooLate(params.deliveryEnd, type(uint32).max);
+        }
         if (params.roundLimit == 0) revert MarketZeroRoundLimit();
         if (params.turnSeconds == 0) revert MarketZeroTurnSeconds();
         if (_retailPrice == 0) revert MarketGridPricesNotSet();
@@ -109,6 +112,7 @@ contract Market is ProsumerRegistry {
         g.prices = GamePrices({retail: _retailPrice, feedIn: _feedInPrice, transmissionFee: _transmissionFee});
         g.status.phase = Phase.Registration;
         g.status.turnSeconds = params.turnSeconds;
+        g.status.biddingEnd = SafeCast.toUint32(params.deliveryEnd); // below 2^32: checked above
         emit GameOpened(
             gameId, params.registrationEnd, params.deliveryEnd, params.roundLimit, params.turnSeconds, params.epsilon
         );
@@ -124,13 +128,12 @@ contract Market is ProsumerRegistry {
             revert MarketRegistrationWindowOpen(gameId, registrationEnd, block.timestamp);
         }
 
-        if (s.sellerCount == 0 || s.buyerCount == 0) {
-            s.phase = Phase.Ended;
-            s.endReason = EndReason.NoParticipants;
-            g.status = s;
+        EndReason early = s.sellerCount == 0 || s.buyerCount == 0
+            ? EndReason.NoParticipants
+            : block.timestamp >= s.biddingEnd ? EndReason.TimeLimit : EndReason.None;
+        if (early != EndReason.None) {
             emit RegistrationClosed(gameId, s.sellerCount, s.buyerCount);
-            emit GameEnded(gameId, 0, EndReason.NoParticipants);
-            return;
+            return _end(gameId, g, s, early);
         }
 
         uint256 buyerCount = s.buyerCount;
@@ -156,8 +159,10 @@ contract Market is ProsumerRegistry {
         GameData storage g = _games[gameId];
         GameStatus memory s = g.status;
         if (s.phase != Phase.Bidding) revert MarketWrongPhase(gameId, Phase.Bidding, s.phase);
+        // A deadline is at most deliveryEnd - 1, so from deliveryEnd on this passes too.
         if (block.timestamp <= s.turnDeadline) revert MarketTurnNotExpired(gameId, s.turnDeadline, block.timestamp);
         emit TurnSkipped(gameId, g.demands[g.orderWords.u16At(s.turn)].buyer, s.round);
+        if (block.timestamp >= s.biddingEnd) return _end(gameId, g, s, EndReason.TimeLimit);
         _endTurn(gameId, g, s, 0);
     }
 
@@ -194,8 +199,10 @@ contract Market is ProsumerRegistry {
     }
 
     /// @inheritdoc IMarket
-    function bid(uint256 gameId, uint256[] calldata whPerSeller) external {
-        (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer) = _checkTurn(gameId);
+    function bid(uint256 gameId, uint256 round, uint256 turn, uint256[] calldata whPerSeller) external {
+        (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer) = _checkTurn(gameId, round, turn);
+        // Past the deadline and not refused by `_checkTurn`: the delivery end has come.
+        if (block.timestamp > s.turnDeadline) return _end(gameId, g, s, EndReason.TimeLimit);
         uint256 sellerCount = s.sellerCount;
         if (whPerSeller.length != sellerCount) revert MarketBidLengthMismatch(sellerCount, whPerSeller.length);
         uint256 total;
@@ -215,8 +222,10 @@ contract Market is ProsumerRegistry {
     }
 
     /// @inheritdoc IMarket
-    function stand(uint256 gameId) external {
-        (GameData storage g, GameStatus memory s,, address buyer) = _checkTurn(gameId);
+    function stand(uint256 gameId, uint256 round, uint256 turn) external {
+        (GameData storage g, GameStatus memory s,, address buyer) = _checkTurn(gameId, round, turn);
+        // Past the deadline and not refused by `_checkTurn`: the delivery end has come.
+        if (block.timestamp > s.turnDeadline) return _end(gameId, g, s, EndReason.TimeLimit);
         emit BidStood(gameId, buyer, s.round);
         _endTurn(gameId, g, s, 0);
     }
@@ -349,8 +358,10 @@ contract Market is ProsumerRegistry {
         index = role == _SELLER ? g.status.sellerCount : g.status.buyerCount;
     }
 
-    /// @dev Checks that the caller may play the current turn of `gameId` now.
-    function _checkTurn(uint256 gameId)
+    /// @dev Checks that the caller may play turn `turn` of round `round` of `gameId`, and that it
+    /// is the current turn. Past the turn's deadline it refuses, unless the game's delivery end
+    /// has come: then the caller ends the game (`TimeLimit`).
+    function _checkTurn(uint256 gameId, uint256 round, uint256 turn)
         private
         view
         returns (GameData storage g, GameStatus memory s, uint256 buyerIndex, address buyer)
@@ -362,11 +373,12 @@ contract Market is ProsumerRegistry {
         if (s.phase != Phase.Bidding) revert MarketWrongPhase(gameId, Phase.Bidding, s.phase);
         buyerIndex = g.orderWords.u16At(s.turn);
         buyer = g.demands[buyerIndex].buyer;
-        if (caller != buyer) {
-            if (g.participants[caller] & _ROLE_MASK != _BUYER) revert MarketNotBuyer(gameId, caller);
-            revert MarketNotYourTurn(gameId, buyer, caller);
+        if (caller != buyer && g.participants[caller] & _ROLE_MASK != _BUYER) revert MarketNotBuyer(gameId, caller);
+        if (round != s.round || turn != s.turn) revert MarketStaleTurn(gameId, round, turn, s.round, s.turn);
+        if (caller != buyer) revert MarketNotYourTurn(gameId, buyer, caller);
+        if (block.timestamp > s.turnDeadline && block.timestamp < s.biddingEnd) {
+            revert MarketTurnExpired(gameId, s.turnDeadline, block.timestamp);
         }
-        if (block.timestamp > s.turnDeadline) revert MarketTurnExpired(gameId, s.turnDeadline, block.timestamp);
     }
 
     /// @dev Replaces the bid stored from word key `base` by `amounts`, updating every seller's load
@@ -387,10 +399,11 @@ contract Market is ProsumerRegistry {
     }
 
     /// @dev Ends the current turn, whose largest bid change was `change`: starts the next turn,
-    /// the next round, or ends the game (converged, or round limit).
+    /// the next round, or ends the game (converged, or round limit). Only called before the
+    /// delivery end (a bid or stand within its deadline, a skip before `deliveryEnd`).
     function _endTurn(uint256 gameId, GameData storage g, GameStatus memory s, uint256 change) private {
         // change < 2^32 (bid entries are below 2^32); next < buyerCount (a uint16).
-        if (change > s.roundMaxChange) s.roundMaxChange = SafeCast.toUint64(change);
+        if (change > s.roundMaxChange) s.roundMaxChange = SafeCast.toUint32(change);
         uint256 next = uint256(s.turn) + 1;
         if (next < s.buyerCount) {
             s.turn = SafeCast.toUint16(next);
@@ -406,10 +419,13 @@ contract Market is ProsumerRegistry {
         _startTurn(gameId, g, s);
     }
 
-    /// @dev Stores `s` with a fresh deadline for its turn and announces the turn.
+    /// @dev Stores `s` with a fresh deadline for its turn and announces the turn. Only called
+    /// before the delivery end; the deadline is at most `deliveryEnd - 1`, the last second of bidding.
     function _startTurn(uint256 gameId, GameData storage g, GameStatus memory s) private {
         uint256 deadline = block.timestamp + s.turnSeconds;
-        // A timestamp plus a uint32 stays far below 2^64.
+        uint256 last = s.biddingEnd - 1; // deliveryEnd > registrationEnd > 0 (openGame)
+        if (deadline > last) deadline = last;
+        // At most deliveryEnd - 1, a uint64.
         s.turnDeadline = SafeCast.toUint64(deadline);
         g.status = s;
         emit TurnStarted(gameId, s.round, g.demands[g.orderWords.u16At(s.turn)].buyer, deadline);

@@ -74,7 +74,7 @@ contract GridForwarderTest is MarketFixture {
 
         // the relay plays the signed bid of the prosumer's turn
         _closeRegistration(gameId);
-        request = _signedRequest(prosumer, key, abi.encodeCall(IMarket.bid, (gameId, _list(600))));
+        request = _signedRequest(prosumer, key, abi.encodeCall(IMarket.bid, (gameId, 1, 0, _list(600))));
         _execute(request);
         assertEq(market.bidOf(gameId, prosumer), _list(600));
         assertEq(uint256(market.phase(gameId)), uint256(IMarket.Phase.Bidding));

@@ -179,7 +179,8 @@ class ScriptedMarket:
             bid = to_wh_bid(x, demand[buyer], [c * 1000 for c in caps], others)
             if on_turn:
                 on_turn(status[4], buyer, bid)
-            self.send(f"bid@{len(offers)}", by_address[buyer], m.functions.bid(game_id, bid))
+            self.send(f"bid@{len(offers)}", by_address[buyer],
+                      m.functions.bid(game_id, status[4], status[5], bid))
             turns += 1
         seconds = time.perf_counter() - start
         _, _, status = m.functions.game(game_id).call()

@@ -71,10 +71,10 @@ class Players:
                 time.sleep(0.01)
                 continue
             try:
-                transact(self.w3, signer, m.bid(game_id, self.bids[buyer]))
+                transact(self.w3, signer, m.bid(game_id, status[4], status[5], self.bids[buyer]))
                 self.turns += 1
             except LedgerRevert as exc:
-                if exc.name != "MarketNotYourTurn":  # raced with a skip: fine
+                if exc.name not in ("MarketNotYourTurn", "MarketStaleTurn"):  # raced with a skip
                     self.errors.append(str(exc))
             except Exception as exc:
                 self.errors.append(f"bid: {exc}")

@@ -108,6 +108,17 @@ def test_a_turn_is_skipped_only_after_its_deadline() -> None:
     assert next_action(v, T0 + 151, PLAN) == SkipTurn(1, "0x" + "ab" * 20, 2, T0 + 150)
 
 
+def test_a_turn_is_skipped_as_soon_as_the_delivery_end_comes() -> None:
+    # The delivery end bounds bidding: the skip is due then, whatever the deadline says
+    # (the market caps deadlines at deliveryEnd - 1; the clock does not rely on it).
+    end, plan = T0 + 1020, replace(PLAN, may_open=False)
+    v = view(bidding(deadline=end + 500, rnd=7, turn=2))
+    assert next_action(v, end - 1, plan) == Wait(end, idle=False)
+    assert next_action(v, end, plan) == SkipTurn(1, "0x" + "ab" * 20, 7, end - 1)
+    capped = view(bidding(deadline=end - 1, rnd=7, turn=2))  # as the market sets it
+    assert next_action(capped, end, plan) == SkipTurn(1, "0x" + "ab" * 20, 7, end - 1)
+
+
 def test_oldest_game_first() -> None:
     v = view(bidding(1, deadline=T0 + 950), game(2, start=T0 + 900))
     assert next_action(v, T0 + 1020, PLAN) == SkipTurn(1, "0x" + "ab" * 20, 1, T0 + 950)
@@ -202,6 +213,10 @@ def test_describe_end() -> None:
         "Game 1 ended: round limit after 4 rounds")
     assert describe_end(replace(ended(reason=EndReason.NO_PARTICIPANTS), buyers=2)) == (
         "Game 1 ended: no participants (0 sellers, 2 buyers)")
+    assert describe_end(ended(reason=EndReason.TIME_LIMIT)) == (
+        "Game 1 ended: time limit, delivery end reached in round 4")
+    assert describe_end(replace(ended(reason=EndReason.TIME_LIMIT), round=0)) == (
+        "Game 1 ended: time limit, delivery end reached before the first turn")
 
 
 # ---------------------------------------------------------------------------- holds
@@ -216,6 +231,13 @@ def test_windows_are_registration_current_turn_and_metering() -> None:
                                          ("turn", 2, 3, 2): T0 + 500, ("metering", 4): T0 + 79}
     assert ("metering", 4) not in windows(v, T0 + 80, PLAN)
     assert ("metering", 4) not in windows(v, T0 + 19, PLAN)
+
+
+def test_a_turn_window_ends_before_the_delivery_end() -> None:
+    v = view(bidding(deadline=T0 + 5_000, rnd=3, turn=1))
+    assert windows(v, T0 + 1000, PLAN) == {("turn", 1, 3, 1): T0 + 1019}
+    seen: dict[tuple[object, ...], float] = {("turn", 1, 3, 1): 0.0}
+    assert hold_until(v, T0 + 1000, PLAN, seen, 0.5, grace=1.0) == T0 + 1019 - 2
 
 
 def test_a_new_window_holds_time_for_the_grace() -> None:

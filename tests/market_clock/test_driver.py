@@ -41,6 +41,7 @@ class World(Executor):
         self.settlement = settlement
         self.games: list[GameView] = []
         self.actions: list[Action] = []
+        self.at: list[int] = []  # the chain time of each action
         self.jumps: list[int] = []
         self.holds: list[int | None] = []
         self.failures = 0  # the next n actions fail transiently
@@ -79,6 +80,7 @@ class World(Executor):
             self.failures -= 1
             raise Transient("queue unavailable")
         self.actions.append(action)
+        self.at.append(self.t)
         if isinstance(action, OpenGame):
             self.games.append(GameView(
                 id=len(self.games) + 1, phase=Phase.REGISTRATION,
@@ -92,7 +94,9 @@ class World(Executor):
             if not self.buyers:
                 g = self._end(g, EndReason.NO_PARTICIPANTS)
         elif isinstance(action, SkipTurn):
-            if g.turn + 1 < g.buyers:
+            if self.t >= g.delivery_end:  # bidding is over: the market ends it for time
+                g = self._end(g, EndReason.TIME_LIMIT)
+            elif g.turn + 1 < g.buyers:
                 g = replace(g, turn=g.turn + 1, turn_deadline=self.t + g.turn_seconds)
             else:  # a round of skips changes nothing: converged
                 g = self._end(g, EndReason.CONVERGED)
@@ -201,3 +205,20 @@ def test_stop_event_ends_the_loop() -> None:
     c = clock(world, games=0)
     c.stop_event.set()
     assert c.run() == 0 and c.status.state == "stopped"
+
+
+def test_a_turn_outlasting_the_delivery_end_is_skipped_there_and_ends_the_game() -> None:
+    # A dead buyer's turn (5000 s, a deadline this world does not cap) outlasts the delivery
+    # end: the clock skips at the delivery end, not at the deadline, and the game ends for time.
+    world = World(buyers=2)
+    c = Clock(read=world.read, chain=world, executor=world,
+              plan=replace(PLAN, turn_seconds=5_000), games=1, tick=0.0, grace=0.0)
+    assert c.run() == 1
+    (game,) = world.games
+    assert game.end_reason == EndReason.TIME_LIMIT
+    skips = [(a, t) for a, t in zip(world.actions, world.at, strict=True)
+             if isinstance(a, SkipTurn)]
+    assert len(skips) == 1
+    skip, at = skips[0]
+    assert skip.deadline == game.delivery_end - 1
+    assert game.delivery_end <= at < game.delivery_end + 5  # within a tick of the delivery end

@@ -146,6 +146,7 @@ class FakeProsumer:
     def __init__(self) -> None:
         self.reader = FakeReader()
         self.sent: list[tuple[str, Any]] = []
+        self.bound: list[tuple[int, int]] = []  # (round, turn) each bid or stand was sent for
         self.fail_bids = 0
 
     def sync_clock(self, chain_time: int | None = None) -> None:
@@ -157,15 +158,17 @@ class FakeProsumer:
     def offer(self, game_id: int, kwh: float, price: float) -> None:
         self.sent.append(("offer", (game_id, kwh, price)))
 
-    def bid(self, game_id: int, wh: list[int]) -> int:
+    def bid(self, game_id: int, round_: int, turn: int, wh: list[int]) -> int:
         if self.fail_bids:
             self.fail_bids -= 1
             raise Refused("bid", "MarketBidExceedsCapacity(seller=0, load=1, capacity=0)")
         self.sent.append(("bid", (game_id, wh)))
+        self.bound.append((round_, turn))
         return len(self.sent)
 
-    def stand(self, game_id: int) -> int:
+    def stand(self, game_id: int, round_: int, turn: int) -> int:
         self.sent.append(("stand", game_id))
+        self.bound.append((round_, turn))
         return len(self.sent)
 
     def outcome(self, request_id: int) -> Any:
@@ -218,6 +221,23 @@ def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None
     follower.batches.append([ev("GameOpened", 1, registrationEnd=2_000)])
     agent.step()
     return agent, prosumer, follower
+
+
+def test_a_bid_and_a_stand_name_the_turn_of_the_state_they_were_decided_on() -> None:
+    agent, prosumer, follower = registered()
+    prosumer.reader.current = GameState(3, GameStatus("bidding", "none", 2, 2, 4, 1, 0, 0), ME,
+                                        (0, 0), (0, 0))
+    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
+                             ev("TurnStarted", 2, round=4, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("bid", (3, [12_500, 7_500])) and prosumer.bound == [(4, 1)]
+
+    prosumer.reader.current = GameState(3, GameStatus("bidding", "none", 2, 2, 5, 1, 0, 0), ME,
+                                        (12_500, 7_500), (12_500, 7_500))
+    follower.batches.append([ev("BidSubmitted", 3, buyer=ME, round=4, amounts=[12_500, 7_500]),
+                             ev("TurnStarted", 4, round=5, buyer=ME, deadline=9)])
+    agent.step()
+    assert prosumer.sent[-1] == ("stand", 3) and prosumer.bound == [(4, 1), (5, 1)]
 
 
 def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:

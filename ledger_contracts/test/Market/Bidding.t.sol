@@ -26,10 +26,8 @@ contract MarketBiddingTest is MarketFixture {
 
     /// @dev Plays a round in which both buyers stand.
     function _standRound() internal {
-        vm.prank(buyers[0]);
-        market.stand(gameId);
-        vm.prank(buyers[1]);
-        market.stand(gameId);
+        _stand(gameId, buyers[0]);
+        _stand(gameId, buyers[1]);
     }
 
     // ---------------------------------------------------------------- bid
@@ -78,14 +76,14 @@ contract MarketBiddingTest is MarketFixture {
     function test_bid_revertsWhenNotAdmitted() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotAdmitted.selector, stranger));
         vm.prank(stranger);
-        market.bid(gameId, _list(1, 1));
+        market.bid(gameId, 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsWhenRevoked() public {
         vm.prank(operator);
         market.revoke(buyers[0]);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotAdmitted.selector, buyers[0]));
-        _bid(gameId, buyers[0], _list(1, 1));
+        _bidAt(gameId, buyers[0], 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsDuringRegistration() public {
@@ -95,54 +93,54 @@ contract MarketBiddingTest is MarketFixture {
                 IMarket.MarketWrongPhase.selector, open, IMarket.Phase.Bidding, IMarket.Phase.Registration
             )
         );
-        _bid(open, buyers[0], _list(1, 1));
+        _bidAt(open, buyers[0], 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsAfterGameEnded() public {
         _standRound();
         vm.expectRevert(_wrongPhase(IMarket.Phase.Ended));
-        _bid(gameId, buyers[0], _list(1, 1));
+        _bidAt(gameId, buyers[0], 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsWhenNotBuyer() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotBuyer.selector, gameId, sellers[0]));
-        _bid(gameId, sellers[0], _list(1, 1));
+        _bidAt(gameId, sellers[0], 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsWhenNotYourTurn() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotYourTurn.selector, gameId, buyers[0], buyers[1]));
-        _bid(gameId, buyers[1], _list(1, 1));
+        _bidAt(gameId, buyers[1], 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsAfterDeadline() public {
         uint256 deadline = _deadline();
         vm.warp(deadline + 1);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketTurnExpired.selector, gameId, deadline, deadline + 1));
-        _bid(gameId, buyers[0], _list(1, 1));
+        _bidAt(gameId, buyers[0], 1, 0, _list(1, 1));
     }
 
     function test_bid_revertsOnLengthMismatch() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketBidLengthMismatch.selector, 2, 1));
-        _bid(gameId, buyers[0], _list(1));
+        _bidAt(gameId, buyers[0], 1, 0, _list(1));
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketBidLengthMismatch.selector, 2, 3));
-        _bid(gameId, buyers[0], _list(1, 1, 1));
+        _bidAt(gameId, buyers[0], 1, 0, _list(1, 1, 1));
     }
 
     function test_bid_revertsWhenExceedsDemand() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketBidExceedsDemand.selector, 801, 800));
-        _bid(gameId, buyers[0], _list(500, 301));
+        _bidAt(gameId, buyers[0], 1, 0, _list(500, 301));
     }
 
     function test_bid_revertsWhenTotalOverflows() public {
         uint256 max = type(uint256).max;
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketBidExceedsDemand.selector, max, 800));
-        _bid(gameId, buyers[0], _list(max, 2));
+        _bidAt(gameId, buyers[0], 1, 0, _list(max, 2));
     }
 
     function test_bid_revertsWhenExceedsCapacity() public {
         _bid(gameId, buyers[0], _list(0, 400));
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketBidExceedsCapacity.selector, 1, 600, 500));
-        _bid(gameId, buyers[1], _list(0, 200));
+        _bidAt(gameId, buyers[1], 1, 1, _list(0, 200));
     }
 
     function test_bid_refusalLeavesStateUnchanged() public {
@@ -150,7 +148,7 @@ contract MarketBiddingTest is MarketFixture {
         bytes memory before = abi.encode(market.gameState(gameId), market.allocation(gameId));
 
         vm.prank(buyers[1]);
-        (bool ok,) = address(market).call(abi.encodeCall(market.bid, (gameId, _list(100, 101))));
+        (bool ok,) = address(market).call(abi.encodeCall(market.bid, (gameId, 1, 1, _list(100, 101))));
         assertFalse(ok);
         assertEq(abi.encode(market.gameState(gameId), market.allocation(gameId)), before);
     }
@@ -163,7 +161,7 @@ contract MarketBiddingTest is MarketFixture {
         vm.expectEmit(address(market));
         emit IMarket.BidStood(gameId, buyers[0], 2);
         vm.prank(buyers[0]);
-        market.stand(gameId);
+        market.stand(gameId, 2, 0);
         assertEq(market.bidOf(gameId, buyers[0]), _list(300, 200));
         assertEq(market.gameState(gameId).loads, _list(400, 300));
         assertEq(market.gameState(gameId).status.roundMaxChange, 0);
@@ -172,19 +170,19 @@ contract MarketBiddingTest is MarketFixture {
     function test_stand_revertsWhenNotAdmitted() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotAdmitted.selector, stranger));
         vm.prank(stranger);
-        market.stand(gameId);
+        market.stand(gameId, 1, 0);
     }
 
     function test_stand_revertsWhenNotBuyer() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotBuyer.selector, gameId, sellers[1]));
         vm.prank(sellers[1]);
-        market.stand(gameId);
+        market.stand(gameId, 1, 0);
     }
 
     function test_stand_revertsWhenNotYourTurn() public {
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketNotYourTurn.selector, gameId, buyers[0], buyers[1]));
         vm.prank(buyers[1]);
-        market.stand(gameId);
+        market.stand(gameId, 1, 0);
     }
 
     function test_stand_revertsAfterDeadline() public {
@@ -192,14 +190,14 @@ contract MarketBiddingTest is MarketFixture {
         vm.warp(deadline + 60);
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketTurnExpired.selector, gameId, deadline, deadline + 60));
         vm.prank(buyers[0]);
-        market.stand(gameId);
+        market.stand(gameId, 1, 0);
     }
 
     function test_stand_revertsAfterGameEnded() public {
         _standRound();
         vm.expectRevert(_wrongPhase(IMarket.Phase.Ended));
         vm.prank(buyers[0]);
-        market.stand(gameId);
+        market.stand(gameId, 1, 0);
     }
 
     // ---------------------------------------------------------------- skipTurn
@@ -249,7 +247,7 @@ contract MarketBiddingTest is MarketFixture {
         vm.expectEmit(address(market));
         emit IMarket.GameEnded(gameId, 2, IMarket.EndReason.Converged);
         vm.prank(buyers[1]);
-        market.stand(gameId);
+        market.stand(gameId, 2, 1);
 
         (,, IMarket.GameStatus memory status) = market.game(gameId);
         assertEq(uint256(status.phase), uint256(IMarket.Phase.Ended));
@@ -340,7 +338,7 @@ contract MarketBiddingTest is MarketFixture {
         }
         bytes memory expected = _expectedError(n, s, amounts, d, first, capacities);
         if (expected.length != 0) vm.expectRevert(expected);
-        _bid(id, players[1], amounts);
+        _bidAt(id, players[1], 1, 1, amounts);
 
         if (expected.length == 0) {
             uint256[] memory loads = market.gameState(id).loads;
@@ -385,7 +383,7 @@ contract MarketBiddingTest is MarketFixture {
             total = a + b < a ? type(uint256).max : a + b;
         }
         vm.expectRevert(abi.encodeWithSelector(IMarket.MarketBidExceedsDemand.selector, total, 800));
-        _bid(gameId, buyers[0], _list(a, b));
+        _bidAt(gameId, buyers[0], 1, 0, _list(a, b));
     }
 
     /// @dev Over several rounds of random valid bids, the loads stay the sum of the current bids

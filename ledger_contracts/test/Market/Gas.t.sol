@@ -11,10 +11,11 @@ contract MarketGasTest is MarketFixture {
     // ---------------------------------------------------------------- measuring
 
     function _measuredBid(uint256 gameId, address buyer, uint256[] memory amounts) internal returns (uint256 used) {
+        IMarket.GameStatus memory status = market.gameState(gameId).status;
         vm.cool(address(market));
         vm.prank(buyer);
         used = gasleft();
-        market.bid(gameId, amounts);
+        market.bid(gameId, status.round, status.turn, amounts);
         used -= gasleft();
     }
 

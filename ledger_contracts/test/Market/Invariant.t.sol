@@ -43,7 +43,7 @@ contract MarketInvariantTest is MarketFixture {
             _demand(gameId, prosumers[k], 200 * k);
         }
         _closeRegistration(gameId);
-        handler.openGame(300, 3, 60, 0);
+        handler.openGame(300, 600, 3, 60, 0);
     }
 
     /// @dev Every seller's load is the sum of the current bids on it and within its capacity;
@@ -91,6 +91,21 @@ contract MarketInvariantTest is MarketFixture {
                 assertEq(played, bound_, "round limit before the last turn");
             }
         }
+    }
+
+    /// @dev Bidding is bounded by the delivery end: a bidding game's turn ends before it, the
+    /// first turn transition from then on ends the game, and only then for `TimeLimit`; no bid
+    /// for another round or turn was ever applied.
+    function invariant_biddingEndsByDeliveryEnd() public view {
+        uint256 games = market.gameCount();
+        for (uint256 id = 1; id <= games; ++id) {
+            (IMarket.GameParams memory params,, IMarket.GameStatus memory status) = market.game(id);
+            if (status.phase == IMarket.Phase.Bidding) {
+                assertLt(status.turnDeadline, params.deliveryEnd, "a turn ends after the delivery end");
+            }
+        }
+        assertEq(handler.lateTurnsNotEnding(), 0, "a turn played after the delivery end");
+        assertEq(handler.staleAccepted(), 0, "a stale bid was applied");
     }
 
     /// @dev No call from a caller without the needed role ever succeeded.

@@ -55,7 +55,7 @@ contract SettlementForwarderTest is SettlementFixture {
         assertEq(settler.escrowOf(buyer), escrow);
 
         _closeRegistration(gameId);
-        _execute(_signed(buyer, buyerKey, address(market), abi.encodeCall(IMarket.bid, (gameId, _list(1_000)))));
+        _execute(_signed(buyer, buyerKey, address(market), abi.encodeCall(IMarket.bid, (gameId, 1, 0, _list(1_000)))));
         settler.fixTrades(gameId, CHUNK);
 
         _execute(

@@ -137,9 +137,24 @@ abstract contract MarketFixture is Test {
         return _startGame(_params(), _filled(sellerCount, capacity), _prices(sellerCount), _filled(buyerCount, demand));
     }
 
+    /// @dev `buyer` bids `amounts` for the game's current round and turn (read before the call:
+    /// after `vm.expectRevert`, use `_bidAt`, since the read would be the expected call).
     function _bid(uint256 gameId, address buyer, uint256[] memory amounts) internal {
+        IMarket.GameStatus memory status = market.gameState(gameId).status;
+        _bidAt(gameId, buyer, status.round, status.turn, amounts);
+    }
+
+    /// @dev `buyer` bids `amounts` for turn `turn` of round `round`.
+    function _bidAt(uint256 gameId, address buyer, uint256 round, uint256 turn, uint256[] memory amounts) internal {
         vm.prank(buyer);
-        market.bid(gameId, amounts);
+        market.bid(gameId, round, turn, amounts);
+    }
+
+    /// @dev `buyer` stands for the game's current round and turn (read before the call).
+    function _stand(uint256 gameId, address buyer) internal {
+        IMarket.GameStatus memory status = market.gameState(gameId).status;
+        vm.prank(buyer);
+        market.stand(gameId, status.round, status.turn);
     }
 
     function _currentBuyer(uint256 gameId) internal view returns (address) {

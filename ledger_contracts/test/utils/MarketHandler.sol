@@ -16,6 +16,13 @@ contract MarketHandler is HandlerBase {
     uint256 public bidsAccepted;
     uint256 public bidsRefused;
     uint256 public gamesEnded;
+    /// @dev Bids for another round or turn than the current one that were accepted (must stay 0).
+    uint256 public staleAccepted;
+    uint256 public staleAttempts;
+    /// @dev Turn transitions (bid, stand, skip) at or after a game's delivery end that left it
+    /// bidding (must stay 0: the first one ends it).
+    uint256 public lateTurnsNotEnding;
+    uint256 public timeLimitEndings;
 
     constructor(
         Market market_,
@@ -34,12 +41,14 @@ contract MarketHandler is HandlerBase {
 
     // ---------------------------------------------------------------- clock
 
-    function openGame(uint256 registration, uint256 roundLimit, uint256 turnSeconds, uint256 epsilon) external {
+    function openGame(uint256 registration, uint256 delivery, uint256 roundLimit, uint256 turnSeconds, uint256 epsilon)
+        external
+    {
         if (market.gameCount() >= MAX_GAMES) return;
         uint64 end = uint64(block.timestamp + _bound(registration, 1, 600));
         IMarket.GameParams memory params = IMarket.GameParams({
             registrationEnd: end,
-            deliveryEnd: end + 3_600,
+            deliveryEnd: end + uint64(_bound(delivery, 60, 1_800)),
             roundLimit: uint32(_bound(roundLimit, 1, 4)),
             turnSeconds: uint32(_bound(turnSeconds, 30, 120)),
             epsilon: uint64(_bound(epsilon, 0, 50))
@@ -92,9 +101,11 @@ contract MarketHandler is HandlerBase {
     }
 
     /// @dev The current buyer bids: a valid vector (within capacities and demand), or one time in
-    /// five a wild one (anything up to twice the room); refusals are counted, not fatal.
+    /// five a wild one (anything up to twice the room); refusals are counted, not fatal. One time
+    /// in seven the bid names another round or turn (delayed, or computed ahead): it must be refused.
     function bid(uint256 gameSeed, uint256 amountSeed) external {
         bool wild = amountSeed % 5 == 0;
+        bool stale = amountSeed % 7 == 1;
         (uint256 gameId, bool found) = _gameIn(gameSeed, IMarket.Phase.Bidding);
         if (!found) return;
         IMarket.GameState memory state = market.gameState(gameId);
@@ -109,9 +120,19 @@ contract MarketHandler is HandlerBase {
             if (!wild) left -= x;
             amounts[j] = x;
         }
+        (uint256 round, uint256 turn) = (state.status.round, state.status.turn);
+        if (stale) {
+            uint256 k = amountSeed % 3;
+            if (k == 0) ++round;
+            else if (k == 1 && round > 1) --round;
+            else turn = (turn + 1) % (uint256(state.status.buyerCount) + 1);
+            if (round == state.status.round && turn == state.status.turn) ++turn;
+            ++staleAttempts;
+        }
         vm.prank(state.currentBuyer);
-        try market.bid(gameId, amounts) {
+        try market.bid(gameId, round, turn, amounts) {
             ++bidsAccepted;
+            if (stale) ++staleAccepted;
             _turnPlayed(gameId);
         } catch {
             ++bidsRefused;
@@ -121,8 +142,9 @@ contract MarketHandler is HandlerBase {
     function stand(uint256 gameSeed) external {
         (uint256 gameId, bool found) = _gameIn(gameSeed, IMarket.Phase.Bidding);
         if (!found) return;
-        vm.prank(market.gameState(gameId).currentBuyer);
-        try market.stand(gameId) {
+        IMarket.GameState memory state = market.gameState(gameId);
+        vm.prank(state.currentBuyer);
+        try market.stand(gameId, state.status.round, state.status.turn) {
             _turnPlayed(gameId);
         } catch {}
     }
@@ -161,9 +183,12 @@ contract MarketHandler is HandlerBase {
             if (market.phase(gameId) != IMarket.Phase.Bidding) return;
             if (prosumer == market.gameState(gameId).currentBuyer) return;
             caller = prosumer;
+            IMarket.GameStatus memory status = market.gameState(gameId).status;
             data = which == 10
-                ? abi.encodeCall(market.stand, (gameId))
-                : abi.encodeCall(market.bid, (gameId, new uint256[](market.offers(gameId).length)));
+                ? abi.encodeCall(market.stand, (gameId, status.round, status.turn))
+                : abi.encodeCall(
+                    market.bid, (gameId, status.round, status.turn, new uint256[](market.offers(gameId).length))
+                );
         }
         _tryUnauthorised(caller, address(market), data);
     }
@@ -172,6 +197,9 @@ contract MarketHandler is HandlerBase {
 
     function _turnPlayed(uint256 gameId) private {
         ++turnsPlayed[gameId];
-        if (market.phase(gameId) == IMarket.Phase.Ended) ++gamesEnded;
+        (IMarket.GameParams memory params,, IMarket.GameStatus memory status) = market.game(gameId);
+        if (status.phase == IMarket.Phase.Ended) ++gamesEnded;
+        if (status.endReason == IMarket.EndReason.TimeLimit) ++timeLimitEndings;
+        if (block.timestamp >= params.deliveryEnd && status.phase == IMarket.Phase.Bidding) ++lateTurnsNotEnding;
     }
 }

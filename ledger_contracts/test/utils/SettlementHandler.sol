@@ -122,7 +122,7 @@ contract SettlementHandler is HandlerBase {
             amounts[j] = x;
         }
         vm.prank(state.currentBuyer);
-        market.bid(gameId, amounts);
+        market.bid(gameId, state.status.round, state.status.turn, amounts);
     }
 
     function warp(uint256 seconds_) external {
