@@ -34,6 +34,8 @@ abstract contract EscrowLedger is ISettlement, ERC2771Context {
         GameBook book;
         mapping(uint256 word => uint256) hopWords;
         mapping(address account => Party) parties;
+        mapping(uint256 index => address) buyerAt; // registration order (escrow order)
+        mapping(uint256 index => address) sellerAt; // the Market's offer order
     }
 
     mapping(uint256 gameId => GameData) private _games;
