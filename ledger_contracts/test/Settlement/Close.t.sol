@@ -65,8 +65,8 @@ contract SettlementCloseTest is SettlementFixture {
 
     // ---------------------------------------------------------------- outcomes
 
-    /// @dev Full delivery: buyers' unbought 1_000 Wh each are imports paid from their reserve;
-    /// sellers' unsold capacity is exported, paid by the operator.
+    /// @dev Full delivery: buyers' unbought 1_000 Wh each are imports paid from their escrow (the
+    /// rest of the worst bill is refunded); sellers' unsold capacity is exported, paid by the operator.
     function test_closeGame_fullDelivery() public {
         uint256 gameId = _fixedStandardGame();
         _readAllInFull(gameId);
@@ -77,13 +77,15 @@ contract SettlementCloseTest is SettlementFixture {
         vm.expectEmit(address(settler));
         emit ISettlement.GridSettled(gameId, b0, 1_000, 300_000, 0, 0);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 300_000, 0);
+        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 300_000, 720_000);
         vm.expectEmit(address(market));
         emit IMarket.MeteringRecorded(b0, 0, 8_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b1, B1_COST, 300_000, 0);
+        emit ISettlement.EscrowReleased(gameId, b1, B1_COST, 300_000, 200_000);
         vm.expectEmit(address(settler));
         emit ISettlement.GameIncomePaid(gameId, operator, 140_000, 600_000, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s0, 8_000, 1_440_000);
         vm.expectEmit(address(settler));
         emit ISettlement.GridSettled(gameId, s0, 0, 0, 2_000, 100_000);
         vm.expectEmit(address(settler));
@@ -110,9 +112,9 @@ contract SettlementCloseTest is SettlementFixture {
         _readAll(gameId, 10_000, 2_000, 8_000, 6_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b0, 1_250_000, 450_000, 20_000);
+        emit ISettlement.EscrowReleased(gameId, b0, 1_250_000, 450_000, 740_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b1, 880_000, 750_000, 30_000);
+        emit ISettlement.EscrowReleased(gameId, b1, 880_000, 750_000, 230_000);
         vm.expectEmit(address(settler));
         emit ISettlement.GameIncomePaid(gameId, operator, 90_000, 1_200_000, 0);
         vm.expectEmit(address(settler));
@@ -128,41 +130,42 @@ contract SettlementCloseTest is SettlementFixture {
         _assertClosedAndConserved(gameId);
     }
 
-    /// @dev b0 consumes 10_000 Wh, 3_000 beyond its trades: 300_000 come from its reserve, the
-    /// other 600_000 from its wallet within its allowance.
+    /// @dev b0 consumes 11_000 Wh, 3_000 beyond its demand and 4_000 beyond its trades
+    /// (1_200_000): its escrow left after its trades (2_440_000 - 1_420_000 = 1_020_000) pays the
+    /// first part, its wallet the other 180_000 within its allowance.
     function test_closeGame_importBeyondEscrowPulledFromWallet() public {
         uint256 gameId = _fixedStandardGame();
-        _readAll(gameId, 10_000, 5_000, 10_000, 6_000);
+        _readAll(gameId, 10_000, 5_000, 11_000, 6_000);
         vm.prank(b0);
-        token.approve(address(settler), 600_000);
+        token.approve(address(settler), 180_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.GridSettled(gameId, b0, 3_000, 900_000, 0, 0);
+        emit ISettlement.GridSettled(gameId, b0, 4_000, 1_200_000, 0, 0);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 300_000, 0);
+        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 1_020_000, 0);
         vm.expectEmit(address(settler));
-        emit ISettlement.GridPaid(gameId, b0, operator, 600_000);
+        emit ISettlement.GridPaid(gameId, b0, operator, 180_000);
         vm.prank(clock);
         settler.closeGame(gameId, CHUNK);
-        assertEq(token.balanceOf(b0), 400_000);
-        assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 740_000 + 600_000 - 150_000);
+        assertEq(token.balanceOf(b0), 280_000 - 180_000);
+        assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 140_000 + 1_320_000 + 180_000 - 150_000);
         _assertClosedAndConserved(gameId);
     }
 
     /// @dev Without allowance the import beyond escrow becomes a recorded debt; close goes on.
     function test_closeGame_unpaidImportRecordedAsDebt() public {
         uint256 gameId = _fixedStandardGame();
-        _readAll(gameId, 10_000, 5_000, 10_000, 6_000);
+        _readAll(gameId, 10_000, 5_000, 11_000, 6_000); // 180_000 beyond escrow, as above
         vm.prank(b0);
-        token.approve(address(settler), 250_000);
+        token.approve(address(settler), 80_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.DebtRecorded(gameId, b0, operator, 350_000);
+        emit ISettlement.DebtRecorded(gameId, b0, operator, 100_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.GridPaid(gameId, b0, operator, 250_000);
+        emit ISettlement.GridPaid(gameId, b0, operator, 80_000);
         vm.prank(clock);
         assertTrue(settler.closeGame(gameId, CHUNK));
-        assertEq(token.balanceOf(b0), 750_000);
+        assertEq(token.balanceOf(b0), 200_000);
         _assertClosedAndConserved(gameId);
     }
 
@@ -202,9 +205,9 @@ contract SettlementCloseTest is SettlementFixture {
         vm.prank(clock);
         settler.closeGame(gameId, CHUNK);
         // b1: s1 never read, so only 2_000 Wh were delivered; its 4_000 Wh import (1_200_000) takes
-        // its whole available escrow (1_660_000 - 400_000 = 1_260_000 -> 60_000 refunded); the
-        // 20_000 export credit comes from the operator.
-        assertEq(token.balanceOf(b1), 260_000 + 60_000 + 20_000);
+        // its available escrow (1_860_000 - 400_000 = 1_460_000 -> 260_000 refunded); the 20_000
+        // export credit comes from the operator.
+        assertEq(token.balanceOf(b1), 60_000 + 260_000 + 20_000);
         _assertClosedAndConserved(gameId);
     }
 
@@ -281,14 +284,15 @@ contract SettlementCloseTest is SettlementFixture {
         settler.fixTrades(gameId, CHUNK);
         _read(gameId, seller, 3, 0);
         _read(gameId, buyer, 0, 3);
-        assertEq(token.balanceOf(seller), 600);
+        assertEq(token.balanceOf(seller), 0); // paid by the close
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, buyer, 601, 0, 0);
+        emit ISettlement.EscrowReleased(gameId, buyer, 601, 0, 299);
         vm.expectEmit(address(settler));
         emit ISettlement.GameIncomePaid(gameId, operator, 0, 0, 1);
         vm.prank(clock);
         settler.closeGame(gameId, CHUNK);
+        assertEq(token.balanceOf(seller), 600);
         assertEq(token.balanceOf(buyer), 900 - 601);
         assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 1);
         assertEq(token.balanceOf(address(settler)), 0);
