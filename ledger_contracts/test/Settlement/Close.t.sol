@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IMarket} from "../../src/IMarket.sol";
 import {ISettlement} from "../../src/ISettlement.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
+import {Vm} from "../utils/Vm.sol";
 
 /// @notice Closing a game: refunds, grid imports and exports, debts, the operator's income,
 /// contribution metrics (numbers: the standard game in {SettlementFixture}).
@@ -295,6 +296,83 @@ contract SettlementCloseTest is SettlementFixture {
         assertEq(token.balanceOf(seller), 600);
         assertEq(token.balanceOf(buyer), 900 - 601);
         assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 1);
+        assertEq(token.balanceOf(address(settler)), 0);
+    }
+
+    /// @dev Hardening item 4: a seller at 1 micro-unit/kWh sells a buyer its whole 10 kWh demand
+    /// (e = 1 x (1 + 10/10) = 2, cost 10_000 x 2 / 1000 = 20) and delivers nothing. The buyer keeps
+    /// its worst bill locked, 10_000 x 300_000 / 1000 = 3_000_000 (its whole escrow, one zone), and
+    /// the 10 kWh it took from the grid are paid from it: no debt, even with no allowance left.
+    function test_closeGame_sellerShortfallLeavesNoDebt() public {
+        address seller = _newProsumer(0);
+        address buyer = _newProsumer(0);
+        IMarket.GameParams memory params = _params();
+        params.roundLimit = 1;
+        uint256 gameId = _openGame(params);
+        _offer(gameId, seller, 10_000, 1);
+        _demand(gameId, buyer, 10_000);
+        _closeRegistration(gameId);
+        _bid(gameId, buyer, _list(10_000));
+        vm.expectEmit(address(settler));
+        emit ISettlement.BuyerTradesFixed(gameId, buyer, 10_000, 20, 3_000_000, 0);
+        settler.fixTrades(gameId, CHUNK);
+        assertEq(token.balanceOf(buyer), 0);
+
+        _read(gameId, seller, 0, 0);
+        _read(gameId, buyer, 0, 10_000);
+        vm.prank(buyer);
+        token.approve(address(settler), 0);
+        _warpToDeliveryEnd(gameId);
+        vm.expectEmit(address(settler));
+        emit ISettlement.GridSettled(gameId, buyer, 10_000, 3_000_000, 0, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.EscrowReleased(gameId, buyer, 0, 3_000_000, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.GameIncomePaid(gameId, operator, 0, 3_000_000, 0);
+        vm.recordLogs();
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 k; k < logs.length; ++k) {
+            assertTrue(logs[k].topics[0] != ISettlement.DebtRecorded.selector, "debt from a seller's shortfall");
+        }
+        assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 3_000_000);
+        assertEq(token.balanceOf(address(settler)), 0);
+    }
+
+    /// @dev A buyer's bill is rounded once, so the locked worst case always covers it. Retail
+    /// 1_500, no transmission fee: a 2 Wh demand escrows and locks ceil(3_000 / 1000) = 3. Buying
+    /// 1 Wh at the capped price 1_500 and importing the other: trades 1_500 milli (spent 2), the
+    /// import is ceil((1_500 + 1_500) / 1000) - 2 = 1, not ceil(1.5) = 2 (which would overrun the
+    /// escrow by one unit).
+    function test_closeGame_billRoundedOnce() public {
+        vm.startPrank(operator);
+        market.setGridPrices(1_500, 1);
+        market.setTransmissionFee(0);
+        vm.stopPrank();
+        address seller = _newProsumer(0);
+        address buyer = _newProsumer(0);
+        IMarket.GameParams memory params = _params();
+        params.roundLimit = 1;
+        uint256 gameId = _openGame(params);
+        _offer(gameId, seller, 1, 1_499);
+        _demand(gameId, buyer, 2);
+        _closeRegistration(gameId);
+        _bid(gameId, buyer, _list(1));
+        settler.fixTrades(gameId, CHUNK);
+        assertEq(settler.party(gameId, buyer).locked, 3);
+        _read(gameId, seller, 1, 0);
+        _read(gameId, buyer, 0, 2);
+        vm.prank(buyer);
+        token.approve(address(settler), 0);
+        _warpToDeliveryEnd(gameId);
+        vm.expectEmit(address(settler));
+        emit ISettlement.GridSettled(gameId, buyer, 1, 1, 0, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.EscrowReleased(gameId, buyer, 2, 1, 0);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
+        assertEq(token.balanceOf(seller), 1); // floor(1_500 / 1000)
         assertEq(token.balanceOf(address(settler)), 0);
     }
 
