@@ -36,7 +36,16 @@ abstract contract EscrowLedger is ISettlement, ERC2771Context {
         mapping(address account => Party) parties;
         mapping(uint256 index => address) buyerAt; // registration order (escrow order)
         mapping(uint256 index => address) sellerAt; // the Market's offer order
+        // {fixTrades} of a buyer whose trades span several items: its trades' cost so far and the
+        // part of it above the retail price (thousandths of a base unit; one buyer at a time).
+        uint256 pendingCostMilli;
+        uint256 pendingAboveRetailMilli;
     }
+
+    /// @dev Sellers' columns of a buyer's bid handled by one item of {fixTrades} or {closeGame}:
+    /// a buyer with more sellers counts as several items, so an item's gas is bounded whatever
+    /// the game (at most this many trades).
+    uint256 internal constant _SELLERS_PER_ITEM = 128;
 
     mapping(uint256 gameId => GameData) private _games;
     mapping(address account => uint256) private _escrows;

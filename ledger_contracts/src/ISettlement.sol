@@ -71,6 +71,7 @@ interface ISettlement {
     /// ceil((demandWh x g + sum_j x_j max(u_j - g, 0)) / 1000), at most `escrowed`; all of it stays
     /// until close, which pays its delivered trades and its grid import from it and refunds the rest.
     /// @param chargedMilli Buyer: cost of its delivered trades, in thousandths of a base unit.
+    /// @param demandWh Buyer: its demand.
     /// @param energyPrice Seller: its energy price under its final load, min(p (1 + L / C), g),
     /// micro-units per kWh, rounded down.
     /// @param tradedWh Buyer: bought from peers; seller: sold to peers (its final load).
@@ -81,11 +82,11 @@ interface ISettlement {
     /// @param tradesFixed Its trades are fixed (buyer) or its price is (seller).
     /// @param read Its meter reading was posted.
     /// @param settled The close settled it.
-    /// @param demandWh Buyer: its demand.
     struct Party {
         uint128 escrowed;
         uint128 locked;
         uint192 chargedMilli;
+        uint32 demandWh;
         uint64 energyPrice;
         uint32 tradedWh;
         uint32 deliveredWh;
@@ -96,7 +97,6 @@ interface ISettlement {
         bool tradesFixed;
         bool read;
         bool settled;
-        uint32 demandWh;
     }
 
     // =============================================================== errors

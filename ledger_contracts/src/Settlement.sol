@@ -71,22 +71,19 @@ contract Settlement is EscrowLedger {
         if (phase != IMarket.Phase.Ended) revert SettlementBiddingNotEnded(gameId, phase);
         if (book.status == Status.Open) _snapshot(gameId, g, book);
 
-        // Items: every seller (priced), then every buyer (its trades fixed).
+        // Items: every seller (priced), then every buyer (its trades fixed), a buyer counting as
+        // one item per _SELLERS_PER_ITEM sellers.
         uint256 sellers = book.sellerCount;
-        uint256 items = sellers + book.buyerCount;
+        uint256 parts = _partsPerBuyer(sellers);
+        uint256 items = sellers + book.buyerCount * parts;
         uint256 start = book.cursor;
         uint256 end = start + maxItems;
         if (end > items) end = items;
         if (start < sellers) _priceSellers(gameId, g, start, end < sellers ? end : sellers, book.retail);
-        uint256 first = start > sellers ? start : sellers;
-        address[] memory buyers = new address[](end > first ? end - first : 0);
-        uint256[] memory refunds = new uint256[](buyers.length);
-        for (uint256 k; k < buyers.length; ++k) {
-            buyers[k] = g.buyerAt[first + k - sellers];
-            refunds[k] = _fixBuyer(gameId, g, book, buyers[k]);
-        }
+        (address[] memory buyers, uint256[] memory refunds) =
+            _fixBuyers(gameId, g, book, start > sellers ? start - sellers : 0, end > sellers ? end - sellers : 0, parts);
         done = end == items;
-        // end <= MAX_SELLERS + MAX_BUYERS < 2^16; block times fit in 64 bits.
+        // end <= MAX_SELLERS + MAX_BUYERS x 8 < 2^16; block times fit in 64 bits.
         book.cursor = done ? 0 : SafeCast.toUint16(end);
         if (done) {
             book.status = Status.TradesFixed;
@@ -97,6 +94,20 @@ contract Settlement is EscrowLedger {
 
         for (uint256 k; k < buyers.length; ++k) {
             if (refunds[k] != 0) _update(g.book, buyers[k], refunds[k], address(this), buyers[k], refunds[k]);
+        }
+    }
+
+    /// @dev Buyer items `from` to `to` (exclusive) of {fixTrades}; returns the buyers handled and
+    /// their refunds (the caller releases and transfers them).
+    function _fixBuyers(uint256 gameId, GameData storage g, GameBook memory book, uint256 from, uint256 to, uint256 parts)
+        private
+        returns (address[] memory buyers, uint256[] memory refunds)
+    {
+        buyers = new address[](to > from ? to - from : 0);
+        refunds = new uint256[](buyers.length);
+        for (uint256 k; k < buyers.length; ++k) {
+            buyers[k] = g.buyerAt[(from + k) / parts];
+            refunds[k] = _fixBuyer(gameId, g, book, buyers[k], (from + k) % parts, parts);
         }
     }
 
@@ -136,17 +147,30 @@ contract Settlement is EscrowLedger {
         }
     }
 
-    /// @dev Fixes one buyer's trades (one {TradeFixed} each). What stays locked is the worst bill of
-    /// any delivery for a consumption up to its demand D: every Wh at retail g, plus what a trade
-    /// costs above g, ceil((D g + sum_j x_j max(u_j - g, 0)) / 1000), within its escrow; returns
-    /// the refund (the caller releases and transfers it).
-    function _fixBuyer(uint256 gameId, GameData storage g, GameBook memory book, address buyer)
+    /// @dev Part `part` of `parts` of fixing a buyer's trades (one {TradeFixed} each, sellers
+    /// `part` x _SELLERS_PER_ITEM onwards). The last part locks the worst bill of any delivery for
+    /// a consumption up to its demand D: every Wh at retail g, plus what a trade costs above g,
+    /// ceil((D g + sum_j x_j max(u_j - g, 0)) / 1000), within its escrow; returns the refund (the
+    /// caller releases and transfers it; 0 before the last part).
+    function _fixBuyer(uint256 gameId, GameData storage g, GameBook memory book, address buyer, uint256 part, uint256 parts)
         private
         returns (uint256 refund)
     {
         Party storage p = g.parties[buyer];
-        uint256 zone = _market.prosumer(buyer).zone;
-        (uint256 costMilli, uint256 aboveRetailMilli, uint256 bought) = _emitTrades(gameId, g, book, buyer, zone);
+        // zone is a uint16.
+        if (part == 0) p.zone = SafeCast.toUint16(_market.prosumer(buyer).zone);
+        (uint256 costMilli, uint256 aboveRetailMilli, uint256 bought) = _emitTrades(gameId, g, book, buyer, part);
+        // bought <= the buyer's bid <= its demand (a uint32).
+        p.tradedWh = SafeCast.toUint32(p.tradedWh + bought);
+        if (part + 1 < parts) {
+            g.pendingCostMilli += costMilli;
+            g.pendingAboveRetailMilli += aboveRetailMilli;
+            return 0;
+        }
+        costMilli += g.pendingCostMilli;
+        aboveRetailMilli += g.pendingAboveRetailMilli;
+        (g.pendingCostMilli, g.pendingAboveRetailMilli) = (0, 0);
+
         uint256 cost = SettlementMath.ceilDiv(costMilli, SettlementMath.WH_PER_KWH);
         uint256 locked =
             SettlementMath.ceilDiv(p.demandWh * uint256(book.retail) + aboveRetailMilli, SettlementMath.WH_PER_KWH);
@@ -155,16 +179,18 @@ contract Settlement is EscrowLedger {
         // worst case with every Wh at g + t x maxHop, is never below it but for its rounding.
         if (locked > escrowed) locked = escrowed;
         refund = escrowed - locked;
-
-        // locked <= escrowed (a uint128); bought <= demand (a uint32); zone is a uint16.
+        // locked <= escrowed (a uint128).
         p.locked = SafeCast.toUint128(locked);
-        p.tradedWh = SafeCast.toUint32(bought);
-        p.zone = SafeCast.toUint16(zone);
         p.tradesFixed = true;
-        emit BuyerTradesFixed(gameId, buyer, bought, cost, locked, refund);
+        emit BuyerTradesFixed(gameId, buyer, p.tradedWh, cost, locked, refund);
     }
 
-    /// @dev A buyer's trades as {fixTrades} prices them.
+    /// @dev How many items a buyer counts for in a game of `sellers` sellers.
+    function _partsPerBuyer(uint256 sellers) private pure returns (uint256) {
+        return sellers == 0 ? 1 : SettlementMath.ceilDiv(sellers, _SELLERS_PER_ITEM);
+    }
+
+    /// @dev A buyer's trades as {fixTrades} prices them and {closeGame} pays them.
     struct Buyer {
         uint256 gameId;
         address account;
@@ -172,26 +198,47 @@ contract Settlement is EscrowLedger {
         uint256 maxHop;
         uint256 zoneCount;
         uint256 feePerHop;
+        uint256 tradedWh;
+        uint256 consumedWh;
     }
 
-    /// @dev Emits one {TradeFixed} per positive entry of `buyer`'s final bid; returns the trades'
-    /// cost and the part of it above the retail price, in thousandths of a base unit, and the
-    /// energy bought.
-    function _emitTrades(uint256 gameId, GameData storage g, GameBook memory book, address buyer, uint256 zone)
+    function _buyer(uint256 gameId, GameData storage g, address buyer, uint256 zoneCount, uint256 feePerHop)
+        private
+        view
+        returns (Buyer memory b)
+    {
+        Party storage p = g.parties[buyer];
+        b = Buyer({
+            gameId: gameId,
+            account: buyer,
+            zone: p.zone,
+            maxHop: p.maxHop,
+            zoneCount: zoneCount,
+            feePerHop: feePerHop,
+            tradedWh: p.tradedWh,
+            consumedWh: p.consumedWh
+        });
+    }
+
+    /// @dev The sellers' columns of item `part` of a buyer, within `sellers`.
+    function _columns(uint256 part, uint256 sellers) private pure returns (uint256 from, uint256 to) {
+        from = part * _SELLERS_PER_ITEM;
+        to = from + _SELLERS_PER_ITEM;
+        if (to > sellers) to = sellers;
+    }
+
+    /// @dev Emits one {TradeFixed} per positive entry of `buyer`'s final bid among the sellers of
+    /// item `part`; returns their cost and the part of it above the retail price, in thousandths
+    /// of a base unit, and their energy.
+    function _emitTrades(uint256 gameId, GameData storage g, GameBook memory book, address buyer, uint256 part)
         private
         returns (uint256 costMilli, uint256 aboveRetailMilli, uint256 bought)
     {
-        Buyer memory b = Buyer({
-            gameId: gameId,
-            account: buyer,
-            zone: zone,
-            maxHop: g.parties[buyer].maxHop,
-            zoneCount: book.zoneCount,
-            feePerHop: book.transmissionFee
-        });
+        Buyer memory b = _buyer(gameId, g, buyer, book.zoneCount, book.transmissionFee);
         uint256[] memory bids = _market.bidOf(gameId, buyer);
         uint256 retail = book.retail;
-        for (uint256 j; j < bids.length; ++j) {
+        (uint256 from, uint256 to) = _columns(part, bids.length);
+        for (uint256 j = from; j < to; ++j) {
             if (bids[j] == 0) continue;
             uint256 unitPrice = _emitTrade(g, b, j, bids[j]);
             costMilli += bids[j] * unitPrice;
@@ -249,14 +296,16 @@ contract Settlement is EscrowLedger {
             revert SettlementDeliveryNotEnded(gameId, book.deliveryEnd, block.timestamp);
         }
 
-        // Items: every buyer, then the operator's income, then every seller.
-        uint256 buyers = book.buyerCount;
+        // Items: every buyer (one item per _SELLERS_PER_ITEM sellers), then the operator's income,
+        // then every seller.
+        uint256 parts = _partsPerBuyer(book.sellerCount);
+        uint256 buyers = book.buyerCount * parts;
         uint256 items = buyers + 1 + book.sellerCount;
         uint256 start = book.cursor;
         uint256 end = start + maxItems;
         if (end > items) end = items;
         done = end == items;
-        // items <= MAX_BUYERS + 1 + MAX_SELLERS < 2^16.
+        // items <= MAX_BUYERS x 8 + 1 + MAX_SELLERS < 2^16.
         book.cursor = SafeCast.toUint16(end);
         book.status = done ? Status.Closed : Status.Closing;
         if (status == Status.TradesFixed) emit ClosingStarted(gameId);
@@ -265,7 +314,10 @@ contract Settlement is EscrowLedger {
         if (k < buyers) {
             uint256[] memory delivered = new uint256[](book.sellerCount); // Wh by seller, this chunk
             for (; k < end && k < buyers; ++k) {
-                _closeBuyer(gameId, g, g.buyerAt[k], delivered);
+                address buyer = g.buyerAt[k / parts];
+                Party storage p = g.parties[buyer];
+                if (p.read && p.tradedWh != 0) _deliverTrades(gameId, g, buyer, k % parts, delivered);
+                if (k % parts == parts - 1) _closeBuyer(gameId, g, buyer);
             }
             _bookSellerDeliveries(g, delivered);
         }
@@ -276,10 +328,10 @@ contract Settlement is EscrowLedger {
         if (done) emit GameClosed(gameId);
     }
 
-    /// @dev Settles a buyer: its delivered trades, then one bill rounded once (trades plus grid
-    /// import), paid from its escrow as far as it goes; the rest of the escrow is refunded and the
-    /// grid balance left is settled wallet to wallet.
-    function _closeBuyer(uint256 gameId, GameData storage g, address buyer, uint256[] memory delivered) private {
+    /// @dev Settles a buyer whose delivered trades are booked: one bill rounded once (trades plus
+    /// grid import), paid from its escrow as far as it goes; the rest of the escrow is refunded and
+    /// the grid balance left is settled wallet to wallet.
+    function _closeBuyer(uint256 gameId, GameData storage g, address buyer) private {
         Party storage p = g.parties[buyer];
         GameBook storage book = g.book;
         p.settled = true;
@@ -290,7 +342,7 @@ contract Settlement is EscrowLedger {
             _update(book, buyer, locked, address(this), buyer, locked);
             return;
         }
-        (uint256 spent, uint256 importCharge, uint256 exportCredit) = _buyerBill(gameId, g, buyer, p, delivered);
+        (uint256 spent, uint256 importCharge, uint256 exportCredit) = _buyerBill(gameId, g, buyer, p);
         // spent <= locked: the delivered trades cost at most the trades' cost, which is locked.
         uint256 available = locked - spent;
         uint256 toGrid = importCharge < available ? importCharge : available;
@@ -305,14 +357,11 @@ contract Settlement is EscrowLedger {
 
     /// @dev A read buyer's bill: its delivered trades (`spent`, their charge rounded up) and its
     /// grid import, rounded once with them (`importCharge`); and its export credit.
-    function _buyerBill(
-        uint256 gameId,
-        GameData storage g,
-        address buyer,
-        Party storage p,
-        uint256[] memory delivered
-    ) private returns (uint256 spent, uint256 importCharge, uint256 exportCredit) {
-        uint256 chargedMilli = p.tradedWh == 0 ? 0 : _deliverTrades(gameId, g, buyer, p, delivered);
+    function _buyerBill(uint256 gameId, GameData storage g, address buyer, Party storage p)
+        private
+        returns (uint256 spent, uint256 importCharge, uint256 exportCredit)
+    {
+        uint256 chargedMilli = p.chargedMilli;
         uint256 importWh = p.consumedWh - p.deliveredWh;
         spent = SettlementMath.ceilDiv(chargedMilli, SettlementMath.WH_PER_KWH);
         importCharge =
@@ -321,58 +370,51 @@ contract Settlement is EscrowLedger {
         emit GridSettled(gameId, buyer, importWh, importCharge, p.producedWh, exportCredit);
     }
 
-    /// @dev Finds the delivered part of each of a read buyer's trades (both readings cover it,
-    /// {SettlementMath.delivered}) and books it: the buyer's charge and delivered energy, the
-    /// game's transmission, and the seller's delivered energy in `delivered` (booked per chunk);
-    /// returns the buyer's charge in thousandths of a base unit.
-    function _deliverTrades(
-        uint256 gameId,
-        GameData storage g,
-        address buyer,
-        Party storage bp,
-        uint256[] memory delivered
-    ) private returns (uint256 chargedMilli) {
-        GameBook storage book = g.book;
-        Buyer memory b = Buyer({
-            gameId: gameId,
-            account: buyer,
-            zone: bp.zone,
-            maxHop: bp.maxHop,
-            zoneCount: book.zoneCount,
-            feePerHop: book.transmissionFee
-        });
+    /// @dev Finds the delivered part of each of a read buyer's trades with the sellers of item
+    /// `part` (both readings cover it, {SettlementMath.delivered}) and books it: the buyer's charge
+    /// and delivered energy, the game's transmission, and the seller's delivered energy in
+    /// `delivered` (booked per chunk).
+    function _deliverTrades(uint256 gameId, GameData storage g, address buyer, uint256 part, uint256[] memory delivered)
+        private
+    {
+        Buyer memory b = _buyer(gameId, g, buyer, g.book.zoneCount, g.book.transmissionFee);
         uint256[] memory bids = _market.bidOf(gameId, buyer);
-        uint256 transmissionMilli;
-        uint256 deliveredWh;
-        for (uint256 j; j < bids.length; ++j) {
-            if (bids[j] == 0) continue;
-            (uint256 wh, uint256 tradeMilli, uint256 tradeTransmission) = _deliverTrade(g, b, bp, j, bids[j]);
-            chargedMilli += tradeMilli;
-            transmissionMilli += tradeTransmission;
-            deliveredWh += wh;
-            delivered[j] += wh;
+        (uint256 from, uint256 to) = _columns(part, bids.length);
+        uint256[3] memory sums; // charged and transmission (milli), delivered Wh
+        for (uint256 j = from; j < to; ++j) {
+            if (bids[j] != 0) _deliverTrade(g, b, j, bids[j], sums, delivered);
         }
+        Party storage bp = g.parties[buyer];
         // Delivered energy never exceeds the traded energy (a uint32); charges are bounded by the
         // escrow (a uint128).
-        bp.chargedMilli = SafeCast.toUint192(chargedMilli);
-        bp.deliveredWh = SafeCast.toUint32(deliveredWh);
-        book.transmissionMilli = SafeCast.toUint128(book.transmissionMilli + transmissionMilli);
+        bp.chargedMilli = SafeCast.toUint192(bp.chargedMilli + sums[0]);
+        bp.deliveredWh = SafeCast.toUint32(bp.deliveredWh + sums[2]);
+        g.book.transmissionMilli = SafeCast.toUint128(g.book.transmissionMilli + sums[1]);
     }
 
-    /// @dev The delivered part of the trade of `tradeWh` Wh from seller number `j` to `b` ({TradeDelivered}
-    /// if any): its energy, its charge and its transmission, in thousandths of a base unit.
-    function _deliverTrade(GameData storage g, Buyer memory b, Party storage bp, uint256 j, uint256 tradeWh)
-        private
-        returns (uint256 wh, uint256 chargedMilli, uint256 transmissionMilli)
-    {
+    /// @dev Books the delivered part of the trade of `tradeWh` Wh from seller number `j` to `b`
+    /// ({TradeDelivered} if any) into `sums` (charge, transmission, energy) and `delivered`.
+    function _deliverTrade(
+        GameData storage g,
+        Buyer memory b,
+        uint256 j,
+        uint256 tradeWh,
+        uint256[3] memory sums,
+        uint256[] memory delivered
+    ) private {
         address seller = g.sellerAt[j];
         Party storage sp = g.parties[seller];
-        if (!sp.read) return (0, 0, 0);
-        wh = SettlementMath.delivered(tradeWh, sp.tradedWh, sp.producedWh, bp.tradedWh, bp.consumedWh);
-        if (wh == 0) return (0, 0, 0);
-        transmissionMilli = wh * b.feePerHop * _hops(g, b.zoneCount, b.zone, sp.zone, b.maxHop);
-        chargedMilli = wh * sp.energyPrice + transmissionMilli;
-        emit TradeDelivered(b.gameId, b.account, seller, wh, SettlementMath.credit(wh, sp.energyPrice), chargedMilli);
+        if (!sp.read) return;
+        uint256 wh = SettlementMath.delivered(tradeWh, sp.tradedWh, sp.producedWh, b.tradedWh, b.consumedWh);
+        if (wh == 0) return;
+        uint256 price = sp.energyPrice;
+        uint256 transmissionMilli = wh * b.feePerHop * _hops(g, b.zoneCount, b.zone, sp.zone, b.maxHop);
+        uint256 chargedMilli = wh * price + transmissionMilli;
+        emit TradeDelivered(b.gameId, b.account, seller, wh, SettlementMath.credit(wh, price), chargedMilli);
+        sums[0] += chargedMilli;
+        sums[1] += transmissionMilli;
+        sums[2] += wh;
+        delivered[j] += wh;
     }
 
     /// @dev Adds one chunk's delivered energy to each seller's record and what it is owed to the
