@@ -42,11 +42,6 @@ abstract contract EscrowLedger is ISettlement, ERC2771Context {
         uint256 pendingAboveRetailMilli;
     }
 
-    /// @dev Sellers' columns of a buyer's bid handled by one item of {fixTrades} or {closeGame}:
-    /// a buyer with more sellers counts as several items, so an item's gas is bounded whatever
-    /// the game (at most this many trades).
-    uint256 internal constant _SELLERS_PER_ITEM = 128;
-
     mapping(uint256 gameId => GameData) private _games;
     mapping(address account => uint256) private _escrows;
 

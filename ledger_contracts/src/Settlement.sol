@@ -72,9 +72,9 @@ contract Settlement is EscrowLedger {
         if (book.status == Status.Open) _snapshot(gameId, g, book);
 
         // Items: every seller (priced), then every buyer (its trades fixed), a buyer counting as
-        // one item per _SELLERS_PER_ITEM sellers.
+        // one item per 128 sellers.
         uint256 sellers = book.sellerCount;
-        uint256 parts = _partsPerBuyer(sellers);
+        uint256 parts = SettlementMath.itemsPerBuyer(sellers);
         uint256 items = sellers + book.buyerCount * parts;
         uint256 start = book.cursor;
         uint256 end = start + maxItems;
@@ -99,10 +99,14 @@ contract Settlement is EscrowLedger {
 
     /// @dev Buyer items `from` to `to` (exclusive) of {fixTrades}; returns the buyers handled and
     /// their refunds (the caller releases and transfers them).
-    function _fixBuyers(uint256 gameId, GameData storage g, GameBook memory book, uint256 from, uint256 to, uint256 parts)
-        private
-        returns (address[] memory buyers, uint256[] memory refunds)
-    {
+    function _fixBuyers(
+        uint256 gameId,
+        GameData storage g,
+        GameBook memory book,
+        uint256 from,
+        uint256 to,
+        uint256 parts
+    ) private returns (address[] memory buyers, uint256[] memory refunds) {
         buyers = new address[](to > from ? to - from : 0);
         refunds = new uint256[](buyers.length);
         for (uint256 k; k < buyers.length; ++k) {
@@ -148,14 +152,18 @@ contract Settlement is EscrowLedger {
     }
 
     /// @dev Part `part` of `parts` of fixing a buyer's trades (one {TradeFixed} each, sellers
-    /// `part` x _SELLERS_PER_ITEM onwards). The last part locks the worst bill of any delivery for
+    /// `part` x 128 onwards). The last part locks the worst bill of any delivery for
     /// a consumption up to its demand D: every Wh at retail g, plus what a trade costs above g,
     /// ceil((D g + sum_j x_j max(u_j - g, 0)) / 1000), within its escrow; returns the refund (the
     /// caller releases and transfers it; 0 before the last part).
-    function _fixBuyer(uint256 gameId, GameData storage g, GameBook memory book, address buyer, uint256 part, uint256 parts)
-        private
-        returns (uint256 refund)
-    {
+    function _fixBuyer(
+        uint256 gameId,
+        GameData storage g,
+        GameBook memory book,
+        address buyer,
+        uint256 part,
+        uint256 parts
+    ) private returns (uint256 refund) {
         Party storage p = g.parties[buyer];
         // zone is a uint16.
         if (part == 0) p.zone = SafeCast.toUint16(_market.prosumer(buyer).zone);
@@ -183,11 +191,6 @@ contract Settlement is EscrowLedger {
         p.locked = SafeCast.toUint128(locked);
         p.tradesFixed = true;
         emit BuyerTradesFixed(gameId, buyer, p.tradedWh, cost, locked, refund);
-    }
-
-    /// @dev How many items a buyer counts for in a game of `sellers` sellers.
-    function _partsPerBuyer(uint256 sellers) private pure returns (uint256) {
-        return sellers == 0 ? 1 : SettlementMath.ceilDiv(sellers, _SELLERS_PER_ITEM);
     }
 
     /// @dev A buyer's trades as {fixTrades} prices them and {closeGame} pays them.
@@ -220,13 +223,6 @@ contract Settlement is EscrowLedger {
         });
     }
 
-    /// @dev The sellers' columns of item `part` of a buyer, within `sellers`.
-    function _columns(uint256 part, uint256 sellers) private pure returns (uint256 from, uint256 to) {
-        from = part * _SELLERS_PER_ITEM;
-        to = from + _SELLERS_PER_ITEM;
-        if (to > sellers) to = sellers;
-    }
-
     /// @dev Emits one {TradeFixed} per positive entry of `buyer`'s final bid among the sellers of
     /// item `part`; returns their cost and the part of it above the retail price, in thousandths
     /// of a base unit, and their energy.
@@ -237,7 +233,7 @@ contract Settlement is EscrowLedger {
         Buyer memory b = _buyer(gameId, g, buyer, book.zoneCount, book.transmissionFee);
         uint256[] memory bids = _market.bidOf(gameId, buyer);
         uint256 retail = book.retail;
-        (uint256 from, uint256 to) = _columns(part, bids.length);
+        (uint256 from, uint256 to) = SettlementMath.columns(part, bids.length);
         for (uint256 j = from; j < to; ++j) {
             if (bids[j] == 0) continue;
             uint256 unitPrice = _emitTrade(g, b, j, bids[j]);
@@ -296,9 +292,9 @@ contract Settlement is EscrowLedger {
             revert SettlementDeliveryNotEnded(gameId, book.deliveryEnd, block.timestamp);
         }
 
-        // Items: every buyer (one item per _SELLERS_PER_ITEM sellers), then the operator's income,
+        // Items: every buyer (one item per 128 sellers), then the operator's income,
         // then every seller.
-        uint256 parts = _partsPerBuyer(book.sellerCount);
+        uint256 parts = SettlementMath.itemsPerBuyer(book.sellerCount);
         uint256 buyers = book.buyerCount * parts;
         uint256 items = buyers + 1 + book.sellerCount;
         uint256 start = book.cursor;
@@ -379,7 +375,7 @@ contract Settlement is EscrowLedger {
     {
         Buyer memory b = _buyer(gameId, g, buyer, g.book.zoneCount, g.book.transmissionFee);
         uint256[] memory bids = _market.bidOf(gameId, buyer);
-        (uint256 from, uint256 to) = _columns(part, bids.length);
+        (uint256 from, uint256 to) = SettlementMath.columns(part, bids.length);
         uint256[3] memory sums; // charged and transmission (milli), delivered Wh
         for (uint256 j = from; j < to; ++j) {
             if (bids[j] != 0) _deliverTrade(g, b, j, bids[j], sums, delivered);
@@ -429,7 +425,7 @@ contract Settlement is EscrowLedger {
             // A seller's delivered energy is within its production (a uint32).
             sp.deliveredWh = SafeCast.toUint32(before + delivered[j]);
             due += SettlementMath.credit(before + delivered[j], sp.energyPrice)
-                - SettlementMath.credit(before, sp.energyPrice);
+            - SettlementMath.credit(before, sp.energyPrice);
         }
         // due <= what the buyers were charged, within their escrow (a uint128).
         book.sellersDue = SafeCast.toUint128(due);
