@@ -49,7 +49,7 @@ class Book(NamedTuple):
 class Settlement:
     """What the clock needs of a settlement: two calls and a view per game."""
 
-    def fix_trades(self, game_id: int, max_buyers: int) -> Any:  # pragma: no cover
+    def fix_trades(self, game_id: int, max_items: int) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def close(self, game_id: int, max_items: int) -> Any:  # pragma: no cover
@@ -76,8 +76,8 @@ class SettlementContract(Settlement):
     def __init__(self, contract: Any) -> None:
         self.contract = contract
 
-    def fix_trades(self, game_id: int, max_buyers: int) -> Any:
-        return self.contract.functions.fixTrades(game_id, max_buyers)
+    def fix_trades(self, game_id: int, max_items: int) -> Any:
+        return self.contract.functions.fixTrades(game_id, max_items)
 
     def close(self, game_id: int, max_items: int) -> Any:
         return self.contract.functions.closeGame(game_id, max_items)

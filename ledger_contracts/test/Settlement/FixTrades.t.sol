@@ -150,8 +150,8 @@ contract SettlementFixTradesTest is SettlementFixture {
         assertEq(settler.party(gameId, b1).locked, B1_LOCKED);
     }
 
-    /// @dev A game that ended without sellers: each buyer keeps its whole demand at g as import
-    /// reserve and gets the transmission part of its escrow back.
+    /// @dev A game that ended without sellers: each buyer keeps its whole demand at g locked (its
+    /// worst bill) and gets the transmission part of its escrow back.
     function test_fixTrades_withoutSellersReservesImports() public {
         _lineHops();
         address buyer = _newProsumer(0);
@@ -167,9 +167,9 @@ contract SettlementFixTradesTest is SettlementFixture {
         assertEq(token.balanceOf(buyer), 40_000);
     }
 
-    /// @dev Rounding can make cost + reserve exceed the escrow by a unit: the reserve is cut, the
-    /// cost never is. g = 300_001: a demand of 2 Wh escrows ceil(600.002) = 601; buying 1 Wh at
-    /// the capped price costs ceil(300.001) = 301 and the 1 Wh reserve is another 301.
+    /// @dev The worst bill is rounded once and never above the escrow. g = 300_001: a demand of
+    /// 2 Wh escrows ceil(600.002) = 601; buying 1 Wh at the capped price g costs 301 and the worst
+    /// bill is 2 Wh at g, ceil(600.002) = 601: all of the escrow stays locked.
     function test_fixTrades_cutsImportReserveToEscrow() public {
         vm.prank(operator);
         market.setGridPrices(300_001, FEED_IN);
