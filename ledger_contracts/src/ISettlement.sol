@@ -266,12 +266,13 @@ interface ISettlement {
 
     /// @notice Fixes up to `maxItems` more items of a game whose bidding ended: first every seller
     /// is priced under its final load ({SellerPriced}), then every buyer's trades are fixed
-    /// (registration order); returns whether every buyer is now fixed.
+    /// (registration order; a buyer is one item per 128 sellers of the game, each item its trades
+    /// with 128 of them); returns whether every buyer is now fixed.
     /// @dev Anyone may call, any number of times until done. The first call snapshots the game's
     /// prices and the hop matrix. Per buyer: one {TradeFixed} per trade (positive Wh); the worst
     /// bill for a consumption up to its demand stays locked and the rest of its escrow is refunded
     /// ({BuyerTradesFixed}). The last call emits {TradesFixed}. A call's gas is bounded by its
-    /// chunk: a seller costs a constant, a buyer at most one trade per seller.
+    /// chunk: a seller costs a constant, a buyer's item at most 128 trades.
     function fixTrades(uint256 gameId, uint256 maxItems) external returns (bool done);
 
     /// @notice Posts `prosumer`'s metered production and consumption for game `gameId`'s delivery
@@ -281,9 +282,10 @@ interface ISettlement {
     function postReading(uint256 gameId, address prosumer, uint256 producedWh, uint256 consumedWh) external;
 
     /// @notice Settles up to `maxItems` more items of a game whose delivery period ended: every
-    /// buyer (its delivered trades, {TradeDelivered} each, paid from its escrow, its grid import,
-    /// the rest refunded), then the operator's income, then every seller (paid for its delivered
-    /// energy, {SellerPaid}, and its grid position); returns whether the game is closed.
+    /// buyer (one item per 128 sellers, as in {fixTrades}: its delivered trades, {TradeDelivered}
+    /// each; its last item pays its bill from its escrow, its grid import, and refunds the rest),
+    /// then the operator's income, then every seller (paid for its delivered energy, {SellerPaid},
+    /// and its grid position); returns whether the game is closed.
     /// @dev `CLOCK_ROLE` only, at or after `deliveryEnd`, trades fixed. Never reverts because of one
     /// prosumer: what a wallet cannot pay is recorded with {DebtRecorded}. Posts every reading to
     /// the market's contribution metrics. Emits {ClosingStarted} first and {GameClosed} last.
