@@ -1,9 +1,9 @@
 """Gas of settlement on Anvil (`python -m bench settlement`): fixing the trades once bidding
 ended, a meter reading, and the close, for the 7 x 4 demo game and a 50 x 20 game, each played
-to its end in-process first. Readings are posted in both orders (sellers first: each buyer's
-reading pays its sellers; buyers first: each seller's reading pays its buyers in one transfer).
-Gas is per transaction, as mined (21,000 and calldata included). Writes
-bench/results/settlement.json."""
+to its end in-process first. Readings are posted in both orders (sellers first, buyers first):
+a reading only records, so both cost the same; the close pays the trades. Gas is per
+transaction, as mined (21,000 and calldata included). Writes bench/results/settlement.json.
+The games at the Market's limits are measured by Forge (`test/Settlement/Gas.t.sol`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ledger_contracts import Anvil, account, connect, deploy
 from ledger_contracts.testing import DEMO, OPERATOR_FLOAT, Scenario, ScriptedMarket, random_scenario
 from optimizer.best_response import best_response
 
-FIX_CHUNK = 50  # buyers per fixTrades call
+FIX_CHUNK = 100  # items per fixTrades call (a seller, or a buyer's trades with 128 sellers)
 CLOSE_CHUNK = 200  # items per closeGame call
 
 

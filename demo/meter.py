@@ -41,7 +41,7 @@ class MeterSimulator:
         sellers = []
         for offer in self.market.functions.offers(game_id).call():
             seller = offer[0]
-            sold = int(self.settlement.functions.party(game_id, seller).call()[4])  # tradedWh
+            sold = int(self.settlement.functions.party(game_id, seller).call()[5])  # tradedWh
             sellers.append((seller, round(sold * self._factor(seller)), 0))
         buyers = []
         for demand in self.market.functions.demands(game_id).call():
@@ -53,13 +53,11 @@ class MeterSimulator:
         return self.delivery.get(self.names.get(address, address), 1.0)
 
     def post(self, game_id: int) -> None:
-        """Every participant's reading through the queue: the sellers' pipelined and awaited,
-        then the buyers'. A buyer's reading pays every seller already read, so its gas is
-        estimated once theirs are in (estimated before, it ran out of gas when a seller's
-        reading was mined first). A reading the queue refuses or that reverts is logged with
-        its reason, and the others still go."""
+        """Every participant's reading through the queue, pipelined and awaited. A reading only
+        records (the close pays the trades), so its gas is the same in any order. A reading the
+        queue refuses or that reverts is logged with its reason, and the others still go."""
         sellers, buyers = self.readings(game_id)
-        posted = self._post_all(game_id, sellers) + self._post_all(game_id, buyers)
+        posted = self._post_all(game_id, sellers + buyers)
         self.read_games.add(game_id)
         self.log(f"[METER] [{_now()}] info: Posted {posted} of {len(sellers) + len(buyers)} "
                  f"readings for game {game_id}")

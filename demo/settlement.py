@@ -25,9 +25,10 @@ def settlement_summary(w3: Web3, deployment: Deployment, game_id: int, events: l
     for e in events:
         a = e.args
         if e.name == "TradeDelivered":
-            add(a["seller"], "paid_for_energy", a["sellerAmount"] / MICRO)
             add(a["seller"], "delivered_kwh", a["wh"] / 1000)
             add(a["buyer"], "received_kwh", a["wh"] / 1000)
+        elif e.name == "SellerPaid":  # once per seller at close, for all its delivered energy
+            add(a["seller"], "paid_for_energy", a["amount"] / MICRO)
         elif e.name == "EscrowReleased":
             add(a["buyer"], "spent_on_trades", a["spent"] / MICRO)
             add(a["buyer"], "paid_to_grid_from_escrow", a["toGrid"] / MICRO)

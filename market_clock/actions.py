@@ -42,7 +42,7 @@ from .model import (
 )
 from .reader import call_view, game_view
 from .settlement import BENIGN as SETTLEMENT_BENIGN
-from .settlement import BookStatus, Settlement
+from .settlement import BookStatus, Settlement, gas_remedy
 from .time import ChainClock
 
 log = get_logger()
@@ -53,11 +53,10 @@ BENIGN = frozenset({
     "MarketRegistrationEndNotInFuture", *SETTLEMENT_BENIGN,
 })
 _WOULD_REVERT = re.compile(r"would revert: (\w+)\(")
-# Refusals of the queue that no retry can change, with what the operator can do about them.
+# Refusals of the queue that no retry can change, with what the operator can do about them
+# (the gas one: `gas_remedy`, which depends on the call).
+_TOO_MUCH_GAS = re.compile(r"gas \d+ is above the relay's limit")
 _PERMANENT = (
-    (re.compile(r"gas \d+ is above the relay's limit"),
-     "lower --chunk (buyers per fixTrades, items per closeGame) or raise the queue's "
-     "--max-request-gas"),
     (re.compile(r"is not a contract of this deployment|does not trust the forwarder|"
                 r"is the forwarder itself"),
      "the clock and the queue must be given the same deployment file"),
@@ -107,7 +106,7 @@ class RelayExecutor(Executor):
         call, needed = self._call(action, view)
         if needed is not None:
             self.chain.freshen(needed)
-        error = self._send(call, now)
+        error = self._send(call, now, action)
         if error is not None:
             name, text = error
             if name in self.benign:
@@ -140,7 +139,7 @@ class RelayExecutor(Executor):
                     game.delivery_end if game else None)
         raise ClockError(f"not an action: {action!r}")
 
-    def _send(self, call: Any, now: int) -> tuple[str, str] | None:
+    def _send(self, call: Any, now: int, action: Action) -> tuple[str, str] | None:
         """Send and await one call; None if it executed, else (error name, text)."""
         ttl = math.ceil(self.timeout * self.chain.speed) + 60
         deadline = deadline_after(ttl, now)
@@ -150,6 +149,12 @@ class RelayExecutor(Executor):
             match = _WOULD_REVERT.search(str(exc.detail))
             if match:
                 return match.group(1), str(exc.detail).removeprefix("would revert: ")
+            if exc.status == 422 and _TOO_MUCH_GAS.search(str(exc.detail)):
+                chunk = action.max_buyers if isinstance(action, FixTrades) else (
+                    action.max_items if isinstance(action, CloseGame) else None)
+                remedy = gas_remedy(str(exc.detail), type(action).__name__, chunk)
+                raise Fatal(f"the queue refuses the clock's request: {exc.detail}; "
+                            f"{remedy}") from exc
             for pattern, remedy in _PERMANENT:
                 if exc.status == 422 and pattern.search(str(exc.detail)):
                     raise Fatal(f"the queue refuses the clock's request: {exc.detail}; "

@@ -76,7 +76,7 @@ class Plan:
     turn_seconds: int
     epsilon_wh: int
     metering: int = 0  # seconds after deliveryEnd left to the meters before the game is closed
-    chunk: int = 100  # buyers per `fixTrades`, items per `closeGame`
+    chunk: int = 100  # items per `fixTrades` and `closeGame`
     may_open: bool = True
 
     def start_of(self, game: GameView) -> int:

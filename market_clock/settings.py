@@ -57,8 +57,8 @@ class Settings(ServiceSettings):
                                          "straight to the next deadline")
     metering: int = Field(60, ge=0, description="settlement: seconds after a game's delivery "
                           "end left to the meters before the clock closes the game")
-    chunk: int = Field(20, ge=1, le=10_000, description="settlement: buyers per fixTrades, "
-                       "items per closeGame call")
+    chunk: int = Field(20, ge=1, le=10_000, description="settlement: items per fixTrades "
+                       "and closeGame call (a seller, or a buyer's trades with 128 sellers)")
     request_timeout: float = Field(60.0, gt=0, description="wall seconds to await one request")
     startup_wait: float = Field(30.0, ge=0, description="wall seconds to wait at start-up for "
                                                         "the node and the queue")

@@ -9,8 +9,10 @@ plain dicts for JSON.
     print(json.dumps([t.to_dict() for t in trades]))
 
 A trade is what `TradeFixed` fixed when bidding ended (buyer, seller, energy, unit price
-including transmission, total), dated by its block's timestamp (UTC); once both meters have
-read, `TradeDelivered` adds the energy delivered and what the seller was paid. Amounts are
+including transmission, total), dated by its block's timestamp (UTC); once the game is closed,
+`TradeDelivered` adds the energy delivered and the trade's share of the seller's payment (the
+seller is paid once for all its trades, `SellerPaid`, which can exceed the sum of the shares,
+each rounded down, by a few base units). Amounts are
 kept in base units and micro-units per kWh; `to_dict` and the table show currency and kWh.
 
 Errors: `SettlementNotDeployed` (from `prosumer_client.errors`) when the deployment has no

@@ -10,6 +10,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IMarket} from "./IMarket.sol";
 import {ISettlement} from "./ISettlement.sol";
 import {PackedWords} from "./libraries/PackedWords.sol";
+import {SettlementMath} from "./libraries/SettlementMath.sol";
 
 /// @title EscrowLedger
 /// @notice Where the settlement's tokens are: each game's book and each participant's record, the
@@ -34,6 +35,12 @@ abstract contract EscrowLedger is ISettlement, ERC2771Context {
         GameBook book;
         mapping(uint256 word => uint256) hopWords;
         mapping(address account => Party) parties;
+        mapping(uint256 index => address) buyerAt; // registration order (escrow order)
+        mapping(uint256 index => address) sellerAt; // the Market's offer order
+        // {fixTrades} of a buyer whose trades span several items: its trades' cost so far and the
+        // part of it above the retail price (thousandths of a base unit; one buyer at a time).
+        uint256 pendingCostMilli;
+        uint256 pendingAboveRetailMilli;
     }
 
     mapping(uint256 gameId => GameData) private _games;
@@ -86,7 +93,48 @@ abstract contract EscrowLedger is ISettlement, ERC2771Context {
         return _escrows[account];
     }
 
+    /// @inheritdoc ISettlement
+    function escrowFor(uint256 gameId, address buyer, uint256 wh) public view returns (uint256 amount, uint256 maxHop) {
+        (, IMarket.GamePrices memory prices,) = _market.game(gameId);
+        uint256 zone = _market.prosumer(buyer).zone;
+        (uint16 zoneCount, uint16[] memory distances) = _market.hopDistances();
+        for (uint256 k = zone * zoneCount; k < (zone + 1) * zoneCount; ++k) {
+            if (distances[k] > maxHop) maxHop = distances[k];
+        }
+        amount = SettlementMath.escrow(wh, prices.retail, prices.transmissionFee, maxHop);
+    }
+
     // =============================================================== internals
+
+    /// @dev A buyer's trades as {fixTrades} prices them and {closeGame} pays them.
+    struct Buyer {
+        uint256 gameId;
+        address account;
+        uint256 zone;
+        uint256 maxHop;
+        uint256 zoneCount;
+        uint256 feePerHop;
+        uint256 tradedWh;
+        uint256 consumedWh;
+    }
+
+    function _buyer(uint256 gameId, GameData storage g, address buyer, uint256 zoneCount, uint256 feePerHop)
+        internal
+        view
+        returns (Buyer memory b)
+    {
+        Party storage p = g.parties[buyer];
+        b = Buyer({
+            gameId: gameId,
+            account: buyer,
+            zone: p.zone,
+            maxHop: p.maxHop,
+            zoneCount: zoneCount,
+            feePerHop: feePerHop,
+            tradedWh: p.tradedWh,
+            consumedWh: p.consumedWh
+        });
+    }
 
     /// @dev The one path of every token and escrow movement. First the books: `released` of
     /// `buyer`'s escrow is used up (spent on trades or the grid, or refunded); tokens coming into

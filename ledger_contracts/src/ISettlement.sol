@@ -30,7 +30,8 @@ interface ISettlement {
     }
 
     /// @notice A game's settlement book.
-    /// @param cursor Progress of {fixTrades} (buyers fixed) or {closeGame} (items settled).
+    /// @param cursor Progress of {fixTrades} (sellers priced, then buyers fixed) or {closeGame}
+    /// (items settled).
     /// @param zoneCount, retail, feedIn, transmissionFee, deliveryEnd Snapshots taken by the first
     /// {fixTrades} call (the hop matrix is snapshotted with them).
     /// @param readings Participants whose meter reading is in (a clock closes the game once all
@@ -40,6 +41,11 @@ interface ISettlement {
     /// @param held Tokens this contract holds for the game.
     /// @param transmissionMilli Transmission fees of delivered trades, in thousandths of a base unit.
     /// @param importsFromEscrow Grid imports paid out of escrow at close.
+    /// @param sellersDue What the close owes the sellers for their delivered energy, in base units
+    /// (sum over sellers of floor(deliveredWh x energyPrice / 1000)); paid at their items.
+    /// @param buyerCount Demands escrowed (buyers in registration order, as {fixTrades} and
+    /// {closeGame} visit them).
+    /// @param sellerCount Offers of the game, snapshotted by the first {fixTrades} call.
     struct GameBook {
         Status status;
         uint16 cursor;
@@ -53,18 +59,23 @@ interface ISettlement {
         uint128 held;
         uint128 transmissionMilli;
         uint128 importsFromEscrow;
+        uint128 sellersDue;
+        uint16 buyerCount;
+        uint16 sellerCount;
     }
 
     /// @notice A buyer's or seller's record in one game.
     /// @param escrowed Buyer: locked when its demand was published.
-    /// @param locked Buyer: held for it: `escrowed` until its trades are fixed, then the trades'
-    /// cost plus its grid-import reserve (at most `escrowed`). Of it, `ceil(chargedMilli / 1000)`
-    /// is spent; the rest is released at close.
+    /// @param locked Buyer: held for it: `escrowed` until its trades are fixed, then the worst
+    /// bill of any delivery for a consumption up to its demand,
+    /// ceil((demandWh x g + sum_j x_j max(u_j - g, 0)) / 1000), at most `escrowed`; all of it stays
+    /// until close, which pays its delivered trades and its grid import from it and refunds the rest.
     /// @param chargedMilli Buyer: cost of its delivered trades, in thousandths of a base unit.
+    /// @param demandWh Buyer: its demand.
     /// @param energyPrice Seller: its energy price under its final load, min(p (1 + L / C), g),
     /// micro-units per kWh, rounded down.
     /// @param tradedWh Buyer: bought from peers; seller: sold to peers (its final load).
-    /// @param deliveredWh Energy of its trades paid as delivered.
+    /// @param deliveredWh Energy of its trades paid as delivered (set by the close).
     /// @param producedWh, consumedWh Its meter reading for the delivery period.
     /// @param maxHop Buyer: the hop distance its escrow covers (largest from its zone to any zone).
     /// @param zone Its grid zone, snapshotted when the trades were fixed.
@@ -74,7 +85,8 @@ interface ISettlement {
     struct Party {
         uint128 escrowed;
         uint128 locked;
-        uint256 chargedMilli;
+        uint192 chargedMilli;
+        uint32 demandWh;
         uint64 energyPrice;
         uint32 tradedWh;
         uint32 deliveredWh;
@@ -116,7 +128,7 @@ interface ISettlement {
     /// @notice Game `gameId` is already closed.
     error SettlementGameClosed(uint256 gameId);
 
-    /// @notice A chunk must cover at least one buyer (or item).
+    /// @notice A chunk must cover at least one item.
     error SettlementZeroChunk();
 
     /// @notice `account` neither offered nor demanded in game `gameId`.
@@ -153,7 +165,9 @@ interface ISettlement {
     );
 
     /// @notice `buyer`'s trades in game `gameId` are fixed: it bought `boughtWh` Wh for `cost`;
-    /// `locked` (cost + grid-import reserve) stays locked and `refunded` went back to its wallet.
+    /// `locked` (the worst bill for a consumption up to its demand: every Wh at the retail price,
+    /// plus what its trades cost above it) stays locked until close and `refunded` went back to
+    /// its wallet.
     event BuyerTradesFixed(
         uint256 indexed gameId, address indexed buyer, uint256 boughtWh, uint256 cost, uint256 locked, uint256 refunded
     );
@@ -164,9 +178,10 @@ interface ISettlement {
     /// @notice A meter posted `prosumer`'s reading for game `gameId`.
     event ReadingPosted(uint256 indexed gameId, address indexed prosumer, uint256 producedWh, uint256 consumedWh);
 
-    /// @notice `wh` Wh of the trade `buyer`-`seller` in game `gameId` were delivered: `sellerAmount`
-    /// base units went to the seller, `chargedMilli` thousandths of a base unit were charged to the
-    /// buyer's escrow (energy plus transmission).
+    /// @notice `wh` Wh of the trade `buyer`-`seller` in game `gameId` were delivered (found by the
+    /// close): `sellerAmount` base units are the trade's share of the seller's payment (rounded
+    /// down; the seller is paid once, {SellerPaid}), `chargedMilli` thousandths of a base unit were
+    /// charged to the buyer's escrow (energy plus transmission).
     event TradeDelivered(
         uint256 indexed gameId,
         address indexed buyer,
@@ -176,6 +191,10 @@ interface ISettlement {
         uint256 chargedMilli
     );
 
+    /// @notice `seller` was paid `amount` base units out of game `gameId` for `deliveredWh` Wh of
+    /// its trades delivered: floor(deliveredWh x energyPrice / 1000).
+    event SellerPaid(uint256 indexed gameId, address indexed seller, uint256 deliveredWh, uint256 amount);
+
     /// @notice The close of game `gameId` started; readings are no longer accepted.
     event ClosingStarted(uint256 indexed gameId);
 
@@ -184,8 +203,10 @@ interface ISettlement {
     event ReadingMissing(uint256 indexed gameId, address indexed prosumer);
 
     /// @notice `prosumer`'s grid position in game `gameId`: `importWh` consumed beyond what peers
-    /// delivered, charged `importCharge` (at the retail price, rounded up); `exportWh` produced
-    /// beyond what it delivered to peers, credited `exportCredit` (at the feed-in price, rounded down).
+    /// delivered, charged `importCharge` (at the retail price, rounded up; a buyer's bill is rounded
+    /// once: `importCharge` = ceil((chargedMilli + importWh x g) / 1000) - ceil(chargedMilli / 1000));
+    /// `exportWh` produced beyond what it delivered to peers, credited `exportCredit` (at the feed-in
+    /// price, rounded down).
     event GridSettled(
         uint256 indexed gameId,
         address indexed prosumer,
@@ -243,24 +264,28 @@ interface ISettlement {
 
     // =============================================================== settlement
 
-    /// @notice Fixes the trades of up to `maxBuyers` more buyers (turn order) of a game whose
-    /// bidding ended; returns whether every buyer is now fixed.
-    /// @dev Anyone may call, any number of times until done. The first call prices the sellers
-    /// and snapshots the game's prices and the hop matrix. Per buyer: one {TradeFixed} per trade
-    /// (positive Wh), its cost and grid-import reserve stay locked and the rest of its escrow is
-    /// refunded ({BuyerTradesFixed}). The last call emits {TradesFixed}.
-    function fixTrades(uint256 gameId, uint256 maxBuyers) external returns (bool done);
+    /// @notice Fixes up to `maxItems` more items of a game whose bidding ended: first every seller
+    /// is priced under its final load ({SellerPriced}), then every buyer's trades are fixed
+    /// (registration order; a buyer is one item per 128 sellers of the game, each item its trades
+    /// with 128 of them); returns whether every buyer is now fixed.
+    /// @dev Anyone may call, any number of times until done. The first call snapshots the game's
+    /// prices and the hop matrix. Per buyer: one {TradeFixed} per trade (positive Wh); the worst
+    /// bill for a consumption up to its demand stays locked and the rest of its escrow is refunded
+    /// ({BuyerTradesFixed}). The last call emits {TradesFixed}. A call's gas is bounded by its
+    /// chunk: a seller costs a constant, a buyer's item at most 128 trades.
+    function fixTrades(uint256 gameId, uint256 maxItems) external returns (bool done);
 
     /// @notice Posts `prosumer`'s metered production and consumption for game `gameId`'s delivery
-    /// period and pays the trades this reading completes: each trade with a counterpart already
-    /// read is paid to its seller as far as both readings cover it.
+    /// period. Constant cost: the trades it covers are paid by the close.
     /// @dev `METER_ROLE` only; once per prosumer per game; while the status is `TradesFixed`.
-    /// Emits {ReadingPosted}, then {TradeDelivered} per trade paid.
+    /// Emits {ReadingPosted}.
     function postReading(uint256 gameId, address prosumer, uint256 producedWh, uint256 consumedWh) external;
 
     /// @notice Settles up to `maxItems` more items of a game whose delivery period ended: every
-    /// buyer (escrow released, grid position), then the operator's income, then every seller (grid
-    /// position); returns whether the game is closed.
+    /// buyer (one item per 128 sellers, as in {fixTrades}: its delivered trades, {TradeDelivered}
+    /// each; its last item pays its bill from its escrow, its grid import, and refunds the rest),
+    /// then the operator's income, then every seller (paid for its delivered energy, {SellerPaid},
+    /// and its grid position); returns whether the game is closed.
     /// @dev `CLOCK_ROLE` only, at or after `deliveryEnd`, trades fixed. Never reverts because of one
     /// prosumer: what a wallet cannot pay is recorded with {DebtRecorded}. Posts every reading to
     /// the market's contribution metrics. Emits {ClosingStarted} first and {GameClosed} last.

@@ -204,7 +204,8 @@ class ScriptedMarket:
         return int(book[0]), int(book[1])
 
     def fix_trades(self, game_id: int, chunk: int = 50) -> int:
-        """Fix the trades of a game whose bidding ended, `chunk` buyers per call; the calls made."""
+        """Fix the trades of a game whose bidding ended, `chunk` items per call (sellers, then
+        buyers, a buyer one item per 128 sellers); the calls made."""
         calls = 0
         while self._status(game_id)[0] < TRADES_FIXED:
             self.send("fixTrades", self.operator,
@@ -224,7 +225,7 @@ class ScriptedMarket:
     def post_readings(self, game_id: int, readings: Readings | None = None,
                       sellers_first: bool = True) -> dict[str, tuple[int, int] | None]:
         """Post every participant's reading: `readings` where given, full delivery otherwise
-        (None: no reading). Sellers first by default, so each buyer's reading pays its trades."""
+        (None: no reading). Sellers first by default; a reading only records, the close pays."""
         posted = {**self.full_delivery(game_id), **(readings or {})}
         m = self.market.functions
         sellers = [o[0] for o in m.offers(game_id).call()]

@@ -69,15 +69,16 @@ def expected(game: Game, readings: dict[str, tuple[int, int] | None], operator: 
     for i, b in enumerate(game.buyers):
         max_hop = max(hop[game.zone[b]])
         e.escrow[b] = ceil_div(game.demands[i] * (G + T * max_hop), 1000)
-        cost_milli = 0
+        above_retail_milli = 0
         for j, s in enumerate(game.sellers):
             if game.alloc[i][j]:
                 h = min(hop[game.zone[b]][game.zone[s]], max_hop)
                 unit[i, j] = (energy[j], T * h)
-                cost_milli += game.alloc[i][j] * (energy[j] + T * h)
+                above_retail_milli += game.alloc[i][j] * max(energy[j] + T * h - G, 0)
                 e.trades += 1
-        reserve = ceil_div((game.demands[i] - bought[i]) * G, 1000)
-        e.locked[b] = min(e.escrow[b], ceil_div(cost_milli, 1000) + reserve)
+        # the worst bill for a consumption up to the demand stays locked until close
+        worst = ceil_div(game.demands[i] * G + above_retail_milli, 1000)
+        e.locked[b] = min(e.escrow[b], worst)
         e.change[b] += e.escrow[b] - e.locked[b]
 
     charged = [0] * n_b
@@ -92,8 +93,6 @@ def expected(game: Game, readings: dict[str, tuple[int, int] | None], operator: 
             x = game.alloc[i][j]
             y = min(cover(x, loads[j], rs[0]), cover(x, bought[i], rb[1]))
             price, fee = unit[i, j]
-            e.change[s] += y * price // 1000
-            paid += y * price // 1000
             charged[i] += y * (price + fee)
             transmission_milli += y * fee
             got[i] += y
@@ -111,12 +110,18 @@ def expected(game: Game, readings: dict[str, tuple[int, int] | None], operator: 
         if pay < -net:
             e.debts[who] = -net - pay
 
+    # a seller is paid once at close for all its delivered energy, rounded down
+    for j, s in enumerate(game.sellers):
+        e.change[s] += sent[j] * energy[j] // 1000
+        paid += sent[j] * energy[j] // 1000
+
     spent = imports = 0
     for i, b in enumerate(game.buyers):
         spent_b = ceil_div(charged[i], 1000)
         available = e.locked[b] - spent_b
         r = readings.get(b)
-        import_charge = ceil_div((r[1] - got[i]) * G, 1000) if r else 0
+        # a buyer's bill (trades + import) is rounded up once
+        import_charge = ceil_div(charged[i] + (r[1] - got[i]) * G, 1000) - spent_b if r else 0
         export_credit = r[0] * F // 1000 if r else 0
         to_grid = min(import_charge, available)
         e.change[b] += available - to_grid
@@ -253,10 +258,11 @@ def test_demo_settled_with_a_buyer_consuming_more_than_it_bought(played: Played)
     buyer = played.game.buyers[0]
     account = next(a for a in played.driver.prosumers if a.address == buyer)
     played.driver.fund(account, 50_000_000)  # 50 tokens in its wallet for the extra import
-    events = settle_and_check(played, {buyer: (0, played.game.demands[0] + 10_000)})
+    # 100 kWh beyond its demand (25 tokens): beyond what its escrow covers (its demand at retail)
+    events = settle_and_check(played, {buyer: (0, played.game.demands[0] + 100_000)})
     grid = next(ev.args for ev in events
                 if ev.name == "GridSettled" and ev.args["prosumer"] == buyer)
-    assert grid["importWh"] >= 10_000
+    assert grid["importWh"] >= 100_000
     assert any(ev.name == "GridPaid" and ev.args["payer"] == buyer for ev in events)
 
 

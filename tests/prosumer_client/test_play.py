@@ -156,7 +156,7 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     assert buyer["role"] == "buyer" and buyer["turns"] == rounds
     assert abs(sum(buyer["bid_kwh"]) - 25.0) <= 0.01
     # Settlement: every buyer's escrow was approved through the queue and locked; once the
-    # trades are fixed, a meter posts readings with the CLI and delivered trades are paid.
+    # trades are fixed, a meter posts readings with the CLI, and the close pays delivered trades.
     locked = [e for e in events if e.name == "EscrowLocked"]
     assert sorted(e.args["buyer"] for e in locked) == sorted(d[0] for d in
                                                              m.demands(game_id).call())
@@ -171,8 +171,7 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     later = list(EventReader(market.w3, market.deployment).read(game=game_id))
     assert sum(e.name == "ReadingPosted" for e in later) == 2
     row = [d[0] for d in m.demands(game_id).call()].index(buyer_address)
-    delivered = [e for e in later if e.name == "TradeDelivered"]
-    assert len(delivered) == (1 if alloc[row][0] > 0 else 0)
+    assert not [e for e in later if e.name == "TradeDelivered"]  # a reading only records
 
     # The buyer's wallet: balances and its trades, as JSON and as a table.
     capsys.readouterr()
@@ -180,7 +179,6 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     assert cli_main(["balance", "--json", *flags]) == 0
     balances = json.loads(capsys.readouterr().out)
     assert balances["address"] == buyer_address and balances["escrow"] > 0
-    assert balances["wallet"] + balances["escrow"] < market.tokens / 1e6  # it paid
     assert cli_main(["history", "--json", "--game", str(game_id), *flags]) == 0
     trades = json.loads(capsys.readouterr().out)
     bought = [t for t in trades if t["buyer"] == buyer_address]
@@ -188,6 +186,14 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     assert sum(t["energy_kwh"] for t in bought) == pytest.approx(alloc[row].sum() / 1000)
     assert cli_main(["history", *flags]) == 0
     assert "bought" in capsys.readouterr().out
+    market.driver.close(game_id)
+    closed = list(EventReader(market.w3, market.deployment).read(game=game_id))
+    delivered = [e for e in closed if e.name == "TradeDelivered"]
+    assert len(delivered) == (1 if alloc[row][0] > 0 else 0)
+    assert cli_main(["balance", "--json", *flags]) == 0
+    balances = json.loads(capsys.readouterr().out)
+    assert balances["escrow"] == 0
+    assert balances["wallet"] + balances["escrow"] < market.tokens / 1e6  # it paid
 
     print(f"\n{turns} turns in {elapsed:.2f} s: {elapsed / turns * 1000:.1f} ms per turn "
           f"(end to end through the queue, 3 buyers x 2 sellers)")

@@ -11,6 +11,23 @@ pragma solidity ^0.8.24;
 library SettlementMath {
     uint256 internal constant WH_PER_KWH = 1000;
 
+    /// @dev Sellers' columns of a buyer's bid handled by one item of `fixTrades` or `closeGame`:
+    /// a buyer of a game with more sellers counts as several items, so an item's gas is bounded
+    /// whatever the game (at most this many trades).
+    uint256 internal constant SELLERS_PER_ITEM = 128;
+
+    /// @dev How many items a buyer counts for in a game of `sellers` sellers (at least one).
+    function itemsPerBuyer(uint256 sellers) internal pure returns (uint256) {
+        return sellers == 0 ? 1 : ceilDiv(sellers, SELLERS_PER_ITEM);
+    }
+
+    /// @dev The sellers' columns [from, to) of a buyer's item `part`, within `sellers`.
+    function columns(uint256 part, uint256 sellers) internal pure returns (uint256 from, uint256 to) {
+        from = part * SELLERS_PER_ITEM;
+        to = from + SELLERS_PER_ITEM;
+        if (to > sellers) to = sellers;
+    }
+
     /// @dev ceil(a / b), b > 0.
     function ceilDiv(uint256 a, uint256 b) internal pure returns (uint256) {
         // Cannot overflow: a / b + 1 <= a when b > 1, and a / b == a when b == 1.

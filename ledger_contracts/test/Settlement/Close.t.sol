@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IMarket} from "../../src/IMarket.sol";
 import {ISettlement} from "../../src/ISettlement.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
+import {Vm} from "../utils/Vm.sol";
 
 /// @notice Closing a game: refunds, grid imports and exports, debts, the operator's income,
 /// contribution metrics (numbers: the standard game in {SettlementFixture}).
@@ -65,8 +66,8 @@ contract SettlementCloseTest is SettlementFixture {
 
     // ---------------------------------------------------------------- outcomes
 
-    /// @dev Full delivery: buyers' unbought 1_000 Wh each are imports paid from their reserve;
-    /// sellers' unsold capacity is exported, paid by the operator.
+    /// @dev Full delivery: buyers' unbought 1_000 Wh each are imports paid from their escrow (the
+    /// rest of the worst bill is refunded); sellers' unsold capacity is exported, paid by the operator.
     function test_closeGame_fullDelivery() public {
         uint256 gameId = _fixedStandardGame();
         _readAllInFull(gameId);
@@ -77,13 +78,15 @@ contract SettlementCloseTest is SettlementFixture {
         vm.expectEmit(address(settler));
         emit ISettlement.GridSettled(gameId, b0, 1_000, 300_000, 0, 0);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 300_000, 0);
+        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 300_000, 720_000);
         vm.expectEmit(address(market));
         emit IMarket.MeteringRecorded(b0, 0, 8_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b1, B1_COST, 300_000, 0);
+        emit ISettlement.EscrowReleased(gameId, b1, B1_COST, 300_000, 200_000);
         vm.expectEmit(address(settler));
         emit ISettlement.GameIncomePaid(gameId, operator, 140_000, 600_000, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s0, 8_000, 1_440_000);
         vm.expectEmit(address(settler));
         emit ISettlement.GridSettled(gameId, s0, 0, 0, 2_000, 100_000);
         vm.expectEmit(address(settler));
@@ -110,9 +113,9 @@ contract SettlementCloseTest is SettlementFixture {
         _readAll(gameId, 10_000, 2_000, 8_000, 6_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b0, 1_250_000, 450_000, 20_000);
+        emit ISettlement.EscrowReleased(gameId, b0, 1_250_000, 450_000, 740_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b1, 880_000, 750_000, 30_000);
+        emit ISettlement.EscrowReleased(gameId, b1, 880_000, 750_000, 230_000);
         vm.expectEmit(address(settler));
         emit ISettlement.GameIncomePaid(gameId, operator, 90_000, 1_200_000, 0);
         vm.expectEmit(address(settler));
@@ -128,41 +131,42 @@ contract SettlementCloseTest is SettlementFixture {
         _assertClosedAndConserved(gameId);
     }
 
-    /// @dev b0 consumes 10_000 Wh, 3_000 beyond its trades: 300_000 come from its reserve, the
-    /// other 600_000 from its wallet within its allowance.
+    /// @dev b0 consumes 11_000 Wh, 3_000 beyond its demand and 4_000 beyond its trades
+    /// (1_200_000): its escrow left after its trades (2_440_000 - 1_420_000 = 1_020_000) pays the
+    /// first part, its wallet the other 180_000 within its allowance.
     function test_closeGame_importBeyondEscrowPulledFromWallet() public {
         uint256 gameId = _fixedStandardGame();
-        _readAll(gameId, 10_000, 5_000, 10_000, 6_000);
+        _readAll(gameId, 10_000, 5_000, 11_000, 6_000);
         vm.prank(b0);
-        token.approve(address(settler), 600_000);
+        token.approve(address(settler), 180_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.GridSettled(gameId, b0, 3_000, 900_000, 0, 0);
+        emit ISettlement.GridSettled(gameId, b0, 4_000, 1_200_000, 0, 0);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 300_000, 0);
+        emit ISettlement.EscrowReleased(gameId, b0, B0_COST, 1_020_000, 0);
         vm.expectEmit(address(settler));
-        emit ISettlement.GridPaid(gameId, b0, operator, 600_000);
+        emit ISettlement.GridPaid(gameId, b0, operator, 180_000);
         vm.prank(clock);
         settler.closeGame(gameId, CHUNK);
-        assertEq(token.balanceOf(b0), 400_000);
-        assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 740_000 + 600_000 - 150_000);
+        assertEq(token.balanceOf(b0), 280_000 - 180_000);
+        assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 140_000 + 1_320_000 + 180_000 - 150_000);
         _assertClosedAndConserved(gameId);
     }
 
     /// @dev Without allowance the import beyond escrow becomes a recorded debt; close goes on.
     function test_closeGame_unpaidImportRecordedAsDebt() public {
         uint256 gameId = _fixedStandardGame();
-        _readAll(gameId, 10_000, 5_000, 10_000, 6_000);
+        _readAll(gameId, 10_000, 5_000, 11_000, 6_000); // 180_000 beyond escrow, as above
         vm.prank(b0);
-        token.approve(address(settler), 250_000);
+        token.approve(address(settler), 80_000);
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.DebtRecorded(gameId, b0, operator, 350_000);
+        emit ISettlement.DebtRecorded(gameId, b0, operator, 100_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.GridPaid(gameId, b0, operator, 250_000);
+        emit ISettlement.GridPaid(gameId, b0, operator, 80_000);
         vm.prank(clock);
         assertTrue(settler.closeGame(gameId, CHUNK));
-        assertEq(token.balanceOf(b0), 750_000);
+        assertEq(token.balanceOf(b0), 200_000);
         _assertClosedAndConserved(gameId);
     }
 
@@ -202,9 +206,9 @@ contract SettlementCloseTest is SettlementFixture {
         vm.prank(clock);
         settler.closeGame(gameId, CHUNK);
         // b1: s1 never read, so only 2_000 Wh were delivered; its 4_000 Wh import (1_200_000) takes
-        // its whole available escrow (1_660_000 - 400_000 = 1_260_000 -> 60_000 refunded); the
-        // 20_000 export credit comes from the operator.
-        assertEq(token.balanceOf(b1), 260_000 + 60_000 + 20_000);
+        // its available escrow (1_860_000 - 400_000 = 1_460_000 -> 260_000 refunded); the 20_000
+        // export credit comes from the operator.
+        assertEq(token.balanceOf(b1), 60_000 + 260_000 + 20_000);
         _assertClosedAndConserved(gameId);
     }
 
@@ -281,16 +285,94 @@ contract SettlementCloseTest is SettlementFixture {
         settler.fixTrades(gameId, CHUNK);
         _read(gameId, seller, 3, 0);
         _read(gameId, buyer, 0, 3);
-        assertEq(token.balanceOf(seller), 600);
+        assertEq(token.balanceOf(seller), 0); // paid by the close
         _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
-        emit ISettlement.EscrowReleased(gameId, buyer, 601, 0, 0);
+        emit ISettlement.EscrowReleased(gameId, buyer, 601, 0, 299);
         vm.expectEmit(address(settler));
         emit ISettlement.GameIncomePaid(gameId, operator, 0, 0, 1);
         vm.prank(clock);
         settler.closeGame(gameId, CHUNK);
+        assertEq(token.balanceOf(seller), 600);
         assertEq(token.balanceOf(buyer), 900 - 601);
         assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 1);
+        assertEq(token.balanceOf(address(settler)), 0);
+    }
+
+    /// @dev Hardening item 4: a seller at 1 micro-unit/kWh sells a buyer its whole 10 kWh demand
+    /// (e = 1 x (1 + 10/10) = 2, cost 10_000 x 2 / 1000 = 20) and delivers nothing. The buyer keeps
+    /// its worst bill locked, 10_000 x 300_000 / 1000 = 3_000_000 (its whole escrow, one zone), and
+    /// the 10 kWh it took from the grid are paid from it: no debt, even with no allowance left.
+    function test_closeGame_sellerShortfallLeavesNoDebt() public {
+        address seller = _newProsumer(0);
+        address buyer = _newProsumer(0);
+        IMarket.GameParams memory params = _params();
+        params.roundLimit = 1;
+        uint256 gameId = _openGame(params);
+        _offer(gameId, seller, 10_000, 1);
+        _demand(gameId, buyer, 10_000);
+        _closeRegistration(gameId);
+        _bid(gameId, buyer, _list(10_000));
+        vm.expectEmit(address(settler));
+        emit ISettlement.BuyerTradesFixed(gameId, buyer, 10_000, 20, 3_000_000, 0);
+        settler.fixTrades(gameId, CHUNK);
+        assertEq(token.balanceOf(buyer), 0);
+
+        _read(gameId, seller, 0, 0);
+        _read(gameId, buyer, 0, 10_000);
+        vm.prank(buyer);
+        token.approve(address(settler), 0);
+        _warpToDeliveryEnd(gameId);
+        vm.expectEmit(address(settler));
+        emit ISettlement.GridSettled(gameId, buyer, 10_000, 3_000_000, 0, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.EscrowReleased(gameId, buyer, 0, 3_000_000, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.GameIncomePaid(gameId, operator, 0, 3_000_000, 0);
+        vm.recordLogs();
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 k; k < logs.length; ++k) {
+            assertTrue(logs[k].topics[0] != ISettlement.DebtRecorded.selector, "debt from a seller's shortfall");
+        }
+        assertEq(token.balanceOf(operator), OPERATOR_FLOAT + 3_000_000);
+        assertEq(token.balanceOf(address(settler)), 0);
+    }
+
+    /// @dev A buyer's bill is rounded once, so the locked worst case always covers it. Retail
+    /// 1_500, no transmission fee: a 2 Wh demand escrows and locks ceil(3_000 / 1000) = 3. Buying
+    /// 1 Wh at the capped price 1_500 and importing the other: trades 1_500 milli (spent 2), the
+    /// import is ceil((1_500 + 1_500) / 1000) - 2 = 1, not ceil(1.5) = 2 (which would overrun the
+    /// escrow by one unit).
+    function test_closeGame_billRoundedOnce() public {
+        vm.startPrank(operator);
+        market.setGridPrices(1_500, 1);
+        market.setTransmissionFee(0);
+        vm.stopPrank();
+        address seller = _newProsumer(0);
+        address buyer = _newProsumer(0);
+        IMarket.GameParams memory params = _params();
+        params.roundLimit = 1;
+        uint256 gameId = _openGame(params);
+        _offer(gameId, seller, 1, 1_499);
+        _demand(gameId, buyer, 2);
+        _closeRegistration(gameId);
+        _bid(gameId, buyer, _list(1));
+        settler.fixTrades(gameId, CHUNK);
+        assertEq(settler.party(gameId, buyer).locked, 3);
+        _read(gameId, seller, 1, 0);
+        _read(gameId, buyer, 0, 2);
+        vm.prank(buyer);
+        token.approve(address(settler), 0);
+        _warpToDeliveryEnd(gameId);
+        vm.expectEmit(address(settler));
+        emit ISettlement.GridSettled(gameId, buyer, 1, 1, 0, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.EscrowReleased(gameId, buyer, 2, 1, 0);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
+        assertEq(token.balanceOf(seller), 1); // floor(1_500 / 1000)
         assertEq(token.balanceOf(address(settler)), 0);
     }
 

@@ -19,19 +19,19 @@ contract SettlementFixTradesTest is SettlementFixture {
         vm.expectEmit(address(settler));
         emit ISettlement.TradeFixed(gameId, b0, s1, 1_000, 300_000, 2, 340_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.BuyerTradesFixed(gameId, b0, 7_000, B0_COST, B0_LOCKED, 1_000_000);
+        emit ISettlement.BuyerTradesFixed(gameId, b0, 7_000, B0_COST, B0_LOCKED, 280_000);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeFixed(gameId, b1, s0, 2_000, 180_000, 1, 200_000);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeFixed(gameId, b1, s1, 3_000, 300_000, 1, 320_000);
         vm.expectEmit(address(settler));
-        emit ISettlement.BuyerTradesFixed(gameId, b1, 5_000, B1_COST, B1_LOCKED, 260_000);
+        emit ISettlement.BuyerTradesFixed(gameId, b1, 5_000, B1_COST, B1_LOCKED, 60_000);
         vm.expectEmit(address(settler));
         emit ISettlement.TradesFixed(gameId, 2, 2);
         assertTrue(settler.fixTrades(gameId, CHUNK));
 
-        assertEq(token.balanceOf(b0), 1_000_000);
-        assertEq(token.balanceOf(b1), 260_000);
+        assertEq(token.balanceOf(b0), 280_000);
+        assertEq(token.balanceOf(b1), 60_000);
         assertEq(settler.escrowOf(b0), B0_LOCKED);
         assertEq(settler.escrowOf(b1), B1_LOCKED);
         assertEq(token.balanceOf(address(settler)), B0_LOCKED + B1_LOCKED);
@@ -60,20 +60,45 @@ contract SettlementFixTradesTest is SettlementFixture {
         assertTrue(p.tradesFixed);
     }
 
+    /// @dev Items are the sellers (priced), then the buyers (trades fixed): 2 + 2 in chunks of one.
     function test_fixTrades_inChunksOfBuyers() public {
         uint256 gameId = _standardGame();
-        assertFalse(settler.fixTrades(gameId, 1));
+        assertFalse(settler.fixTrades(gameId, 1)); // s0 priced
         assertEq(_status(gameId), _statusOf(ISettlement.Status.FixingTrades));
-        assertEq(settler.gameBook(gameId).cursor, 1);
+        assertEq(settler.party(gameId, s0).energyPrice, 180_000);
+        assertFalse(settler.party(gameId, s1).tradesFixed);
+        assertFalse(settler.fixTrades(gameId, 1)); // s1 priced
+        assertEq(settler.party(gameId, s1).energyPrice, 300_000);
+        assertFalse(settler.party(gameId, b0).tradesFixed);
+
+        assertFalse(settler.fixTrades(gameId, 1)); // b0 fixed
+        assertEq(_status(gameId), _statusOf(ISettlement.Status.FixingTrades));
+        assertEq(settler.gameBook(gameId).cursor, 3);
         assertTrue(settler.party(gameId, b0).tradesFixed);
         assertFalse(settler.party(gameId, b1).tradesFixed);
-        assertEq(token.balanceOf(b0), 1_000_000);
+        assertEq(token.balanceOf(b0), 280_000);
         assertEq(token.balanceOf(b1), 0);
 
         assertTrue(settler.fixTrades(gameId, 1));
         assertEq(_status(gameId), _statusOf(ISettlement.Status.TradesFixed));
-        assertEq(token.balanceOf(b1), 260_000);
-        assertEq(settler.party(gameId, s0).energyPrice, 180_000); // priced once, by the first call
+        assertEq(token.balanceOf(b1), 60_000);
+        assertEq(settler.party(gameId, s0).energyPrice, 180_000); // priced once
+    }
+
+    /// @dev A chunk that ends among the sellers fixes no buyer; one that straddles prices the rest
+    /// of the sellers and fixes buyers with the same prices as a single call.
+    function test_fixTrades_chunkStraddlingSellersAndBuyers() public {
+        uint256 gameId = _standardGame();
+        assertFalse(settler.fixTrades(gameId, 1));
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPriced(gameId, s1, 4_000, 300_000);
+        vm.expectEmit(address(settler));
+        emit ISettlement.TradeFixed(gameId, b0, s0, 6_000, 180_000, 0, 180_000);
+        assertFalse(settler.fixTrades(gameId, 2));
+        assertEq(settler.party(gameId, b0).locked, B0_LOCKED);
+        assertTrue(settler.fixTrades(gameId, 5));
+        assertEq(settler.party(gameId, b1).locked, B1_LOCKED);
+        assertEq(settler.gameBook(gameId).cursor, 0);
     }
 
     function test_fixTrades_byAnyone() public {
@@ -125,8 +150,8 @@ contract SettlementFixTradesTest is SettlementFixture {
         assertEq(settler.party(gameId, b1).locked, B1_LOCKED);
     }
 
-    /// @dev A game that ended without sellers: each buyer keeps its whole demand at g as import
-    /// reserve and gets the transmission part of its escrow back.
+    /// @dev A game that ended without sellers: each buyer keeps its whole demand at g locked (its
+    /// worst bill) and gets the transmission part of its escrow back.
     function test_fixTrades_withoutSellersReservesImports() public {
         _lineHops();
         address buyer = _newProsumer(0);
@@ -142,9 +167,9 @@ contract SettlementFixTradesTest is SettlementFixture {
         assertEq(token.balanceOf(buyer), 40_000);
     }
 
-    /// @dev Rounding can make cost + reserve exceed the escrow by a unit: the reserve is cut, the
-    /// cost never is. g = 300_001: a demand of 2 Wh escrows ceil(600.002) = 601; buying 1 Wh at
-    /// the capped price costs ceil(300.001) = 301 and the 1 Wh reserve is another 301.
+    /// @dev The worst bill is rounded once and never above the escrow. g = 300_001: a demand of
+    /// 2 Wh escrows ceil(600.002) = 601; buying 1 Wh at the capped price g costs 301 and the worst
+    /// bill is 2 Wh at g, ceil(600.002) = 601: all of the escrow stays locked.
     function test_fixTrades_cutsImportReserveToEscrow() public {
         vm.prank(operator);
         market.setGridPrices(300_001, FEED_IN);

@@ -74,12 +74,13 @@ contract SettlementForwarderTest is SettlementFixture {
                 abi.encodeCall(ISettlement.postReading, (gameId, buyer, 0, 1_000))
             )
         );
-        assertEq(token.balanceOf(seller), 200_000); // 1_000 Wh at 100_000 x (1 + 1)
+        assertEq(settler.gameBook(gameId).readings, 2);
 
         _warpToDeliveryEnd(gameId);
         _execute(
             _signed(clockSigner, clockKey, address(settler), abi.encodeCall(ISettlement.closeGame, (gameId, CHUNK)))
         );
+        assertEq(token.balanceOf(seller), 200_000); // 1_000 Wh at 100_000 x (1 + 1)
         assertEq(_status(gameId), _statusOf(ISettlement.Status.Closed));
         assertEq(token.balanceOf(relay), 0);
         assertEq(token.balanceOf(address(settler)), 0);

@@ -152,6 +152,13 @@ contract SettlementInvariantTest is SettlementFixture {
         }
     }
 
+    /// @dev No debt from a seller's shortfall: a buyer that consumed at most its demand pays every
+    /// Wh from what it locked before delivery, whatever its sellers delivered; readings move no token.
+    function invariant_noDebtFromShortfall() public view {
+        assertEq(handler.shortfallDebts(), 0, "a buyer within its demand was left owing the grid");
+        assertEq(handler.readingsThatPaid(), 0, "a reading moved tokens");
+    }
+
     /// @dev Stats of a run (printed with -vv): how far the random games got.
     function afterInvariant() public {
         emit log_named_uint("readings", handler.readings());

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ISettlement} from "../../src/ISettlement.sol";
 import {SettlementFixture} from "../utils/SettlementFixture.sol";
+import {Vm} from "../utils/Vm.sol";
 
 /// @notice Meter readings and the payment of delivered trades (numbers: the standard game in
 /// {SettlementFixture}).
@@ -83,43 +84,46 @@ contract SettlementMeteringTest is SettlementFixture {
         _read(gameId, b1, 0, 6_000);
     }
 
-    // ---------------------------------------------------------------- payments
+    // ---------------------------------------------------------------- payments (by the close)
 
-    /// @dev The first side's reading pays nothing; the second pays what both cover.
+    /// @dev A reading costs the same whatever the trades: it records, the close pays. Both sides
+    /// read in full (sellers exactly their sales, so no export blurs their balances).
     function test_postReading_paysWhenSecondSideReads() public {
         uint256 gameId = _fixedStandardGame();
         vm.expectEmit(address(settler));
         emit ISettlement.ReadingPosted(gameId, b0, 0, 8_000);
+        vm.recordLogs();
         _read(gameId, b0, 0, 8_000);
+        _read(gameId, s0, 8_000, 0);
+        _read(gameId, b1, 0, 6_000);
+        _read(gameId, s1, 4_000, 0);
+        assertEq(vm.getRecordedLogs().length, 4); // one ReadingPosted each, nothing paid yet
         assertEq(token.balanceOf(address(settler)), B0_LOCKED + B1_LOCKED);
+        assertEq(token.balanceOf(s0), 0);
+        assertEq(settler.gameBook(gameId).readings, 4); // every participant of the standard game
 
+        _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b0, s0, 6_000, 1_080_000, 1_080_000_000);
-        _read(gameId, s0, 10_000, 0);
-        assertEq(token.balanceOf(s0), 1_080_000);
-        assertEq(settler.escrowOf(b0), B0_LOCKED - 1_080_000);
-
-        // b1's reading completes its trade with s0 only (s1 has not read)
-        vm.expectEmit(address(settler));
-        emit ISettlement.TradeDelivered(gameId, b1, s0, 2_000, 360_000, 400_000_000);
-        _read(gameId, b1, 0, 6_000);
-        assertEq(token.balanceOf(s0), 1_440_000);
-        assertEq(token.balanceOf(s1), 0);
-
-        // s1's reading completes both its trades in one transfer
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b0, s1, 1_000, 300_000, 340_000_000);
         vm.expectEmit(address(settler));
+        emit ISettlement.TradeDelivered(gameId, b1, s0, 2_000, 360_000, 400_000_000);
+        vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b1, s1, 3_000, 900_000, 960_000_000);
-        _read(gameId, s1, 5_000, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s0, 8_000, 1_440_000);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s1, 4_000, 1_200_000);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
+        assertEq(token.balanceOf(s0), 1_440_000);
         assertEq(token.balanceOf(s1), 1_200_000);
 
-        assertEq(settler.escrowOf(b0), B0_LOCKED - B0_COST);
-        assertEq(settler.escrowOf(b1), B1_LOCKED - B1_COST);
         ISettlement.GameBook memory book = settler.gameBook(gameId);
-        assertEq(book.readings, 4); // every participant of the standard game
         assertEq(book.transmissionMilli, 140_000_000);
-        assertEq(book.held, B0_LOCKED + B1_LOCKED - 2_640_000);
+        assertEq(book.sellersDue, 2_640_000);
+        assertEq(book.held, 0);
         ISettlement.Party memory p = settler.party(gameId, b0);
         assertEq(p.deliveredWh, 7_000);
         assertEq(p.chargedMilli, B0_COST * 1000);
@@ -129,13 +133,16 @@ contract SettlementMeteringTest is SettlementFixture {
     /// @dev s1 produced 2_000 of the 4_000 it sold: each of its trades is half delivered.
     function test_postReading_sharesSellerShortfallProRata() public {
         uint256 gameId = _fixedStandardGame();
-        _read(gameId, b0, 0, 8_000);
-        _read(gameId, b1, 0, 6_000);
+        _readAll(gameId, 8_000, 2_000, 8_000, 6_000);
+        _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b0, s1, 500, 150_000, 170_000_000);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b1, s1, 1_500, 450_000, 480_000_000);
-        _read(gameId, s1, 2_000, 0);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s1, 2_000, 600_000);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
         assertEq(token.balanceOf(s1), 600_000);
         assertEq(settler.party(gameId, s1).deliveredWh, 2_000);
     }
@@ -145,13 +152,18 @@ contract SettlementMeteringTest is SettlementFixture {
         uint256 gameId = _fixedStandardGame();
         _read(gameId, s0, 10_000, 0);
         _read(gameId, s1, 5_000, 0);
+        _read(gameId, b1, 0, 2_500);
+        _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b1, s0, 1_000, 180_000, 200_000_000);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b1, s1, 1_500, 450_000, 480_000_000);
-        _read(gameId, b1, 0, 2_500);
-        assertEq(token.balanceOf(s0), 180_000);
-        assertEq(token.balanceOf(s1), 450_000);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s0, 1_000, 180_000);
+        vm.expectEmit(address(settler));
+        emit ISettlement.SellerPaid(gameId, s1, 1_500, 450_000);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
         assertEq(settler.party(gameId, b1).deliveredWh, 2_500);
     }
 
@@ -159,9 +171,12 @@ contract SettlementMeteringTest is SettlementFixture {
     function test_postReading_paysTheSmallerOfBothCovers() public {
         uint256 gameId = _fixedStandardGame();
         _read(gameId, s1, 1_000, 0); // covers a quarter: b0-s1 250, b1-s1 750
+        _read(gameId, b1, 0, 1_000);
+        _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b1, s1, 600, 180_000, 192_000_000); // b1 covers 3_000 x 1_000 / 5_000
-        _read(gameId, b1, 0, 1_000);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
     }
 
     function test_postReading_nothingDeliveredPaysNothing() public {
@@ -170,7 +185,9 @@ contract SettlementMeteringTest is SettlementFixture {
         vm.recordLogs();
         _read(gameId, s0, 0, 0);
         assertEq(vm.getRecordedLogs().length, 1); // ReadingPosted only
+        _close(gameId);
         assertEq(token.balanceOf(s0), 0);
+        assertEq(settler.party(gameId, s0).deliveredWh, 0);
     }
 
     function test_postReading_sellerWithoutSalesPaysNothing() public {
@@ -180,24 +197,30 @@ contract SettlementMeteringTest is SettlementFixture {
         settler.fixTrades(gameId, CHUNK);
         _read(gameId, b0, 0, 8_000);
         _read(gameId, s0, 10_000, 0);
-        assertEq(token.balanceOf(s0), 0);
+        _close(gameId);
+        assertEq(token.balanceOf(s0), 500_000); // its whole production exported at 50_000
         assertEq(settler.party(gameId, s0).tradedWh, 0);
+        assertEq(settler.party(gameId, s0).deliveredWh, 0);
     }
 
-    /// @dev Readings posted later are paid with the hop matrix of the game, not today's.
+    /// @dev Trades are paid with the hop matrix of the game, not today's.
     function test_postReading_usesSnapshottedHops() public {
         uint256 gameId = _fixedStandardGame();
         uint16[] memory one = new uint16[](9);
         vm.prank(operator);
         market.setHopDistances(3, one); // every hop 0 now
         _read(gameId, b1, 0, 6_000);
+        _read(gameId, s0, 10_000, 0);
+        _warpToDeliveryEnd(gameId);
         vm.expectEmit(address(settler));
         emit ISettlement.TradeDelivered(gameId, b1, s0, 2_000, 360_000, 400_000_000);
-        _read(gameId, s0, 10_000, 0);
+        vm.prank(clock);
+        settler.closeGame(gameId, CHUNK);
     }
 
-    /// @dev Whatever the readings, no side is paid for more than it metered or traded, and the
-    /// sellers' payments never exceed their delivered energy at their price.
+    /// @dev Whatever the readings and their order, no side is paid for more than it metered or
+    /// traded, sellers get at most their delivered energy at their price, tokens are conserved,
+    /// and a buyer that consumed at most its demand owes nothing after close.
     function test_fuzz_postReading_paysOnlyDeliveredEnergy(
         uint256 p0,
         uint256 p1,
@@ -213,19 +236,33 @@ contract SettlementMeteringTest is SettlementFixture {
             uint256 n = (k + order % 4) % 4;
             _read(gameId, who[n], produced[n], consumed[n]);
         }
+        vm.recordLogs();
+        _close(gameId);
         for (uint256 k; k < 2; ++k) {
             ISettlement.Party memory s = settler.party(gameId, who[k]);
             assertLe(s.deliveredWh, produced[k], "seller paid beyond production");
             assertLe(s.deliveredWh, s.tradedWh, "seller paid beyond sales");
-            assertLe(token.balanceOf(who[k]), uint256(s.deliveredWh) * s.energyPrice / 1000, "overpaid");
             ISettlement.Party memory b = settler.party(gameId, who[k + 2]);
             assertLe(b.deliveredWh, consumed[k + 2], "buyer charged beyond consumption");
             assertLe((b.chargedMilli + 999) / 1000, b.locked, "charge beyond escrow");
         }
-        assertEq(
-            token.balanceOf(address(settler)) + token.balanceOf(s0) + token.balanceOf(s1),
-            B0_LOCKED + B1_LOCKED,
-            "conservation"
-        );
+        assertEq(settler.gameBook(gameId).sellersDue, _sellerPay(gameId, s0) + _sellerPay(gameId, s1), "sellers paid");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 k; k < logs.length; ++k) {
+            if (logs[k].topics[0] != ISettlement.DebtRecorded.selector) continue;
+            address debtor = address(uint160(uint256(logs[k].topics[2])));
+            if (debtor == b0) assertGt(consumed[2], 8_000, "debt within demand");
+            if (debtor == b1) assertGt(consumed[3], 6_000, "debt within demand");
+        }
+        uint256 wallets = token.balanceOf(s0) + token.balanceOf(s1) + token.balanceOf(b0) + token.balanceOf(b1)
+            + token.balanceOf(operator);
+        assertEq(token.balanceOf(address(settler)), 0);
+        assertEq(wallets, OPERATOR_FLOAT + B0_ESCROW + B1_ESCROW, "conservation");
+    }
+
+    /// @dev What a seller got for its delivered energy: floor(delivered x price / 1000).
+    function _sellerPay(uint256 gameId, address seller) internal view returns (uint256) {
+        ISettlement.Party memory p = settler.party(gameId, seller);
+        return uint256(p.deliveredWh) * p.energyPrice / 1000;
     }
 }

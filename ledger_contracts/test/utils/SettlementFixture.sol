@@ -19,8 +19,10 @@ import {MarketFixture} from "./MarketFixture.sol";
 /// One round (round limit 1): b0 bids [6_000, 1_000], b1 bids [2_000, 3_000]; loads 8_000, 4_000.
 ///   energy prices: e0 = 100_000 x 18/10 = 180_000; e1 = 200_000 x 9/5 = 360_000 -> capped at 300_000
 ///   unit prices: b0-s0 180_000 (0 hops), b0-s1 340_000 (2), b1-s0 200_000 (1), b1-s1 320_000 (1)
-///   b0: cost 1_080_000 + 340_000 = 1_420_000, reserve 1_000 x 300 = 300_000, locked 1_720_000, refund 1_000_000
-///   b1: cost   400_000 + 960_000 = 1_360_000, reserve 1_000 x 300 = 300_000, locked 1_660_000, refund   260_000
+///   b0: cost 1_080_000 + 340_000 = 1_420_000; locked: its worst bill, 8_000 Wh at g plus the part of
+///       its trades above g, 1_000 x (340_000 - 300_000): 2_400_000 + 40_000 = 2_440_000, refund 280_000
+///   b1: cost   400_000 + 960_000 = 1_360_000; locked 6_000 x 300 + 3_000 x 20_000 / 1000
+///       = 1_800_000 + 60_000 = 1_860_000, refund 60_000
 abstract contract SettlementFixture is MarketFixture {
     uint256 internal constant OPERATOR_FLOAT = 100_000_000; // 100 tokens to fund grid exports
     uint256 internal constant CHUNK = 1_000;
@@ -29,8 +31,8 @@ abstract contract SettlementFixture is MarketFixture {
     uint256 internal constant B1_ESCROW = 1_920_000;
     uint256 internal constant B0_COST = 1_420_000;
     uint256 internal constant B1_COST = 1_360_000;
-    uint256 internal constant B0_LOCKED = 1_720_000;
-    uint256 internal constant B1_LOCKED = 1_660_000;
+    uint256 internal constant B0_LOCKED = 2_440_000;
+    uint256 internal constant B1_LOCKED = 1_860_000;
 
     GridToken internal token;
     Settlement internal settler;

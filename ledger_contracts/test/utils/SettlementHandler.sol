@@ -7,13 +7,16 @@ import {ISettlement} from "../../src/ISettlement.sol";
 import {Market} from "../../src/Market.sol";
 import {Settlement} from "../../src/Settlement.sol";
 import {HandlerBase} from "./HandlerBase.sol";
+import {Vm} from "./Vm.sol";
 
 /// @notice Drives whole games through settlement with bounded random actions (Morpho-style
 /// handler): games opened, offers and demands (funded exactly, short, or not at all), bids,
 /// trades fixed in random chunks, random meter readings, closes in random chunks, and money
 /// moving around them (mints, burns, transfers, allowances). Keeps ghost totals of minted and
-/// burned tokens and of what every seller was paid, and tries actions from callers that lack the
-/// role: any of those succeeding is recorded as a violation.
+/// burned tokens, of what every seller was paid ({ISettlement.SellerPaid}) and of debts a buyer
+/// was left with although it consumed no more than its demand (a seller's shortfall must never
+/// cause one), and tries actions from callers that lack the role: any of those succeeding is
+/// recorded as a violation.
 contract SettlementHandler is HandlerBase {
     Settlement public immutable settler;
     GridToken public immutable token;
@@ -21,8 +24,12 @@ contract SettlementHandler is HandlerBase {
 
     uint256 public minted;
     uint256 public burned;
-    /// @dev What each seller received from settlement in a game (balance increases during readings).
+    /// @dev What each seller received from settlement in a game ({ISettlement.SellerPaid} at close).
     mapping(uint256 gameId => mapping(address seller => uint256)) public paidToSeller;
+    /// @dev Debts recorded against a buyer whose consumption was within its demand: must stay 0.
+    uint256 public shortfallDebts;
+    /// @dev Readings that moved tokens (a reading only records): must stay 0.
+    uint256 public readingsThatPaid;
     uint256 public readings;
     uint256 public gamesClosed;
     uint256 public demandsRefused;
@@ -155,16 +162,11 @@ contract SettlementHandler is HandlerBase {
             uint256 pick = (actorSeed % n + k) % n;
             address account = pick < offers.length ? offers[pick].seller : demands[pick - offers.length].buyer;
             if (settler.party(gameId, account).read) continue;
-            uint256[] memory before = new uint256[](offers.length);
-            for (uint256 j; j < offers.length; ++j) {
-                before[j] = token.balanceOf(offers[j].seller);
-            }
+            uint256 held = token.balanceOf(address(settler));
             vm.prank(meter);
             settler.postReading(gameId, account, _bound(produced, 0, 4_000), _bound(consumed, 0, 5_000));
             ++readings;
-            for (uint256 j; j < offers.length; ++j) {
-                paidToSeller[gameId][offers[j].seller] += token.balanceOf(offers[j].seller) - before[j];
-            }
+            if (token.balanceOf(address(settler)) != held) ++readingsThatPaid;
             return;
         }
     }
@@ -179,9 +181,28 @@ contract SettlementHandler is HandlerBase {
             if (book.status < ISettlement.Status.TradesFixed || book.status == ISettlement.Status.Closed) continue;
             if (book.status == ISettlement.Status.TradesFixed && chunk % 4 != 0 && !_allRead(gameId)) continue;
             if (block.timestamp < book.deliveryEnd) vm.warp(book.deliveryEnd);
+            vm.recordLogs();
             vm.prank(clock);
             if (settler.closeGame(gameId, _bound(chunk, 1, 5))) ++gamesClosed;
+            _audit(gameId, vm.getRecordedLogs());
             return;
+        }
+    }
+
+    /// @dev Books a close chunk's seller payments and counts debts a seller's shortfall caused: a
+    /// buyer owing the grid although it consumed at most its demand.
+    function _audit(uint256 gameId, Vm.Log[] memory logs) private {
+        for (uint256 k; k < logs.length; ++k) {
+            bytes32 topic = logs[k].topics[0];
+            if (topic == ISettlement.SellerPaid.selector) {
+                (, uint256 amount) = abi.decode(logs[k].data, (uint256, uint256));
+                paidToSeller[gameId][address(uint160(uint256(logs[k].topics[2])))] += amount;
+            } else if (topic == ISettlement.DebtRecorded.selector) {
+                address debtor = address(uint160(uint256(logs[k].topics[2])));
+                (IMarket.Role role,) = market.participant(gameId, debtor);
+                ISettlement.Party memory p = settler.party(gameId, debtor);
+                if (role == IMarket.Role.Buyer && p.consumedWh <= p.demandWh) ++shortfallDebts;
+            }
         }
     }
 

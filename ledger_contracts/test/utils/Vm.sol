@@ -18,6 +18,8 @@ interface Vm {
     function getBlockTimestamp() external view returns (uint256);
     /// @dev Marks every storage slot of `target` cold again, so gas is measured as in a fresh transaction.
     function cool(address target) external;
+    function pauseGasMetering() external;
+    function resumeGasMetering() external;
 
     // Accounts and signatures
     function addr(uint256 privateKey) external pure returns (address);
