@@ -10,19 +10,24 @@ from __future__ import annotations
 import logging
 import sys
 
-from gridgame import configure, server
-
 from . import cli
-from .app import create_app
-from .errors import StartupError
-from .settings import Settings
-from .startup import build
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["token"]:
+    if argv[:1] == ["token"]:  # the token command needs neither web3 nor FastAPI
         return cli.main(argv[1:])
+    return serve(argv)
+
+
+def serve(argv: list[str]) -> int:
+    from gridgame import configure, server
+
+    from .app import create_app
+    from .errors import StartupError
+    from .settings import Settings
+    from .startup import build
+
     settings = Settings.parse_or_explain(argv)
     if settings is None:
         return 2

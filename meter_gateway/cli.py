@@ -15,8 +15,7 @@ import os
 import sys
 
 from .errors import TokenError
-from .settings import DEFAULT_DB
-from .store import Store
+from .store import DEFAULT_DB, Store
 
 
 def parser() -> argparse.ArgumentParser:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-from eth_utils import keccak
-
 from .errors import TokenError
 
 MAX_METER_ID = 128
@@ -31,4 +29,6 @@ def meter_key(meter_id: str) -> bytes:
     """The `bytes32` meter id on chain of the text id `meter_id`."""
     if _RAW.fullmatch(meter_id):
         return bytes.fromhex(meter_id[2:])
+    from eth_utils import keccak  # here: the token command never needs it (1 s to import)
+
     return keccak(text=meter_id)

@@ -11,8 +11,9 @@ from pydantic import Field
 from gridgame import ServiceSettings, max_body_field, port_field, service_config
 from ledger_contracts import DEFAULT_RPC
 
+from .store import DEFAULT_DB
+
 KEY_ENV = "METER_KEY"
-DEFAULT_DB = "meter_gateway.db"
 
 
 class Settings(ServiceSettings):

@@ -23,6 +23,8 @@ from pathlib import Path
 from .errors import TokenError
 from .meters import check_meter_id
 
+DEFAULT_DB = "meter_gateway.db"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,

@@ -1,4 +1,4 @@
-"""A market for the gateway's tests (once per module): fresh contracts on the session's Anvil,
+"""A market for the gateway's tests (once per session): fresh contracts on the session's Anvil,
 admitted prosumers (meter ids ``meter-0000``.. as `ScriptedMarket` admits them, and one more,
 ``meter-idle``, who plays in no game), METER_ROLE for a dev key, the transaction queue and the
 gateway as real subprocesses, and a game driven to "trades fixed"."""
@@ -134,7 +134,7 @@ def key_file(path: Path, key: bytes) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
     tmp = tmp_path_factory.mktemp("meter_gateway")

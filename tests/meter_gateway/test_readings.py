@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import Market
+from .conftest import SCENARIO, Market
 
 
 def window(m: Market, game: int) -> tuple[int, int]:
@@ -183,10 +183,13 @@ def test_a_game_not_at_the_metering_stage_is_refused(market: Market) -> None:
     """A game still bidding (its trades not fixed), then the first game once its close has
     started: both outside the metering window."""
     m = market
-    from .conftest import SCENARIO
-
     bidding = m.driver.register(SCENARIO)
     before = m.snapshot()
     refused(m, m.post({"game": bidding, "produced_kwh": 1.0, "consumed_kwh": 0.0},
                       "meter-0000"), 422, f"game {bidding} is not at the metering stage",
             "not fixed", before=before)
+    m.driver.close(m.game)  # the delivery period passes, the clock closes the first game
+    before = m.snapshot()
+    refused(m, m.post({"game": m.game, "produced_kwh": 0.0, "consumed_kwh": 12.0},
+                      "meter-0003"), 422, f"game {m.game}'s metering window is over",
+            before=before)
