@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from meter_gateway import Store
+
 from .conftest import SCENARIO, Market
 
 
@@ -177,6 +179,20 @@ def test_a_body_that_is_not_json_is_refused(market: Market) -> None:
                         headers={"Authorization": f"Bearer {m.token('meter-0003')}",
                                  "Content-Type": "application/json"}, timeout=30)
     refused(m, answer, 422, "not valid JSON", before=before)
+
+
+def test_an_upload_on_its_way_is_refused(market: Market) -> None:
+    """Two uploads racing: the second finds the first's claim in the gateway's database (here
+    left by hand, as if its request were still being relayed) and never reaches the queue."""
+    m = market
+    buyer = m.prosumers[3].address  # meter-0003: not read yet
+    assert Store(m.db).claim(m.game, buyer, "meter-0003") is None
+    try:
+        before = m.snapshot()
+        refused(m, m.post({"game": m.game, "produced_kwh": 0.0, "consumed_kwh": 12.0},
+                          "meter-0003"), 409, "uploaded already", "on its way", before=before)
+    finally:
+        Store(m.db).release(m.game, buyer)
 
 
 def test_a_game_not_at_the_metering_stage_is_refused(market: Market) -> None:
