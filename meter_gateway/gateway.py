@@ -202,8 +202,8 @@ def refusal(revert: LedgerRevert, game: int, prosumer: str) -> Refusal:
                             f"fixed yet (settlement status {stage}); readings are accepted "
                             f"from the fixing of the trades until the close starts")
     if name in ("SettlementGameClosing", "SettlementGameClosed"):
-        return Unacceptable(f"game {game}'s metering window is over: the close has started "
-                            f"({revert})")
+        return Unacceptable(f"game {game}'s metering window is over: its close has started "
+                            f"(settlement status {stage})")
     if name == "SettlementReadingTooLarge":
         return Unacceptable(f"the reading is above the most a reading may hold ({revert})")
     if name == "AccessControlUnauthorizedAccount":

@@ -208,4 +208,5 @@ def test_a_game_not_at_the_metering_stage_is_refused(market: Market) -> None:
     before = m.snapshot()
     refused(m, m.post({"game": m.game, "produced_kwh": 0.0, "consumed_kwh": 12.0},
                       "meter-0003"), 422, f"game {m.game}'s metering window is over",
+            "status Closed",
             before=before)
