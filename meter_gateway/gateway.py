@@ -17,15 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import threading
 from typing import Any
 
 from web3 import Web3
 
-from ledger_contracts import LedgerRevert, call, kwh_to_wh
+from ledger_contracts import LedgerRevert, call, kwh_to_wh, pad_gas
 from tx_queue.client import Outcome, RelayClient
 from tx_queue.errors import (
     RelayError,
-    RelayUnavailable,
     RequestFailed,
     RequestRefused,
     RequestReverted,
@@ -41,19 +41,24 @@ log = logging.getLogger("meter_gateway")
 
 MAX_READING_WH = 2**32 - 1
 ZERO = "0x" + "00" * 20
+SELLER = 1  # IMarket.Role.Seller
+# A reading pays its trades with counterparts read before it: ~50 k gas each (docs/settlement.md)
+GAS_PER_COUNTERPART = 60_000
 STATUS = ("Open", "FixingTrades", "TradesFixed", "Closing", "Closed")  # ISettlement.Status
 _FINISHED = ("reverted", "failed")
 
 
 class Gateway:
     def __init__(self, w3: Web3, market: Any, settlement: Any, relay: RelayClient,
-                 store: Store, *, wait: float = 30.0) -> None:
+                 store: Store, *, wait: float = 30.0, max_gas: int = 5_000_000) -> None:
         self.w3 = w3
         self.market = market
         self.settlement = settlement
         self.relay = relay
         self.store = store
         self.wait = wait
+        self.max_gas = max_gas
+        self._sending = threading.Lock()
         self.account: str = relay.address
 
     # ------------------------------------------------------------------ the steps
@@ -61,8 +66,9 @@ class Gateway:
     def submit(self, meter: str, body: ReadingIn) -> ReadingOut:
         game = body.game
         prosumer = self.holder(meter)
-        registration_end, delivery_end = self.game_window(game)
-        if not int(self._view(self.market.functions.participant(game, prosumer))[0]):
+        registration_end, delivery_end, sellers, buyers = self.game_window(game)
+        role = int(self._view(self.market.functions.participant(game, prosumer))[0])
+        if not role:
             raise NotFound(f"prosumer {prosumer} (meter {meter!r}) is not a participant of "
                            f"game {game}")
         produced, consumed = totals(body, registration_end, delivery_end)
@@ -73,10 +79,11 @@ class Gateway:
             raise refusal(exc, game, prosumer) from exc
         except Exception as exc:
             raise Unavailable(f"the node cannot check the reading: {exc}") from exc
+        gas = self._gas(fn, counterparts=buyers if role == SELLER else sellers)
         self._claim(game, prosumer, meter)
         try:
-            request_id = self.relay.send(fn)
-        except (RequestRefused, RelayUnavailable, RelayError) as exc:
+            request_id = self._send(fn, gas)
+        except RelayError as exc:
             self.store.release(game, prosumer)
             raise Unavailable(f"the transaction queue did not take the reading: {exc}") from exc
         self.store.queued(game, prosumer, request_id)
@@ -99,13 +106,14 @@ class Gateway:
                            f"meter id 0x{meter_key(meter).hex()})")
         return Web3.to_checksum_address(address)
 
-    def game_window(self, game: int) -> tuple[int, int]:
-        """The game's delivery period (registration end, delivery end), chain time."""
+    def game_window(self, game: int) -> tuple[int, int, int, int]:
+        """The game's delivery period (registration end, delivery end, chain time), and its
+        numbers of sellers and buyers."""
         params, _prices, status = self._view(self.market.functions.game(game))
         if int(status[0]) == 0:  # Phase.None
             latest = int(self._view(self.market.functions.gameCount()))
             raise NotFound(f"game {game} does not exist (the latest game is {latest})")
-        return int(params[0]), int(params[1])
+        return int(params[0]), int(params[1]), int(status[2]), int(status[3])
 
     # ------------------------------------------------------------------ plumbing
 
@@ -116,6 +124,33 @@ class Gateway:
             raise
         except Exception as exc:
             raise Unavailable(f"the node cannot be reached: {exc}") from exc
+
+    def _gas(self, fn: Any, counterparts: int) -> int:
+        """The gas to sign for: the estimate now, padded (`pad_gas`), plus room for every
+        counterpart whose reading may land first (a reading pays the trades with those already
+        read, one transfer each), at most `max_gas`."""
+        data = bytes.fromhex(fn._encode_transaction_data()[2:])
+        try:
+            estimate = int(self.w3.eth.estimate_gas({
+                "from": self.relay.forwarder, "to": fn.address,
+                "data": data + bytes.fromhex(self.account[2:])}))
+        except Exception as exc:
+            raise Unavailable(f"the node cannot estimate the reading's gas: {exc}") from exc
+        return min(pad_gas(estimate) + GAS_PER_COUNTERPART * counterparts, self.max_gas)
+
+    def _send(self, fn: Any, gas: int) -> int:
+        """Sign and queue; one at a time, since the queue takes a signer's nonces in order
+        only. A nonce refused as used or ahead (another process signs with the same key) is
+        tried once more: the client has re-read the next nonce from the queue."""
+        with self._sending:
+            try:
+                return self.relay.send(fn, gas=gas)
+            except RequestRefused as exc:
+                if "nonce" not in str(exc.detail):
+                    raise
+                log.warning("meter account's nonce moved elsewhere; signing again",
+                            extra={"refusal": str(exc.detail)})
+                return self.relay.send(fn, gas=gas)
 
     def _claim(self, game: int, prosumer: str, meter: str) -> None:
         """Claim the reading in the database; a claim of an earlier upload whose request

@@ -33,6 +33,8 @@ class Settings(ServiceSettings):
                                                     "key (else env METER_KEY)")
     wait: float = Field(30.0, ge=0, le=300, description="seconds to wait for a reading to be "
                         "mined before answering 202 with the queue's request id")
+    max_gas: int = Field(5_000_000, ge=100_000, description="most gas a reading's request "
+                         "asks for (at most the queue's --max-request-gas)")
     rpc_timeout: float = Field(10.0, gt=0, le=300, description="seconds per JSON-RPC request")
     startup_wait: float = Field(30.0, ge=0, description="seconds to wait at start-up for the "
                                                         "node and the queue")

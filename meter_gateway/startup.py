@@ -41,4 +41,5 @@ def build(settings: Settings) -> Gateway:
         raise StartupError(f"the transaction queue does not answer at {settings.queue}: "
                            f"{exc}; start it (python -m tx_queue) or pass --queue") from exc
     relay = RelayClient(settings.queue, w3, deployment, signer, timeout=10.0)
-    return Gateway(w3, market, settlement, relay, Store(settings.db), wait=settings.wait)
+    return Gateway(w3, market, settlement, relay, Store(settings.db), wait=settings.wait,
+                   max_gas=settings.max_gas)
