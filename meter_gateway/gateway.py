@@ -40,7 +40,6 @@ from .store import Store
 log = logging.getLogger("meter_gateway")
 
 MAX_READING_WH = 2**32 - 1
-ZERO = "0x" + "00" * 20
 SELLER = 1  # IMarket.Role.Seller
 # A reading pays its trades with counterparts read before it: ~50 k gas each (docs/settlement.md)
 GAS_PER_COUNTERPART = 60_000
@@ -120,8 +119,8 @@ class Gateway:
     def _view(self, fn: Any) -> Any:
         try:
             return call(fn)
-        except LedgerRevert:
-            raise
+        except LedgerRevert as exc:  # a view refusing its arguments
+            raise Unacceptable(f"the Market refuses to tell: {exc}") from exc
         except Exception as exc:
             raise Unavailable(f"the node cannot be reached: {exc}") from exc
 

@@ -24,6 +24,7 @@ from .errors import TokenError
 from .meters import check_meter_id
 
 DEFAULT_DB = "meter_gateway.db"
+STALE_CLAIM = 120.0  # seconds: a claim never queued by then was left by a process that died
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -55,8 +56,8 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def _now(seconds: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 class Store:
@@ -109,15 +110,25 @@ class Store:
 
     # ------------------------------------------------------------------ readings
 
-    def claim(self, game: int, prosumer: str, meter: str) -> int | None:
+    def claim(self, game: int, prosumer: str, meter: str, stale_after: float = STALE_CLAIM
+              ) -> int | None:
         """Record that `prosumer`'s reading for `game` is being sent; None if that worked, else
-        the queue's request id of the reading already recorded (0 if it was not queued yet)."""
+        the queue's request id of the reading already recorded (0 if it is not queued yet).
+        A claim never queued and older than `stale_after` seconds (its process died between
+        claiming and queueing) is taken over."""
+        cutoff = _now(time.time() - stale_after)
         with self._connect() as db:
             try:
                 db.execute("INSERT INTO readings (game, prosumer, meter, created) VALUES "
                            "(?, ?, ?, ?)", (game, prosumer, meter, _now()))
                 return None
             except sqlite3.IntegrityError:
+                taken = db.execute(
+                    "UPDATE readings SET meter = ?, created = ? WHERE game = ? AND prosumer = ? "
+                    "AND request_id IS NULL AND created < ?",
+                    (meter, _now(), game, prosumer, cutoff)).rowcount
+                if taken:
+                    return None
                 row = db.execute("SELECT request_id FROM readings WHERE game = ? AND "
                                  "prosumer = ?", (game, prosumer)).fetchone()
                 return int(row[0] or 0) if row else 0
