@@ -66,8 +66,8 @@ def test_the_gateway_will_not_start_without_the_meter_role(market: Market) -> No
     proc = subprocess.run(
         [sys.executable, "-m", "meter_gateway", "--rpc", m.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
          "--deployment", str(m.tmp / "deployment.json"), "--queue", m.queue_url,
-         "--db", str(m.tmp / "other.db"), "--port", str(free_port()), "--startup-wait", "5"],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+         "--db", str(m.tmp / "other.db"), "--port", str(free_port()), "--startup-wait", "30"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
         env={**os.environ, "METER_KEY": "0x" + bytes(other.key).hex()})
-    assert proc.returncode == 1
-    assert "lacks METER_ROLE" in proc.stderr and other.address in proc.stderr
+    assert proc.returncode == 1, proc.stderr
+    assert "lacks METER_ROLE" in proc.stderr and other.address in proc.stderr, proc.stderr
