@@ -20,6 +20,7 @@ COPY tx_queue ./tx_queue
 COPY market_clock ./market_clock
 COPY prosumer_client ./prosumer_client
 COPY demo ./demo
+COPY meter_gateway ./meter_gateway
 RUN pip install --no-cache-dir -e .
 COPY --from=contracts /src/build/forge ./build/forge
 ENV PYTHONUNBUFFERED=1

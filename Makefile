@@ -67,7 +67,7 @@ gas-snapshot: build/forge/.built
 
 lint: $(VENV)/.installed lint-contracts
 	$(PY) -m ruff check .
-	$(PY) -m mypy gridgame ledger_contracts tx_queue market_clock optimizer prosumer_client demo
+	$(PY) -m mypy gridgame ledger_contracts tx_queue market_clock optimizer prosumer_client demo meter_gateway
 
 # Static analysis of the contracts (not part of CI; docs/security.md triages every finding).
 # Slither needs web3 7, the project web3 8, so it gets a venv of its own. It runs `forge clean`
