@@ -66,6 +66,7 @@ gas-snapshot: build/forge/.built
 	$(FORGE_BIN) snapshot $(SNAPSHOT_FLAGS) --snap $(GAS_SNAPSHOT)
 
 lint: $(VENV)/.installed lint-contracts
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy gridgame ledger_contracts tx_queue market_clock optimizer prosumer_client demo meter_gateway
 

@@ -21,11 +21,20 @@ from optimizer import best_response, equilibrium
 SETUP_CALLS = {"grantRole", "setHopDistances", "setGridPrices", "setTransmissionFee", "admit"}
 
 
-def optimizer_response(demand: float, prices: Sequence[float], caps: Sequence[float],
-                       others: Sequence[float], hops: Sequence[float], fee: float,
-                       grid: float | None) -> Sequence[float]:
-    return list(best_response(demand, prices, caps, others, hops,
-                              transmission_cost_per_hop=fee, grid_price=grid).x)
+def optimizer_response(
+    demand: float,
+    prices: Sequence[float],
+    caps: Sequence[float],
+    others: Sequence[float],
+    hops: Sequence[float],
+    fee: float,
+    grid: float | None,
+) -> Sequence[float]:
+    return list(
+        best_response(
+            demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
+        ).x
+    )
 
 
 def equilibrium_opening(driver: ScriptedMarket, game_id: int) -> dict[str, list[float]]:
@@ -36,14 +45,18 @@ def equilibrium_opening(driver: ScriptedMarket, game_id: int) -> dict[str, list[
     _, prices, _ = m.functions.game(game_id).call()
     result = equilibrium(
         [d[1] / 1000 for d in m.functions.demands(game_id).call()],
-        [o[2] / 1e6 for o in offers], [o[1] / 1000 for o in offers],
+        [o[2] / 1e6 for o in offers],
+        [o[1] / 1000 for o in offers],
         [m.functions.hopsToSellers(game_id, b).call() for b in buyers],
-        transmission_cost_per_hop=prices[2] / 1e6, grid_price=prices[0] / 1e6)
+        transmission_cost_per_hop=prices[2] / 1e6,
+        grid_price=prices[0] / 1e6,
+    )
     return {b: list(row) for b, row in zip(buyers, result.x, strict=True)}
 
 
-def play(w3: Any, deployment: Any, keys: list[Any], sc: Scenario,
-         strategy: str = "best-response") -> dict[str, Any]:
+def play(
+    w3: Any, deployment: Any, keys: list[Any], sc: Scenario, strategy: str = "best-response"
+) -> dict[str, Any]:
     driver = ScriptedMarket(w3, deployment, keys[0], keys[1:])
     driver.setup(sc)
     driver.gas.clear()
@@ -53,14 +66,21 @@ def play(w3: Any, deployment: Any, keys: list[Any], sc: Scenario,
     run = driver.play(game_id, optimizer_response, opening=opening)
     total = time.perf_counter() - start
     gas = {k: v for k, v in driver.gas.items() if k not in SETUP_CALLS}
-    return {"buyers": len(sc.buyers), "sellers": len(sc.sellers), "strategy": strategy,
-            "rounds": run.rounds,
-            "reason": run.reason, "turns": run.turns,
-            "game_gas": sum(sum(v) for v in gas.values()),
-            "calls": {k: {"count": len(v), "mean": statistics.mean(v), "max": max(v)}
-                      for k, v in gas.items()},
-            "play_seconds": run.seconds, "game_seconds": total,
-            "ms_per_turn": 1000 * run.seconds / max(run.turns, 1)}
+    return {
+        "buyers": len(sc.buyers),
+        "sellers": len(sc.sellers),
+        "strategy": strategy,
+        "rounds": run.rounds,
+        "reason": run.reason,
+        "turns": run.turns,
+        "game_gas": sum(sum(v) for v in gas.values()),
+        "calls": {
+            k: {"count": len(v), "mean": statistics.mean(v), "max": max(v)} for k, v in gas.items()
+        },
+        "play_seconds": run.seconds,
+        "game_seconds": total,
+        "ms_per_turn": 1000 * run.seconds / max(run.turns, 1),
+    }
 
 
 def skip_gas(w3: Any, deployment: Any, keys: list[Any]) -> int:
@@ -102,9 +122,21 @@ def main() -> None:
     }
     print_table(["call", "gas (mean)"], [[k, round(v)] for k, v in calls.items()])
     print()
-    print_table(["game", "rounds", "turns", "end", "game gas", "play s", "ms/turn"],
-                [[k, g["rounds"], g["turns"], g["reason"], g["game_gas"],
-                  g["play_seconds"], g["ms_per_turn"]] for k, g in games.items()])
+    print_table(
+        ["game", "rounds", "turns", "end", "game gas", "play s", "ms/turn"],
+        [
+            [
+                k,
+                g["rounds"],
+                g["turns"],
+                g["reason"],
+                g["game_gas"],
+                g["play_seconds"],
+                g["ms_per_turn"],
+            ]
+            for k, g in games.items()
+        ],
+    )
     write_results("ledger", {"calls_gas": calls, "games": games})
 
 

@@ -105,8 +105,6 @@ async def _load(url: str, body: dict[str, Any], total: int, concurrency: int) ->
     }
 
 
-
-
 def bench_http() -> list[dict[str, Any]]:
     with optimizer_service({"OPTIMIZER_LOG_LEVEL": "warning"}) as url:
         body = _buyer(HTTP_SELLERS)

@@ -20,16 +20,29 @@ FIX_CHUNK = 100  # items per fixTrades call (a seller, or a buyer's trades with 
 CLOSE_CHUNK = 200  # items per closeGame call
 
 
-def optimizer_response(demand: float, prices: Sequence[float], caps: Sequence[float],
-                       others: Sequence[float], hops: Sequence[float], fee: float,
-                       grid: float | None) -> Sequence[float]:
-    return list(best_response(demand, prices, caps, others, hops,
-                              transmission_cost_per_hop=fee, grid_price=grid).x)
+def optimizer_response(
+    demand: float,
+    prices: Sequence[float],
+    caps: Sequence[float],
+    others: Sequence[float],
+    hops: Sequence[float],
+    fee: float,
+    grid: float | None,
+) -> Sequence[float]:
+    return list(
+        best_response(
+            demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
+        ).x
+    )
 
 
 def _stats(values: list[int]) -> dict[str, Any]:
-    return {"count": len(values), "total": sum(values), "mean": statistics.mean(values),
-            "max": max(values)}
+    return {
+        "count": len(values),
+        "total": sum(values),
+        "mean": statistics.mean(values),
+        "max": max(values),
+    }
 
 
 def settle(w3: Any, keys: list[Any], sc: Scenario) -> dict[str, Any]:
@@ -40,14 +53,20 @@ def settle(w3: Any, keys: list[Any], sc: Scenario) -> dict[str, Any]:
     run = driver.play(game_id, optimizer_response)
     driver.fund(driver.operator, OPERATOR_FLOAT)
     trades = sum(1 for row in run.allocation_wh for wh in row if wh)
-    out: dict[str, Any] = {"buyers": len(sc.buyers), "sellers": len(sc.sellers),
-                           "trades": trades, "rounds": run.rounds, "reason": run.reason,
-                           "escrow_publishDemand": _stats(driver.gas["publishDemand"])}
+    out: dict[str, Any] = {
+        "buyers": len(sc.buyers),
+        "sellers": len(sc.sellers),
+        "trades": trades,
+        "rounds": run.rounds,
+        "reason": run.reason,
+        "escrow_publishDemand": _stats(driver.gas["publishDemand"]),
+    }
     for order, sellers_first in (("sellers_first", True), ("buyers_first", False)):
         snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
         driver.gas.clear()
-        driver.settle(game_id, sellers_first=sellers_first, fix_chunk=FIX_CHUNK,
-                      close_chunk=CLOSE_CHUNK)
+        driver.settle(
+            game_id, sellers_first=sellers_first, fix_chunk=FIX_CHUNK, close_chunk=CLOSE_CHUNK
+        )
         out[order] = {k: _stats(driver.gas[k]) for k in ("fixTrades", "postReading", "closeGame")}
         w3.provider.make_request("evm_revert", [snapshot])
     return out
@@ -64,16 +83,40 @@ def main() -> None:
     rows = []
     for label, g in games.items():
         s, b = g["sellers_first"], g["buyers_first"]
-        rows.append([label, g["trades"], s["fixTrades"]["count"], s["fixTrades"]["total"],
-                     s["postReading"]["mean"], s["postReading"]["max"],
-                     b["postReading"]["mean"], b["postReading"]["max"],
-                     s["closeGame"]["count"], s["closeGame"]["total"],
-                     g["escrow_publishDemand"]["mean"]])
-    print_table(["game", "trades", "fix calls", "fixTrades gas", "reading mean (S first)",
-                 "reading max (S first)", "reading mean (B first)", "reading max (B first)",
-                 "close calls", "closeGame gas", "publishDemand+escrow"], rows)
-    write_results("settlement", {"fix_chunk": FIX_CHUNK, "close_chunk": CLOSE_CHUNK,
-                                 "games": games})
+        rows.append(
+            [
+                label,
+                g["trades"],
+                s["fixTrades"]["count"],
+                s["fixTrades"]["total"],
+                s["postReading"]["mean"],
+                s["postReading"]["max"],
+                b["postReading"]["mean"],
+                b["postReading"]["max"],
+                s["closeGame"]["count"],
+                s["closeGame"]["total"],
+                g["escrow_publishDemand"]["mean"],
+            ]
+        )
+    print_table(
+        [
+            "game",
+            "trades",
+            "fix calls",
+            "fixTrades gas",
+            "reading mean (S first)",
+            "reading max (S first)",
+            "reading mean (B first)",
+            "reading max (B first)",
+            "close calls",
+            "closeGame gas",
+            "publishDemand+escrow",
+        ],
+        rows,
+    )
+    write_results(
+        "settlement", {"fix_chunk": FIX_CHUNK, "close_chunk": CLOSE_CHUNK, "games": games}
+    )
 
 
 if __name__ == "__main__":

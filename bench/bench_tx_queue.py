@@ -80,9 +80,15 @@ def raw_run(url: str, per_client: list[list[bytes]], threads: int) -> dict[str, 
         with httpx.Client(timeout=30.0) as http:
             for raw in ordered:
                 t0 = time.perf_counter()
-                answer = http.post(url, json={"jsonrpc": "2.0", "id": 1,
-                                              "method": "eth_sendRawTransaction",
-                                              "params": ["0x" + raw.hex()]}).json()
+                answer = http.post(
+                    url,
+                    json={
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "eth_sendRawTransaction",
+                        "params": ["0x" + raw.hex()],
+                    },
+                ).json()
                 if "result" not in answer:
                     raise RuntimeError(f"eth_sendRawTransaction refused: {answer}")
                 with lock:
@@ -96,29 +102,44 @@ def raw_run(url: str, per_client: list[list[bytes]], threads: int) -> dict[str, 
     with httpx.Client(timeout=30.0) as http:
         pending, stalled_since = list(last_hashes), time.perf_counter()
         while pending:
-            answers = http.post(url, json=[
-                {"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt",
-                 "params": [h]} for i, h in enumerate(pending)]).json()
+            answers = http.post(
+                url,
+                json=[
+                    {
+                        "jsonrpc": "2.0",
+                        "id": i,
+                        "method": "eth_getTransactionReceipt",
+                        "params": [h],
+                    }
+                    for i, h in enumerate(pending)
+                ],
+            ).json()
             found = {a["id"] for a in answers if a.get("result")}
             if found:
                 stalled_since = time.perf_counter()
             elif time.perf_counter() - stalled_since > 0.2:
-                http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine",
-                                     "params": []})
+                http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []})
                 nudges += 1
             pending = [h for i, h in enumerate(pending) if i not in found]
             time.sleep(0.005)
     mined = time.perf_counter()
     n = len(rtts)
-    return {"transactions": n, "threads": threads, "seconds": mined - start,
-            "per_s": n / (mined - start), "send_seconds": sent - start,
-            "send_per_s": n / (sent - start), "nudges": nudges,
-            "send_rtt_p50_ms": 1e3 * _percentile(rtts, 0.5),
-            "send_rtt_p99_ms": 1e3 * _percentile(rtts, 0.99)}
+    return {
+        "transactions": n,
+        "threads": threads,
+        "seconds": mined - start,
+        "per_s": n / (mined - start),
+        "send_seconds": sent - start,
+        "send_per_s": n / (sent - start),
+        "nudges": nudges,
+        "send_rtt_p50_ms": 1e3 * _percentile(rtts, 0.5),
+        "send_rtt_p99_ms": 1e3 * _percentile(rtts, 0.99),
+    }
 
 
-def relay_run(queue_url: str, clients: list[RelayClient],
-              signed: list[list[SignedRequest]]) -> dict[str, Any]:
+def relay_run(
+    queue_url: str, clients: list[RelayClient], signed: list[list[SignedRequest]]
+) -> dict[str, Any]:
     """POST every client's requests (one thread per client), then await its last one (a
     signer's requests execute in nonce order), then read every outcome from the queue."""
     posted: dict[int, float] = {}
@@ -145,13 +166,18 @@ def relay_run(queue_url: str, clients: list[RelayClient],
     n = len(posted)
     last_mined = max(finished[i] for i in posted)
     latencies = [finished[i] - posted[i] for i in posted]
-    return {"requests": n, "not_mined": errors[:10], "not_mined_count": len(errors),
-            "seconds": last_mined - start, "per_s": n / (last_mined - start),
-            "accept_seconds": max(accepted_at) - start,
-            "accept_per_s": n / (max(accepted_at) - start),
-            "latency_p50_ms": 1e3 * _percentile(latencies, 0.5),
-            "latency_p99_ms": 1e3 * _percentile(latencies, 0.99),
-            "client_seconds": done - start}
+    return {
+        "requests": n,
+        "not_mined": errors[:10],
+        "not_mined_count": len(errors),
+        "seconds": last_mined - start,
+        "per_s": n / (last_mined - start),
+        "accept_seconds": max(accepted_at) - start,
+        "accept_per_s": n / (max(accepted_at) - start),
+        "latency_p50_ms": 1e3 * _percentile(latencies, 0.5),
+        "latency_p99_ms": 1e3 * _percentile(latencies, 0.99),
+        "client_seconds": done - start,
+    }
 
 
 def _outcomes(queue_url: str) -> tuple[dict[int, float], dict[int, str]]:
@@ -161,8 +187,7 @@ def _outcomes(queue_url: str) -> tuple[dict[int, float], dict[int, str]]:
     after = 0
     with httpx.Client(timeout=30.0) as http:
         while True:
-            page = http.get(f"{queue_url}/requests",
-                            params={"after": after, "limit": 1000}).json()
+            page = http.get(f"{queue_url}/requests", params={"after": after, "limit": 1000}).json()
             for r in page["requests"]:
                 out[r["id"]] = r["finished_at"] or float("inf")
                 statuses[r["id"]] = r["status"]
@@ -171,13 +196,31 @@ def _outcomes(queue_url: str) -> tuple[dict[int, float], dict[int, str]]:
             after = page["next_after"]
 
 
-def _start_queue(node_url: str, deployment_file: Path, db: Path, args: argparse.Namespace
-                 ) -> tuple[subprocess.Popen[bytes], str]:
+def _start_queue(
+    node_url: str, deployment_file: Path, db: Path, args: argparse.Namespace
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tx_queue", "--rpc", node_url, "--deployment",
-         str(deployment_file), "--db", str(db), "--port", str(port), "--window",
-         str(args.window), "--max-batch", str(args.max_batch), "--log-level", "warning"])
+        [
+            sys.executable,
+            "-m",
+            "tx_queue",
+            "--rpc",
+            node_url,
+            "--deployment",
+            str(deployment_file),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+            "--window",
+            str(args.window),
+            "--max-batch",
+            str(args.max_batch),
+            "--log-level",
+            "warning",
+        ]
+    )
     url = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 30
     while time.monotonic() < end:
@@ -196,41 +239,68 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _grant_admins(w3: Any, operator: LocalAccount, market: Any,
-                  admins: list[LocalAccount]) -> None:
+def _grant_admins(w3: Any, operator: LocalAccount, market: Any, admins: list[LocalAccount]) -> None:
     role = market.functions.DEFAULT_ADMIN_ROLE().call()
     nonce = w3.eth.get_transaction_count(operator.address)
     last = None
     for i, admin in enumerate(admins):
-        last = transact(w3, operator, market.functions.grantRole(role, admin.address),
-                        gas=100_000, nonce=nonce + i, wait=False)
+        last = transact(
+            w3,
+            operator,
+            market.functions.grantRole(role, admin.address),
+            gas=100_000,
+            nonce=nonce + i,
+            wait=False,
+        )
     if last is not None:
         w3.eth.wait_for_transaction_receipt(last, timeout=60)
 
 
-def _sign_raw(w3: Any, market: Any, admins: list[LocalAccount], per: int,
-              first_nonces: list[int]) -> list[list[bytes]]:
+def _sign_raw(
+    w3: Any, market: Any, admins: list[LocalAccount], per: int, first_nonces: list[int]
+) -> list[list[bytes]]:
     # A fixed, generous gas price: blocks mined by evm_mine nudges can raise the base fee.
-    return [[bytes(admin.sign_transaction({
-        "nonce": first + k, "to": market.address, "value": 0, "data": _admit_data(market),
-        "gas": RAW_GAS, "gasPrice": RAW_GAS_PRICE, "chainId": w3.eth.chain_id}).raw_transaction)
-        for k in range(per)] for admin, first in zip(admins, first_nonces, strict=True)]
+    return [
+        [
+            bytes(
+                admin.sign_transaction(
+                    {
+                        "nonce": first + k,
+                        "to": market.address,
+                        "value": 0,
+                        "data": _admit_data(market),
+                        "gas": RAW_GAS,
+                        "gasPrice": RAW_GAS_PRICE,
+                        "chainId": w3.eth.chain_id,
+                    }
+                ).raw_transaction
+            )
+            for k in range(per)
+        ]
+        for admin, first in zip(admins, first_nonces, strict=True)
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_tx_queue", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_tx_queue",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--window", type=int, default=4)
     parser.add_argument("--max-batch", type=int, default=100)
-    parser.add_argument("--raw-threads", default="1,50",
-                        help="comma-separated sender thread counts of the raw runs")
+    parser.add_argument(
+        "--raw-threads", default="1,50", help="comma-separated sender thread counts of the raw runs"
+    )
     args = parser.parse_args(argv if argv is not None else [])
     per = args.requests // args.clients
     raw_threads = [int(t) for t in args.raw_threads.split(",")]
-    with Anvil(accounts=FIRST_CLIENT_KEY + args.clients) as node, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        Anvil(accounts=FIRST_CLIENT_KEY + args.clients) as node,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         w3 = connect(node.url)
         keys = node.keys
         operator = account(keys[0])
@@ -238,7 +308,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         deployment_file = Path(tmp) / "deployment.json"
         deployment.save(deployment_file)
         market = deployment.contract(w3, "Market")
-        admins = [account(k) for k in keys[FIRST_CLIENT_KEY:FIRST_CLIENT_KEY + args.clients]]
+        admins = [account(k) for k in keys[FIRST_CLIENT_KEY : FIRST_CLIENT_KEY + args.clients]]
         _grant_admins(w3, operator, market, admins)
         n = per * args.clients
         print(f"signing {n * (1 + len(raw_threads))} requests and transactions ...", flush=True)
@@ -248,10 +318,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raw_txs.append(_sign_raw(w3, market, admins, per, [f + i * per for f in first]))
         proc, queue_url = _start_queue(node.url, deployment_file, Path(tmp) / "queue.db", args)
         try:
-            clients = [RelayClient(queue_url, w3, deployment, admin, timeout=30.0)
-                       for admin in admins]
-            signed = [[c.sign((market.address, _admit_data(market)), gas=REQUEST_GAS)
-                       for _ in range(per)] for c in clients]
+            clients = [
+                RelayClient(queue_url, w3, deployment, admin, timeout=30.0) for admin in admins
+            ]
+            signed = [
+                [c.sign((market.address, _admit_data(market)), gas=REQUEST_GAS) for _ in range(per)]
+                for c in clients
+            ]
             before = market.functions.admissionCount().call()
             raws = []
             for threads, txs in zip(raw_threads, raw_txs, strict=True):
@@ -263,7 +336,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             cpu1 = (_cpu_seconds(proc.pid), sum(os.times()[:2]))
             relay["cpu_ms_per_request"] = {
                 "queue": 1e3 * (cpu1[0] - cpu0[0]) / n,
-                "clients": 1e3 * (cpu1[1] - cpu0[1]) / n}
+                "clients": 1e3 * (cpu1[1] - cpu0[1]) / n,
+            }
             health = httpx.get(f"{queue_url}/health", timeout=5.0).json()
             after = market.functions.admissionCount().call()
         finally:
@@ -274,36 +348,77 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     load = os.getloadavg()
     best_raw = max(r["per_s"] for r in raws)
     result = {
-        "requests": n, "clients": args.clients,
-        "queue": {"window": args.window, "max_batch": args.max_batch,
-                  "relay_transactions": batches},
-        "relay": relay, "raw": raws,
-        "admitted_on_chain": admitted, "expected_on_chain": n * (1 + len(raws)),
+        "requests": n,
+        "clients": args.clients,
+        "queue": {
+            "window": args.window,
+            "max_batch": args.max_batch,
+            "relay_transactions": batches,
+        },
+        "relay": relay,
+        "raw": raws,
+        "admitted_on_chain": admitted,
+        "expected_on_chain": n * (1 + len(raws)),
         "fraction_of_raw": relay["per_s"] / best_raw,
-        "load_average_1_5_15min": load, "cpus": os.cpu_count(),
+        "load_average_1_5_15min": load,
+        "cpus": os.cpu_count(),
         "goals": GOALS,
         "goals_met": relay["per_s"] >= GOALS["requests_per_s"]
         and relay["per_s"] / best_raw >= GOALS["fraction_of_raw"],
     }
     rows: list[list[Any]] = [
-        ["relay: POST -> mined", relay["requests"], relay["seconds"], relay["per_s"],
-         relay["latency_p50_ms"], relay["latency_p99_ms"]],
-        ["relay: acceptance only", relay["requests"], relay["accept_seconds"],
-         relay["accept_per_s"], "", ""]]
+        [
+            "relay: POST -> mined",
+            relay["requests"],
+            relay["seconds"],
+            relay["per_s"],
+            relay["latency_p50_ms"],
+            relay["latency_p99_ms"],
+        ],
+        [
+            "relay: acceptance only",
+            relay["requests"],
+            relay["accept_seconds"],
+            relay["accept_per_s"],
+            "",
+            "",
+        ],
+    ]
     for r in raws:
-        rows.append([f"raw, {r['threads']} thread(s): send -> mined", r["transactions"],
-                     r["seconds"], r["per_s"], r["send_rtt_p50_ms"], r["send_rtt_p99_ms"]])
-        rows.append([f"raw, {r['threads']} thread(s): sends only", r["transactions"],
-                     r["send_seconds"], r["send_per_s"], "", ""])
+        rows.append(
+            [
+                f"raw, {r['threads']} thread(s): send -> mined",
+                r["transactions"],
+                r["seconds"],
+                r["per_s"],
+                r["send_rtt_p50_ms"],
+                r["send_rtt_p99_ms"],
+            ]
+        )
+        rows.append(
+            [
+                f"raw, {r['threads']} thread(s): sends only",
+                r["transactions"],
+                r["send_seconds"],
+                r["send_per_s"],
+                "",
+                "",
+            ]
+        )
     print_table(["run", "n", "seconds", "per s", "p50 ms", "p99 ms"], rows)
-    print("(relay latency: POST -> mined as the queue records it; raw latency: the send's round "
-          "trip)")
-    print(f"CPU per request: queue {relay['cpu_ms_per_request']['queue']:.2f} ms, clients "
-          f"{relay['cpu_ms_per_request']['clients']:.2f} ms; load average {load[0]:.1f} on "
-          f"{os.cpu_count()} CPUs")
-    print(f"relay / best raw = {result['fraction_of_raw']:.2f}; relay transactions: {batches}; "
-          f"admitted on chain {admitted}/{result['expected_on_chain']}; not mined: "
-          f"{relay['not_mined_count']}; goals met: {result['goals_met']}")
+    print(
+        "(relay latency: POST -> mined as the queue records it; raw latency: the send's round trip)"
+    )
+    print(
+        f"CPU per request: queue {relay['cpu_ms_per_request']['queue']:.2f} ms, clients "
+        f"{relay['cpu_ms_per_request']['clients']:.2f} ms; load average {load[0]:.1f} on "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(
+        f"relay / best raw = {result['fraction_of_raw']:.2f}; relay transactions: {batches}; "
+        f"admitted on chain {admitted}/{result['expected_on_chain']}; not mined: "
+        f"{relay['not_mined_count']}; goals met: {result['goals_met']}"
+    )
     write_results("tx_queue", result)
     return result
 

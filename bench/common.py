@@ -23,8 +23,12 @@ RESULTS = Path(__file__).parent / "results"
 def write_results(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    meta = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "python": platform.python_version(), "machine": platform.machine()}
+    meta = {
+        "benchmark": name,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
     path.write_text(json.dumps({**meta, **data}, indent=2) + "\n")
     print(f"results written to {path}")
     return path
@@ -32,8 +36,9 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in cells:
@@ -49,23 +54,29 @@ def _cell(value: Any) -> str:
 
 
 @contextlib.contextmanager
-def optimizer_service(env: dict[str, str] | None = None,
-                      stderr: IO[str] | int = subprocess.DEVNULL,
-                      timeout: float = 30.0) -> Iterator[str]:
+def optimizer_service(
+    env: dict[str, str] | None = None,
+    stderr: IO[str] | int = subprocess.DEVNULL,
+    timeout: float = 30.0,
+) -> Iterator[str]:
     """``python -m optimizer`` on a free port with `env` added to ours, until it answers
     ``/health``: yields its URL, and stops it on exit. `RuntimeError` if it does not start
     within `timeout` seconds."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=stderr,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimizer", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        env={**os.environ, **(env or {})},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         try:
             wait_healthy(f"{url}/health", timeout=timeout, alive=lambda: proc.poll() is None)
         except NotHealthy as exc:
-            raise RuntimeError(f"the optimizer service did not start (exit code "
-                               f"{proc.poll()}): {exc}") from exc
+            raise RuntimeError(
+                f"the optimizer service did not start (exit code {proc.poll()}): {exc}"
+            ) from exc
         yield url
     finally:
         proc.terminate()

@@ -23,8 +23,13 @@ def convergence_chart(report: dict[str, Any], path: str | Path) -> Path:
 
     loads = rounds.sum(axis=1)  # rounds x sellers
     for j, seller in enumerate(report["sellers"]):
-        top.plot(n, loads[:, j], marker="o", ms=3,
-                 label=f"{seller['name']} ({seller['capacity_kwh']:g} kWh @ {seller['price']:g})")
+        top.plot(
+            n,
+            loads[:, j],
+            marker="o",
+            ms=3,
+            label=f"{seller['name']} ({seller['capacity_kwh']:g} kWh @ {seller['price']:g})",
+        )
         top.axhline(seller["capacity_kwh"], color=top.lines[-1].get_color(), ls=":", lw=0.8)
     top.set_ylabel("seller load (kWh)")
     top.set_title(f"Game {report['game']}: {report['end_reason']} after {report['rounds']} rounds")

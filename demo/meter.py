@@ -23,9 +23,16 @@ Reading = tuple[str, int, int]  # (prosumer, produced Wh, consumed Wh)
 
 
 class MeterSimulator:
-    def __init__(self, w3: Web3, deployment: Deployment, queue_url: str, meter: LocalAccount,
-                 names: dict[str, str], delivery: dict[str, float] | None = None,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        queue_url: str,
+        meter: LocalAccount,
+        names: dict[str, str],
+        delivery: dict[str, float] | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
         self.w3 = w3
         self.deployment = deployment
         self.market = deployment.contract(w3, "Market")
@@ -59,8 +66,10 @@ class MeterSimulator:
         sellers, buyers = self.readings(game_id)
         posted = self._post_all(game_id, sellers + buyers)
         self.read_games.add(game_id)
-        self.log(f"[METER] [{_now()}] info: Posted {posted} of {len(sellers) + len(buyers)} "
-                 f"readings for game {game_id}")
+        self.log(
+            f"[METER] [{_now()}] info: Posted {posted} of {len(sellers) + len(buyers)} "
+            f"readings for game {game_id}"
+        )
 
     def _post_all(self, game_id: int, readings: list[Reading]) -> int:
         """Queue every reading, then await each; returns how many executed."""
@@ -84,8 +93,10 @@ class MeterSimulator:
 
     def _refused(self, prosumer: str, exc: RelayError) -> None:
         kind = "reverted" if isinstance(exc, RequestReverted) else "refused"
-        self.log(f"[METER] [{_now()}] error: reading of {self.names.get(prosumer, prosumer)} "
-                 f"{kind}: {exc}")
+        self.log(
+            f"[METER] [{_now()}] error: reading of {self.names.get(prosumer, prosumer)} "
+            f"{kind}: {exc}"
+        )
 
     def run(self, stop: Callable[[], bool], interval: float = 0.1) -> None:
         reader = EventReader(self.w3, self.deployment)

@@ -82,9 +82,14 @@ class Child:
 class Cluster:
     """Starts and supervises named processes; `with Cluster() as c:` stops them all."""
 
-    def __init__(self, out: IO[str] = sys.stdout, echo: bool = True,
-                 log_dir: Path | None = None, policy: RestartPolicy | None = None,
-                 table: Path | None = None) -> None:
+    def __init__(
+        self,
+        out: IO[str] = sys.stdout,
+        echo: bool = True,
+        log_dir: Path | None = None,
+        policy: RestartPolicy | None = None,
+        table: Path | None = None,
+    ) -> None:
         """`echo`: interleave the children's human lines on `out`; `log_dir`: write each
         child's whole output to `<log_dir>/<name>.log` (kept after the run, for inspection);
         `policy`: restart the children started with `restart` (None: none is); `table`: keep
@@ -104,9 +109,14 @@ class Cluster:
         self._finished = threading.Event()
         self._supervisor: Supervisor | None = None
 
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
-              service: bool = False,
-              restart: bool | Callable[[], list[str] | None] = False) -> Child:
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        service: bool = False,
+        restart: bool | Callable[[], list[str] | None] = False,
+    ) -> Child:
         """Start `argv` as `name`. `restart` (with a policy): supervise it, restarting it with
         the same argv, or with the one this function returns (None: leave it down)."""
         with self._state:
@@ -114,9 +124,15 @@ class Cluster:
             respawn = None
             if restart and self.policy is not None:
                 respawn = restart if callable(restart) else (lambda: list(argv))
-            child = Child(name, list(argv), proc, service=service, env=dict(env or {}),
-                          respawn=respawn, log_file=None if self.log_dir is None
-                          else self.log_dir / f"{name}.log")
+            child = Child(
+                name,
+                list(argv),
+                proc,
+                service=service,
+                env=dict(env or {}),
+                respawn=respawn,
+                log_file=None if self.log_dir is None else self.log_dir / f"{name}.log",
+            )
             self.children[name] = child
             self._start_pump(child)
             self._write_table()
@@ -129,8 +145,13 @@ class Cluster:
     @staticmethod
     def _popen(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, start_new_session=True,
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
 
@@ -145,8 +166,11 @@ class Cluster:
 
     def _pump(self, child: Child, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
-        log = (open(child.log_file, "a", buffering=1)  # noqa: SIM115
-               if child.log_file is not None else None)
+        log = (
+            open(child.log_file, "a", buffering=1)  # noqa: SIM115
+            if child.log_file is not None
+            else None
+        )
         try:
             with proc.stdout:  # closed at the child's end of output
                 for line in proc.stdout:
@@ -165,12 +189,12 @@ class Cluster:
         """Wait until `url` answers 200; fail early if the process exits."""
         child = self.children[name]
         try:
-            wait_healthy(url, timeout=timeout, alive=lambda: child.proc.poll() is None,
-                         name=name)
+            wait_healthy(url, timeout=timeout, alive=lambda: child.proc.poll() is None, name=name)
         except NotHealthy as exc:
             if child.proc.poll() is not None:
-                raise ClusterError(f"{name} exited with code {child.proc.returncode}: "
-                                   f"{child.last_words()}") from None
+                raise ClusterError(
+                    f"{name} exited with code {child.proc.returncode}: {child.last_words()}"
+                ) from None
             raise ClusterError(f"{exc}; {name}'s last line: {child.last_words()}") from None
 
     def wait_line(self, names: list[str], text: str, timeout: float) -> None:
@@ -181,8 +205,10 @@ class Cluster:
             self.check_alive(*pending)
             pending = [n for n in pending if not any(text in ln for ln in self.children[n].lines)]
             if pending and time.monotonic() > deadline:
-                raise ClusterError(f"{len(pending)} process(es) not ready within {timeout:.0f} s "
-                                   f"(no {text!r} line): {', '.join(pending[:10])}")
+                raise ClusterError(
+                    f"{len(pending)} process(es) not ready within {timeout:.0f} s "
+                    f"(no {text!r} line): {', '.join(pending[:10])}"
+                )
             time.sleep(0.1)
 
     def check_alive(self, *names: str) -> None:
@@ -193,8 +219,9 @@ class Cluster:
         for name in names or tuple(self.children):
             child = self.children[name]
             if child.respawn is None and child.crashed() is not None:
-                raise ClusterError(f"{name} died with code {child.proc.returncode}: "
-                                   f"{child.last_words()}")
+                raise ClusterError(
+                    f"{name} died with code {child.proc.returncode}: {child.last_words()}"
+                )
 
     # ------------------------------------------------------------------ supervision
 
@@ -210,11 +237,19 @@ class Cluster:
     def _write_table(self) -> None:
         if self.table is None:
             return
-        write_table(self.table, {
-            c.name: {"pid": c.proc.pid, "running": c.proc.poll() is None,
-                     "restarts": len(c.restarts), "supervised": c.respawn is not None,
-                     "service": c.service}
-            for c in self.children.values()})
+        write_table(
+            self.table,
+            {
+                c.name: {
+                    "pid": c.proc.pid,
+                    "running": c.proc.poll() is None,
+                    "restarts": len(c.restarts),
+                    "supervised": c.respawn is not None,
+                    "service": c.service,
+                }
+                for c in self.children.values()
+            },
+        )
 
     # ------------------------------------------------------------------ stopping
 
@@ -239,8 +274,11 @@ class Cluster:
         """SIGTERM to every client, wait; then to every service, wait; SIGKILL to whatever
         is still running after `timeout` seconds of its wave. A Ctrl-C meanwhile is ignored:
         stopping is already under way."""
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) \
-            if threading.current_thread() is threading.main_thread() else None
+        previous = (
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            if threading.current_thread() is threading.main_thread()
+            else None
+        )
         with self._state:  # no restart from here on
             self.closing = True
         try:
@@ -273,6 +311,10 @@ class Cluster:
     def __enter__(self) -> Cluster:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop_all()

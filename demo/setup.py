@@ -51,9 +51,12 @@ class MarketSetup:
         return {p.address: p.name for p in self.participants}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deployment": self.deployment_file, "clock_key_file": self.clock_key_file,
-                "meter_key_file": self.meter_key_file,
-                "participants": [vars(p) for p in self.participants]}
+        return {
+            "deployment": self.deployment_file,
+            "clock_key_file": self.clock_key_file,
+            "meter_key_file": self.meter_key_file,
+            "participants": [vars(p) for p in self.participants],
+        }
 
 
 def _write_key(directory: Path, name: str, acct: LocalAccount) -> str:
@@ -65,8 +68,9 @@ def _write_key(directory: Path, name: str, acct: LocalAccount) -> str:
     return str(path)
 
 
-def setup_market(w3: Web3, operator: LocalAccount, sc: Scenario, directory: Path,
-                 games: int = 1, log: Any = None) -> MarketSetup:
+def setup_market(
+    w3: Web3, operator: LocalAccount, sc: Scenario, directory: Path, games: int = 1, log: Any = None
+) -> MarketSetup:
     log = log or (lambda message: print(f"[DEMO] {message}", flush=True))
     directory.mkdir(parents=True, exist_ok=True)
     deployment = deploy(w3, operator)
@@ -77,10 +81,16 @@ def setup_market(w3: Web3, operator: LocalAccount, sc: Scenario, directory: Path
     def send(fn: Any) -> None:
         transact(w3, operator, fn)
 
-    send(market.functions.setHopDistances(len(sc.hop_matrix),
-                                          [d for row in sc.hop_matrix for d in row]))
-    send(market.functions.setGridPrices(price_to_micro(sc.grid_retail),
-                                        price_to_micro(sc.grid_feed_in)))
+    send(
+        market.functions.setHopDistances(
+            len(sc.hop_matrix), [d for row in sc.hop_matrix for d in row]
+        )
+    )
+    send(
+        market.functions.setGridPrices(
+            price_to_micro(sc.grid_retail), price_to_micro(sc.grid_feed_in)
+        )
+    )
     send(market.functions.setTransmissionFee(price_to_micro(sc.fee_per_hop)))
 
     clock, meter = Account.create(), Account.create()
@@ -90,31 +100,43 @@ def setup_market(w3: Web3, operator: LocalAccount, sc: Scenario, directory: Path
     participants: list[Participant] = []
     rows: list[tuple[str, float, float | None, int]] = [
         ("seller", kwh, price, zone)
-        for (kwh, price), zone in zip(sc.sellers, sc.seller_zones, strict=True)]
-    rows += [("buyer", kwh, None, zone) for kwh, zone in zip(sc.buyers, sc.buyer_zones,
-                                                               strict=True)]
+        for (kwh, price), zone in zip(sc.sellers, sc.seller_zones, strict=True)
+    ]
+    rows += [
+        ("buyer", kwh, None, zone) for kwh, zone in zip(sc.buyers, sc.buyer_zones, strict=True)
+    ]
     counters = {"seller": 0, "buyer": 0}
     for role, kwh, price, zone in rows:
         counters[role] += 1
         name = f"{'S' if role == 'seller' else 'P'}{counters[role]:03d}"
         acct = Account.create()
         send(market.functions.admit(acct.address, Web3.keccak(text=f"meter-{name}"), zone))
-        participants.append(Participant(name, role, acct.address,
-                                        _write_key(directory, name, acct), kwh, price))
+        participants.append(
+            Participant(name, role, acct.address, _write_key(directory, name, acct), kwh, price)
+        )
 
     if "GridToken" in deployment.contracts:
         _fund(w3, operator, deployment, sc, participants, games)
     clock_key = _write_key(directory, "clock", clock)
-    setup = MarketSetup(directory, deployment, sc, participants, clock_key,
-                        _write_key(directory, "meter", meter))
+    setup = MarketSetup(
+        directory, deployment, sc, participants, clock_key, _write_key(directory, "meter", meter)
+    )
     (directory / "cluster.json").write_text(json.dumps(setup.to_dict(), indent=2) + "\n")
-    log(f"market set up: {len(sc.sellers)} sellers, {len(sc.buyers)} buyers, "
-        f"deployment {setup.deployment_file}")
+    log(
+        f"market set up: {len(sc.sellers)} sellers, {len(sc.buyers)} buyers, "
+        f"deployment {setup.deployment_file}"
+    )
     return setup
 
 
-def _fund(w3: Web3, operator: LocalAccount, deployment: Deployment, sc: Scenario,
-          participants: list[Participant], games: int) -> None:
+def _fund(
+    w3: Web3,
+    operator: LocalAccount,
+    deployment: Deployment,
+    sc: Scenario,
+    participants: list[Participant],
+    games: int,
+) -> None:
     """Mint each buyer its worst-case escrow for every game (twice over, for grid imports),
     and let the settlement draw the operator's grid exports from its wallet."""
     token = deployment.contract(w3, "GridToken")

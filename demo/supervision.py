@@ -47,8 +47,9 @@ class RestartPolicy:
         return min(self.delay * 2**recent, self.max_delay)
 
     def describe(self, recent: int, delay: float) -> str:
-        return (f"restarting in {delay:g} s (restart {recent + 1} of {self.limit} in "
-                f"{self.window:g} s)")
+        return (
+            f"restarting in {delay:g} s (restart {recent + 1} of {self.limit} in {self.window:g} s)"
+        )
 
 
 class Supervisor(threading.Thread):
@@ -57,8 +58,14 @@ class Supervisor(threading.Thread):
     one after its delay, says so on the screen, and sets `cluster.failure` once one crashed
     too often."""
 
-    def __init__(self, cluster: Cluster, policy: RestartPolicy, lock: threading.RLock,
-                 finished: threading.Event, interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        policy: RestartPolicy,
+        lock: threading.RLock,
+        finished: threading.Event,
+        interval: float = 0.05,
+    ) -> None:
         super().__init__(name="supervisor", daemon=True)
         self.cluster = cluster
         self.policy = policy
@@ -78,8 +85,9 @@ class Supervisor(threading.Thread):
                         except Exception as exc:  # it counts as a restart that crashed
                             child.restarts.append(time.monotonic())
                             child.due = None
-                            self.cluster.say(f"{child.name} could not be restarted: "
-                                             f"{type(exc).__name__}: {exc}")
+                            self.cluster.say(
+                                f"{child.name} could not be restarted: {type(exc).__name__}: {exc}"
+                            )
 
     def look_after(self, child: Child, now: float) -> None:
         assert child.respawn is not None
@@ -96,9 +104,12 @@ class Supervisor(threading.Thread):
             if delay is None:
                 self.cluster.failure = (
                     f"{child.name} exited ({code}) after {recent} restarts within "
-                    f"{policy.window:g} s; the market stops. Its last line: {child.last_words()}")
-                say(f"{child.name} exited ({code}); {recent} restarts within {policy.window:g} s "
-                    "already: the market stops")
+                    f"{policy.window:g} s; the market stops. Its last line: {child.last_words()}"
+                )
+                say(
+                    f"{child.name} exited ({code}); {recent} restarts within {policy.window:g} s "
+                    "already: the market stops"
+                )
                 return
             say(f"{child.name} exited ({code}); {policy.describe(recent, delay)}")
             child.due = now + delay

@@ -27,9 +27,16 @@ class Health(BaseModel):
     status: str = Field(description="'ok' when the service can do its job now")
 
 
-def wait_healthy(url: str, *, timeout: float = 30.0, interval: float = 0.1,
-                 request_timeout: float = 2.0, ready: Callable[[Any], bool] | None = None,
-                 alive: Callable[[], bool] | None = None, name: str | None = None) -> Any:
+def wait_healthy(
+    url: str,
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    request_timeout: float = 2.0,
+    ready: Callable[[Any], bool] | None = None,
+    alive: Callable[[], bool] | None = None,
+    name: str | None = None,
+) -> Any:
     """Poll `url` until it answers 200 and `ready(json body)` (if given) is true; returns the
     body. Raises `NotHealthy` after `timeout` seconds, or as soon as `alive()` is false (the
     process being waited for has exited)."""

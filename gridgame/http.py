@@ -83,10 +83,17 @@ class BodySizeLimit:
 
 async def _answer(send: Send, exc: HTTPException) -> None:
     body = json.dumps({"message": exc.detail, "detail": exc.detail}).encode()
-    await send({"type": "http.response.start", "status": exc.status_code,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": exc.status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -125,9 +132,13 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         elif err.get("type") == "json_invalid":
             reason = err.get("ctx", {}).get("error", problem)
             field, problem = "body", f"is not valid JSON ({reason})"
-        errors.append({"loc": [p if isinstance(p, int) else _short(p) for p in loc],
-                       "msg": f"{field}: {_short(problem)}",
-                       "type": str(err.get("type", "value_error"))})
+        errors.append(
+            {
+                "loc": [p if isinstance(p, int) else _short(p) for p in loc],
+                "msg": f"{field}: {_short(problem)}",
+                "type": str(err.get("type", "value_error")),
+            }
+        )
     return errors
 
 
@@ -143,10 +154,13 @@ def install_error_handlers(app: FastAPI, log: logging.Logger) -> None:
         if exc.status_code == 400:  # FastAPI could not parse the body (a 5000-digit number)
             log.info("invalid body", extra={"path": request.url.path, "error": str(exc.detail)})
             return unprocessable(
-                [{"loc": ["body"], "msg": f"body: {exc.detail}", "type": "json_invalid"}])
-        return JSONResponse(status_code=exc.status_code,
-                            content={"message": str(exc.detail), "detail": exc.detail},
-                            headers=getattr(exc, "headers", None))
+                [{"loc": ["body"], "msg": f"body: {exc.detail}", "type": "json_invalid"}]
+            )
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"message": str(exc.detail), "detail": exc.detail},
+            headers=getattr(exc, "headers", None),
+        )
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error", exc_info=exc, extra={"path": request.url.path})
@@ -157,10 +171,15 @@ def install_error_handlers(app: FastAPI, log: logging.Logger) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def service_app(*, title: str, description: str, max_body_bytes: int, log: logging.Logger,
-                version: str = "1.0.0",
-                lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
-                ) -> FastAPI:
+def service_app(
+    *,
+    title: str,
+    description: str,
+    max_body_bytes: int,
+    log: logging.Logger,
+    version: str = "1.0.0",
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
     """A FastAPI app with what every gridgame service has: the body limit and the error
     answers above. The service adds its routers, state and own exception handlers."""
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)

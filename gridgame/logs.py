@@ -25,8 +25,12 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 
 _FIELDS = "_fields"
 # attributes every LogRecord has: anything else on a record is an extra field
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message",
-                                                         _FIELDS}
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+    _FIELDS,
+}
 UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
@@ -64,38 +68,56 @@ class TextFormatter(logging.Formatter):
         self.tag = tag
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"[{self.tag}] [{stamp(record.created)}] {record.levelname.lower()}: " \
-               f"{record.getMessage()}"
+        line = (
+            f"[{self.tag}] [{stamp(record.created)}] {record.levelname.lower()}: "
+            f"{record.getMessage()}"
+        )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
 
 
-def log_config(loggers: Iterable[str], level: str = "info", fmt: LogFormat = "json",
-               tag: str = "LOG", access_log: bool = False) -> dict[str, Any]:
+def log_config(
+    loggers: Iterable[str],
+    level: str = "info",
+    fmt: LogFormat = "json",
+    tag: str = "LOG",
+    access_log: bool = False,
+) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` (also uvicorn's ``log_config``): `loggers` at `level`,
     uvicorn's own lines in the same shape (warnings only in ``text``, where they would
     interrupt the human lines), its access log (at `level`: none above info) only if
     `access_log`."""
-    formatter: dict[str, Any] = ({"()": JsonFormatter} if fmt == "json"
-                                 else {"()": TextFormatter, "tag": tag})
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if fmt == "json" else {"()": TextFormatter, "tag": tag}
+    )
     handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
     server_level = level.upper() if fmt == "json" else "WARNING"
     levels = {name: level.upper() for name in loggers}
-    levels |= {"uvicorn": server_level, "uvicorn.error": server_level,
-               "uvicorn.access": level.upper() if access_log else "WARNING"}
+    levels |= {
+        "uvicorn": server_level,
+        "uvicorn.error": server_level,
+        "uvicorn.access": level.upper() if access_log else "WARNING",
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"main": formatter},
         "handlers": {"stderr": handler},
-        "loggers": {name: {"handlers": ["stderr"], "level": lvl, "propagate": False}
-                    for name, lvl in levels.items()},
+        "loggers": {
+            name: {"handlers": ["stderr"], "level": lvl, "propagate": False}
+            for name, lvl in levels.items()
+        },
     }
 
 
-def configure(*loggers: str, level: str = "info", fmt: LogFormat = "json", tag: str = "LOG",
-              access_log: bool = False) -> dict[str, Any]:
+def configure(
+    *loggers: str,
+    level: str = "info",
+    fmt: LogFormat = "json",
+    tag: str = "LOG",
+    access_log: bool = False,
+) -> dict[str, Any]:
     """Apply `log_config` now; returns it (for uvicorn)."""
     config = log_config(loggers, level, fmt, tag, access_log)
     logging.config.dictConfig(config)

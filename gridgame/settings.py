@@ -33,8 +33,14 @@ from gridgame.logs import LogLevel
 
 
 def service_config(prefix: str, prog: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, cli_prog_name=prog, cli_kebab_case=True,
-                              cli_implicit_flags=True, case_sensitive=False, extra="ignore")
+    return SettingsConfigDict(
+        env_prefix=prefix,
+        cli_prog_name=prog,
+        cli_kebab_case=True,
+        cli_implicit_flags=True,
+        case_sensitive=False,
+        extra="ignore",
+    )
 
 
 def port_field(default: int) -> Any:
@@ -42,9 +48,12 @@ def port_field(default: int) -> Any:
 
 
 def max_body_field(default: int = MiB) -> Any:
-    return Field(default, ge=1024, le=1024 * MiB,
-                 description="largest request body accepted, in bytes; larger ones are "
-                             "answered 413")
+    return Field(
+        default,
+        ge=1024,
+        le=1024 * MiB,
+        description="largest request body accepted, in bytes; larger ones are answered 413",
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -65,8 +74,11 @@ class ServiceSettings(BaseSettings):
 
     @classmethod
     def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         if not cls.legacy_env:

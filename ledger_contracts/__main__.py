@@ -25,15 +25,21 @@ def _env(name: str, default: str | None = None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ledger_contracts", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ledger_contracts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     dep = sub.add_parser("deploy", help="deploy the contracts and write a deployment file")
     dep.add_argument("--rpc", default=_env("RPC", DEFAULT_RPC))
-    dep.add_argument("--key-file", default=_env("KEY_FILE"),
-                     help="file holding the operator's private key, hex or keystore (else "
-                          "env OPERATOR_KEY; on a local Anvil chain, its first dev key)")
+    dep.add_argument(
+        "--key-file",
+        default=_env("KEY_FILE"),
+        help="file holding the operator's private key, hex or keystore (else "
+        "env OPERATOR_KEY; on a local Anvil chain, its first dev key)",
+    )
     dep.add_argument("--out", default=_env("DEPLOYMENT", "deployment.json"))
 
     ev = sub.add_parser("events", help="print every decoded contract event in order")
@@ -73,8 +79,11 @@ def _events(args: argparse.Namespace) -> int:
     deployment = Deployment.load(args.deployment)
     deployment.check_chain(w3)
     reader = EventReader(w3, deployment)
-    show = (lambda e: print(e.to_json(), flush=True)) if args.json else (
-        lambda e: print(e.to_text(), flush=True))
+    show = (
+        (lambda e: print(e.to_json(), flush=True))
+        if args.json
+        else (lambda e: print(e.to_text(), flush=True))
+    )
     last = w3.eth.block_number
     for event in reader.read(from_block=args.from_block, to_block=last, game=args.game):
         show(event)

@@ -62,14 +62,15 @@ def decode_revert(data: bytes | str | None) -> LedgerRevert:
         if head == ERROR_SELECTOR:
             return LedgerRevert("Error", {"message": abi_decode(["string"], body)[0]}, raw.hex())
         if head == PANIC_SELECTOR:
-            return LedgerRevert("Panic", {"code": hex(abi_decode(["uint256"], body)[0])},
-                                raw.hex())
+            return LedgerRevert("Panic", {"code": hex(abi_decode(["uint256"], body)[0])}, raw.hex())
         entry = error_table().get(head)
         if entry is not None:
             types = [abi_type(i) for i in entry["inputs"]]
             values = abi_decode(types, body) if types else ()
-            values = tuple(to_checksum_address(v) if t == "address" else v
-                           for t, v in zip(types, values, strict=True))
+            values = tuple(
+                to_checksum_address(v) if t == "address" else v
+                for t, v in zip(types, values, strict=True)
+            )
             names = [i["name"] or f"arg{k}" for k, i in enumerate(entry["inputs"])]
             return LedgerRevert(entry["name"], dict(zip(names, values, strict=True)), raw.hex())
     except Exception:  # malformed data under a known selector: report it as unknown

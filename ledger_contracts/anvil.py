@@ -110,14 +110,26 @@ class Anvil:
             return self
         for _attempt in range(3):  # a free port can be taken between probe and bind
             port = self.port or free_port(self.host)
-            cmd = [anvil_binary(), "--host", self.host, "--port", str(port),
-                   "--accounts", str(self.accounts), "--chain-id", str(self.chain_id),
-                   "--mnemonic", ANVIL_MNEMONIC, *self.extra_args]
+            cmd = [
+                anvil_binary(),
+                "--host",
+                self.host,
+                "--port",
+                str(port),
+                "--accounts",
+                str(self.accounts),
+                "--chain-id",
+                str(self.chain_id),
+                "--mnemonic",
+                ANVIL_MNEMONIC,
+                *self.extra_args,
+            ]
             if self.block_time:
                 cmd += ["--block-time", str(self.block_time)]
             out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                          preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self._proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )  # noqa: PLW1509
             self.port = port
             if self._wait_ready():
                 return self

@@ -46,4 +46,3 @@ def load_artifact(name: str) -> Artifact:
 def available_contracts() -> tuple[str, ...]:
     """The project contracts whose build output exists (settlement may come later)."""
     return tuple(n for n in PROJECT_CONTRACTS if (build_dir() / f"{n}.sol" / f"{n}.json").is_file())
-

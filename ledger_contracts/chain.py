@@ -38,8 +38,11 @@ def connect(
 
     Each request is one attempt within `timeout`: web3.py's own retries (five attempts by
     default) are off, or a silent node would cost five timeouts where one was configured."""
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout},
-                                exception_retry_configuration=None))
+    w3 = Web3(
+        Web3.HTTPProvider(
+            rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+    )
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -97,8 +100,8 @@ def transact(
     before anything is sent; a transaction that still reverts on chain raises too.
     """
     params: Any = {"from": signer.address, "chainId": w3.eth.chain_id}
-    params["nonce"] = nonce if nonce is not None else w3.eth.get_transaction_count(
-        signer.address, "pending"
+    params["nonce"] = (
+        nonce if nonce is not None else w3.eth.get_transaction_count(signer.address, "pending")
     )
     try:
         params["gas"] = gas if gas is not None else pad_gas(fn.estimate_gas(params))

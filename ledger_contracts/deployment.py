@@ -46,12 +46,17 @@ class Deployment:
     def load(cls, path: str | Path) -> Deployment:
         p = Path(path)
         if not p.is_file():
-            raise DeploymentError(f"deployment file {p} not found; deploy first "
-                                  "(`python -m ledger_contracts deploy`)")
+            raise DeploymentError(
+                f"deployment file {p} not found; deploy first (`python -m ledger_contracts deploy`)"
+            )
         try:
             data: dict[str, Any] = json.loads(p.read_text())
-            return cls(chain_id=int(data["chain_id"]), block=int(data["block"]),
-                       operator=str(data["operator"]), contracts=dict(data["contracts"]))
+            return cls(
+                chain_id=int(data["chain_id"]),
+                block=int(data["block"]),
+                operator=str(data["operator"]),
+                contracts=dict(data["contracts"]),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise DeploymentError(f"deployment file {p} is malformed: {exc}") from exc
 
@@ -86,14 +91,25 @@ def deploy(w3: Web3, operator: LocalAccount) -> Deployment:
     forwarder = deploy_contract(w3, operator, "GridForwarder")
     market = deploy_contract(w3, operator, "Market", operator.address, forwarder.address)
     token = deploy_contract(w3, operator, "GridToken", operator.address, forwarder.address)
-    settlement = deploy_contract(w3, operator, "Settlement", market.address, token.address,
-                                 operator.address, forwarder.address)
+    settlement = deploy_contract(
+        w3,
+        operator,
+        "Settlement",
+        market.address,
+        token.address,
+        operator.address,
+        forwarder.address,
+    )
     transact(w3, operator, market.functions.setSettlement(settlement.address))
     transact(w3, operator, token.functions.approve(settlement.address, MAX_UINT256))
     return Deployment(
         chain_id=w3.eth.chain_id,
         block=first_block,
         operator=operator.address,
-        contracts={"GridForwarder": forwarder.address, "Market": market.address,
-                   "GridToken": token.address, "Settlement": settlement.address},
+        contracts={
+            "GridForwarder": forwarder.address,
+            "Market": market.address,
+            "GridToken": token.address,
+            "Settlement": settlement.address,
+        },
     )

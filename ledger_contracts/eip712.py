@@ -12,11 +12,18 @@ from typing import Any
 
 # (name, type) in the order the forwarder hashes them; the nonce is signed, not sent.
 FORWARD_REQUEST_FIELDS: tuple[tuple[str, str], ...] = (
-    ("from", "address"), ("to", "address"), ("value", "uint256"), ("gas", "uint256"),
-    ("nonce", "uint256"), ("deadline", "uint48"), ("data", "bytes"),
+    ("from", "address"),
+    ("to", "address"),
+    ("value", "uint256"),
+    ("gas", "uint256"),
+    ("nonce", "uint256"),
+    ("deadline", "uint48"),
+    ("data", "bytes"),
 )
 DOMAIN_FIELDS: tuple[tuple[str, str], ...] = (
-    ("name", "string"), ("version", "string"), ("chainId", "uint256"),
+    ("name", "string"),
+    ("version", "string"),
+    ("chainId", "uint256"),
     ("verifyingContract", "address"),
 )
 

@@ -1,12 +1,12 @@
 """Exceptions of the ledger package.
 
-    LedgerError                 base of everything this package raises
-    ├── ArtifactNotFound        the contracts were not built (run `make contracts`)
-    ├── DeploymentError         a deployment file is missing, malformed or for another chain
-    ├── NodeUnavailable         the RPC endpoint did not answer in time (connection, timeout,
-    │                           HTTP 5xx/408/429, an answer that is not JSON-RPC)
-    ├── RpcError                the node answered a JSON-RPC error (`.code`, `.message`, `.data`)
-    └── LedgerRevert            a call or transaction reverted; `.error` is the decoded reason
+LedgerError                 base of everything this package raises
+├── ArtifactNotFound        the contracts were not built (run `make contracts`)
+├── DeploymentError         a deployment file is missing, malformed or for another chain
+├── NodeUnavailable         the RPC endpoint did not answer in time (connection, timeout,
+│                           HTTP 5xx/408/429, an answer that is not JSON-RPC)
+├── RpcError                the node answered a JSON-RPC error (`.code`, `.message`, `.data`)
+└── LedgerRevert            a call or transaction reverted; `.error` is the decoded reason
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class NodeUnavailable(LedgerError):
 class RpcError(LedgerError):
     """The node's JSON-RPC error answer to `method` (when known)."""
 
-    def __init__(self, code: int, message: str, data: Any = None, *,
-                 method: str | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, data: Any = None, *, method: str | None = None
+    ) -> None:
         self.code = code
         self.message = message
         self.data = data

@@ -35,9 +35,16 @@ class Event:
         return int(value) if value is not None else None
 
     def to_json(self) -> str:
-        return json.dumps({"block": self.block, "tx": self.tx, "logIndex": self.log_index,
-                           "contract": self.contract, "event": self.name,
-                           "args": _plain(self.args)})
+        return json.dumps(
+            {
+                "block": self.block,
+                "tx": self.tx,
+                "logIndex": self.log_index,
+                "contract": self.contract,
+                "event": self.name,
+                "args": _plain(self.args),
+            }
+        )
 
     def to_text(self) -> str:
         args = "  ".join(f"{k}={_short(v)}" for k, v in _plain(self.args).items())
@@ -61,8 +68,9 @@ class EventReader:
                 event = contract.events[abi["name"]]()
                 self._by_topic[(address.lower(), bytes(HexBytes(event.topic)))] = (name, event)
 
-    def read(self, from_block: int | None = None, to_block: int | None = None,
-             game: int | None = None) -> Iterator[Event]:
+    def read(
+        self, from_block: int | None = None, to_block: int | None = None, game: int | None = None
+    ) -> Iterator[Event]:
         start = self.deployment.block if from_block is None else from_block
         end = self.w3.eth.block_number if to_block is None else to_block
         for lo in range(start, end + 1, CHUNK):
@@ -84,9 +92,14 @@ class EventReader:
             return None
         contract_name, event = found
         decoded = event.process_log(log)
-        return Event(block=int(log["blockNumber"]), tx=HexBytes(log["transactionHash"]).to_0x_hex(),
-                     log_index=int(log["logIndex"]), contract=contract_name,
-                     name=decoded["event"], args=dict(decoded["args"]))
+        return Event(
+            block=int(log["blockNumber"]),
+            tx=HexBytes(log["transactionHash"]).to_0x_hex(),
+            log_index=int(log["logIndex"]),
+            contract=contract_name,
+            name=decoded["event"],
+            args=dict(decoded["args"]),
+        )
 
 
 def _plain(value: Any) -> Any:

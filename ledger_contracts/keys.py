@@ -49,8 +49,10 @@ def parse_key(text: str, source: str) -> str:
     if number == 0:
         raise LedgerError(f"{source} holds the zero key, which is not a valid private key")
     if number >= SECP256K1_ORDER:
-        raise LedgerError(f"{source} holds a number at or above the secp256k1 curve order, "
-                          "which is not a valid private key")
+        raise LedgerError(
+            f"{source} holds a number at or above the secp256k1 curve order, "
+            "which is not a valid private key"
+        )
     return "0x" + digits.lower()
 
 
@@ -80,8 +82,13 @@ def key_file_address(path: str | Path) -> str:
     return str(Account.from_key(read_key_file(p)).address)
 
 
-def load_key(key_file: str | Path | None, *, env: str,
-             w3: Web3 | Callable[[], Web3] | None = None, dev_index: int = 0) -> str:
+def load_key(
+    key_file: str | Path | None,
+    *,
+    env: str,
+    w3: Web3 | Callable[[], Web3] | None = None,
+    dev_index: int = 0,
+) -> str:
     """The key in `key_file`, else in the environment variable `env`, else — only on a local
     Anvil chain (chain id 31337) — Anvil's dev key number `dev_index`. `w3` may be a function
     that connects, called only when neither a file nor `env` gives the key."""
@@ -110,8 +117,9 @@ def keystore_password(path: str | Path, *, new: bool = False) -> str:
         return value
     what = "the new keystore" if new else "keystore"
     if not sys.stdin.isatty():
-        raise LedgerError(f"{what} {path} needs a password: set {KEYSTORE_PASSWORD_ENV} "
-                          "(no terminal to ask on)")
+        raise LedgerError(
+            f"{what} {path} needs a password: set {KEYSTORE_PASSWORD_ENV} (no terminal to ask on)"
+        )
     try:
         password = getpass.getpass(f"password for {what} {path}: ")
         if new:
@@ -171,8 +179,7 @@ def _read(p: Path) -> str:
     except UnicodeDecodeError:
         text = "\0"
     if "\0" in text:
-        raise LedgerError(f"key file {p} is binary: expected a hex private key or a "
-                          "keystore JSON")
+        raise LedgerError(f"key file {p} is binary: expected a hex private key or a keystore JSON")
     return text
 
 
@@ -183,8 +190,9 @@ def _keystore(p: Path, text: str) -> dict[str, Any]:
         raise LedgerError(f"key file {p} is not valid JSON: {exc}") from None
     crypto = data.get("crypto", data.get("Crypto")) if isinstance(data, dict) else None
     if not isinstance(crypto, dict):
-        raise LedgerError(f"key file {p} is JSON but not an Ethereum keystore (no 'crypto' "
-                          "section)")
+        raise LedgerError(
+            f"key file {p} is JSON but not an Ethereum keystore (no 'crypto' section)"
+        )
     return dict(data)
 
 
@@ -198,8 +206,9 @@ def _decrypt(p: Path, keystore: dict[str, Any], password: str) -> str:
             raise LedgerError(f"key file {p}: wrong password for the keystore") from None
         raise LedgerError(f"key file {p} is not a valid keystore: {_one_line(exc)}") from None
     except Exception as exc:  # a keystore with missing or mistyped fields
-        raise LedgerError(f"key file {p} is not a valid keystore: {type(exc).__name__} "
-                          f"{_one_line(exc)}") from None
+        raise LedgerError(
+            f"key file {p} is not a valid keystore: {type(exc).__name__} {_one_line(exc)}"
+        ) from None
     return parse_key(secret.hex(), f"keystore {p}")
 
 

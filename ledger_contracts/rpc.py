@@ -62,8 +62,9 @@ class Rpc:
 
     def call(self, method: str, params: list[Any]) -> Any:
         """One call; its result, or `RpcError` for a JSON-RPC error answer."""
-        answer = self._post({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                             "params": params})
+        answer = self._post(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        )
         return _result(answer, method)
 
     def batch(self, calls: Sequence[RpcCall]) -> list[Any]:
@@ -71,21 +72,24 @@ class Rpc:
         if not calls:
             return []
         first = next(self._ids)
-        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
-                for i, (m, p) in enumerate(calls)]
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
+            for i, (m, p) in enumerate(calls)
+        ]
         for _ in range(len(calls) - 1):
             next(self._ids)
         answer = self._post(body)
         if not isinstance(answer, list):  # some nodes answer a single error to a bad batch
-            raise NodeUnavailable(f"node at {self.url} did not answer the batch: "
-                                  f"{answer!r:.200}")
+            raise NodeUnavailable(f"node at {self.url} did not answer the batch: {answer!r:.200}")
         by_id = {item.get("id"): item for item in answer if isinstance(item, dict)}
         out: list[Any] = []
         for i, (method, _) in enumerate(calls):
             item = by_id.get(first + i)
             if item is None:
-                raise NodeUnavailable(f"node at {self.url} left call {i + 1} ({method}) out of "
-                                      f"a batch of {len(calls)}")
+                raise NodeUnavailable(
+                    f"node at {self.url} left call {i + 1} ({method}) out of "
+                    f"a batch of {len(calls)}"
+                )
             try:
                 out.append(_result(item, method))
             except RpcError as exc:
@@ -100,14 +104,16 @@ class Rpc:
             raise _revert_or(exc) from exc
         return bytes.fromhex(str(result)[2:])
 
-    def eth_calls(self, calls: Sequence[tuple[str, str]],
-                  block: str | int = "latest") -> list[bytes]:
+    def eth_calls(
+        self, calls: Sequence[tuple[str, str]], block: str | int = "latest"
+    ) -> list[bytes]:
         """Many `eth_call`s (to, data) at `block` in one JSON-RPC batch; the first revert
         raises `LedgerRevert` (decoded)."""
         tag = _block(block)
         out = []
-        for answer in self.batch([("eth_call", [{"to": to, "data": data}, tag])
-                                  for to, data in calls]):
+        for answer in self.batch(
+            [("eth_call", [{"to": to, "data": data}, tag]) for to, data in calls]
+        ):
             if isinstance(answer, RpcError):
                 raise _revert_or(answer) from answer
             out.append(bytes.fromhex(str(answer)[2:]))
@@ -127,8 +133,11 @@ class Rpc:
                 conn.close()
                 if conn in self._all:
                     self._all.remove(conn)
-            cls = (http.client.HTTPSConnection if self._scheme == "https"
-                   else http.client.HTTPConnection)
+            cls = (
+                http.client.HTTPSConnection
+                if self._scheme == "https"
+                else http.client.HTTPConnection
+            )
             conn = cls(self._host, self._port, timeout=self.timeout)
             self._all.append(conn)
             self._local.generation = self._generation
@@ -145,8 +154,7 @@ class Rpc:
                 response = conn.getresponse()
                 data = response.read()
                 break
-            except (http.client.RemoteDisconnected, BrokenPipeError,
-                    ConnectionResetError) as exc:
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 conn.close()
                 if attempt == 1:
                     raise NodeUnavailable(f"node at {self.url} unreachable: {exc!r}") from exc
@@ -158,8 +166,9 @@ class Rpc:
         try:
             return json.loads(data)
         except ValueError as exc:
-            raise NodeUnavailable(f"node at {self.url} answered non-JSON (HTTP "
-                                  f"{response.status}): {data[:200]!r}") from exc
+            raise NodeUnavailable(
+                f"node at {self.url} answered non-JSON (HTTP {response.status}): {data[:200]!r}"
+            ) from exc
 
 
 def _result(answer: Any, method: str) -> Any:
@@ -169,8 +178,9 @@ def _result(answer: Any, method: str) -> Any:
     if err is not None:
         if not isinstance(err, dict):
             raise RpcError(0, str(err), method=method)
-        raise RpcError(int(err.get("code", 0)), str(err.get("message", "")), err.get("data"),
-                       method=method)
+        raise RpcError(
+            int(err.get("code", 0)), str(err.get("message", "")), err.get("data"), method=method
+        )
     return answer.get("result")
 
 

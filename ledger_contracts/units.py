@@ -26,8 +26,9 @@ def micro_to_price(micro: int) -> float:
     return micro / MICRO
 
 
-def to_wh_bid(x_kwh: Sequence[float], demand_wh: int, caps_wh: Sequence[float],
-              others_kwh: Sequence[float]) -> list[int]:
+def to_wh_bid(
+    x_kwh: Sequence[float], demand_wh: int, caps_wh: Sequence[float], others_kwh: Sequence[float]
+) -> list[int]:
     """A bid of `x_kwh` per seller in whole Wh, rounded down: never above the demand nor any
     seller's free capacity (its capacity less the others' load)."""
     bid = [max(0, math.floor(v * WH_PER_KWH + 1e-9)) for v in x_kwh]

@@ -48,27 +48,43 @@ from .time import ChainClock
 log = get_logger()
 
 # Named errors meaning "someone (an earlier request of ours) already did it" or "not yet".
-BENIGN = frozenset({
-    "MarketWrongPhase", "MarketTurnNotExpired", "MarketRegistrationWindowOpen",
-    "MarketRegistrationEndNotInFuture", *SETTLEMENT_BENIGN,
-})
+BENIGN = frozenset(
+    {
+        "MarketWrongPhase",
+        "MarketTurnNotExpired",
+        "MarketRegistrationWindowOpen",
+        "MarketRegistrationEndNotInFuture",
+        *SETTLEMENT_BENIGN,
+    }
+)
 _WOULD_REVERT = re.compile(r"would revert: (\w+)\(")
 # Refusals of the queue that no retry can change, with what the operator can do about them
 # (the gas one: `gas_remedy`, which depends on the call).
 _TOO_MUCH_GAS = re.compile(r"gas \d+ is above the relay's limit")
 _PERMANENT = (
-    (re.compile(r"is not a contract of this deployment|does not trust the forwarder|"
-                r"is the forwarder itself"),
-     "the clock and the queue must be given the same deployment file"),
+    (
+        re.compile(
+            r"is not a contract of this deployment|does not trust the forwarder|"
+            r"is the forwarder itself"
+        ),
+        "the clock and the queue must be given the same deployment file",
+    ),
 )
 # Named reverts that mean the clock may not act at all.
 _FORBIDDEN = frozenset({"AccessControlUnauthorizedAccount"})
 
 
 class RelayExecutor(Executor):
-    def __init__(self, relay: RelayClient, market: Contract, chain: ChainClock, *,
-                 settlement: Settlement | None = None, timeout: float = 60.0,
-                 benign: frozenset[str] = BENIGN) -> None:
+    def __init__(
+        self,
+        relay: RelayClient,
+        market: Contract,
+        chain: ChainClock,
+        *,
+        settlement: Settlement | None = None,
+        timeout: float = 60.0,
+        benign: frozenset[str] = BENIGN,
+    ) -> None:
         self.relay = relay
         self.market = market
         self.chain = chain
@@ -113,8 +129,10 @@ class RelayExecutor(Executor):
                 log.debug(f"{type(action).__name__}: {text} (already done or not yet)")
                 return False
             if name in _FORBIDDEN:
-                raise Fatal(f"{type(action).__name__} refused: {text}; grant the clock's "
-                            f"account {self.relay.address} CLOCK_ROLE and start it again")
+                raise Fatal(
+                    f"{type(action).__name__} refused: {text}; grant the clock's "
+                    f"account {self.relay.address} CLOCK_ROLE and start it again"
+                )
             raise ClockError(f"{type(action).__name__} refused: {text}")
         self._report(action)
         return True
@@ -135,8 +153,10 @@ class RelayExecutor(Executor):
         if isinstance(action, FixTrades):
             return self.settlement.fix_trades(action.game_id, action.max_buyers), None
         if isinstance(action, CloseGame):
-            return (self.settlement.close(action.game_id, action.max_items),
-                    game.delivery_end if game else None)
+            return (
+                self.settlement.close(action.game_id, action.max_items),
+                game.delivery_end if game else None,
+            )
         raise ClockError(f"not an action: {action!r}")
 
     def _send(self, call: Any, now: int, action: Action) -> tuple[str, str] | None:
@@ -150,15 +170,20 @@ class RelayExecutor(Executor):
             if match:
                 return match.group(1), str(exc.detail).removeprefix("would revert: ")
             if exc.status == 422 and _TOO_MUCH_GAS.search(str(exc.detail)):
-                chunk = action.max_buyers if isinstance(action, FixTrades) else (
-                    action.max_items if isinstance(action, CloseGame) else None)
+                chunk = (
+                    action.max_buyers
+                    if isinstance(action, FixTrades)
+                    else (action.max_items if isinstance(action, CloseGame) else None)
+                )
                 remedy = gas_remedy(str(exc.detail), type(action).__name__, chunk)
-                raise Fatal(f"the queue refuses the clock's request: {exc.detail}; "
-                            f"{remedy}") from exc
+                raise Fatal(
+                    f"the queue refuses the clock's request: {exc.detail}; {remedy}"
+                ) from exc
             for pattern, remedy in _PERMANENT:
                 if exc.status == 422 and pattern.search(str(exc.detail)):
-                    raise Fatal(f"the queue refuses the clock's request: {exc.detail}; "
-                                f"{remedy}") from exc
+                    raise Fatal(
+                        f"the queue refuses the clock's request: {exc.detail}; {remedy}"
+                    ) from exc
             raise Transient(f"the queue refused the request: {exc}") from exc
         except RelayUnavailable as exc:
             self._uncertain = True
@@ -177,18 +202,24 @@ class RelayExecutor(Executor):
     def _report(self, action: Action) -> None:
         if isinstance(action, OpenGame):
             game_id = int(call_view(self.market.functions.gameCount()))
-            log.info(f"Game {game_id} opened at chain time {chain_stamp(action.start)}: "
-                     f"registration until {chain_stamp(action.registration_end)[11:]}, "
-                     f"delivery until {chain_stamp(action.delivery_end)[11:]}, "
-                     f"{action.round_limit} rounds, {action.turn_seconds} s turns, "
-                     f"epsilon {action.epsilon_wh} Wh")
+            log.info(
+                f"Game {game_id} opened at chain time {chain_stamp(action.start)}: "
+                f"registration until {chain_stamp(action.registration_end)[11:]}, "
+                f"delivery until {chain_stamp(action.delivery_end)[11:]}, "
+                f"{action.round_limit} rounds, {action.turn_seconds} s turns, "
+                f"epsilon {action.epsilon_wh} Wh"
+            )
         elif isinstance(action, CloseRegistration):
             game = game_view(self.market, action.game_id, None)
-            log.info(f"Registration of game {game.id} closed: {game.sellers} sellers, "
-                     f"{game.buyers} buyers")
+            log.info(
+                f"Registration of game {game.id} closed: {game.sellers} sellers, "
+                f"{game.buyers} buyers"
+            )
         elif isinstance(action, SkipTurn):
-            log.info(f"Turn of {short(action.buyer)} skipped (game {action.game_id}, "
-                     f"round {action.round})")
+            log.info(
+                f"Turn of {short(action.buyer)} skipped (game {action.game_id}, "
+                f"round {action.round})"
+            )
         elif isinstance(action, FixTrades | CloseGame) and self.settlement is not None:
             status, cursor = self.settlement.book(action.game_id)
             if isinstance(action, FixTrades):

@@ -13,9 +13,12 @@ from .settings import Settings
 
 
 def create_app(clock: Clock, account: str, settings: Settings) -> FastAPI:
-    app = service_app(title="gridgame market_clock", log=get_logger(),
-                      max_body_bytes=settings.max_body_bytes,
-                      description="Opens and closes games, skips expired turns.")
+    app = service_app(
+        title="gridgame market_clock",
+        log=get_logger(),
+        max_body_bytes=settings.max_body_bytes,
+        description="Opens and closes games, skips expired turns.",
+    )
     app.state.clock = clock
     app.state.account = account
     app.include_router(router)

@@ -75,8 +75,14 @@ def next_action(view: ChainView, now: int, plan: Plan) -> Action:
             # (a registration window must end in the future).
             start = due if now < due + plan.registration // 2 else now
             end = start + plan.registration
-            return OpenGame(start, end, end + plan.delivery, plan.round_limit,
-                            plan.turn_seconds, plan.epsilon_wh)
+            return OpenGame(
+                start,
+                end,
+                end + plan.delivery,
+                plan.round_limit,
+                plan.turn_seconds,
+                plan.epsilon_wh,
+            )
         pending.append(due)
     return Wait(min(pending) if pending else None, idle=not windows(view, now, plan))
 
@@ -92,14 +98,26 @@ def windows(view: ChainView, now: int, plan: Plan) -> dict[WindowKey, int]:
             out[("registration", g.id)] = g.registration_end - 1
         elif g.phase == Phase.BIDDING:
             out[("turn", g.id, g.round, g.turn)] = g.turn_end
-        elif (g.phase == Phase.ENDED and g.settlement is not None and g.settlement.fixed
-              and not g.settlement.closed and g.delivery_end <= now < plan.close_after(g)):
+        elif (
+            g.phase == Phase.ENDED
+            and g.settlement is not None
+            and g.settlement.fixed
+            and not g.settlement.closed
+            and g.delivery_end <= now < plan.close_after(g)
+        ):
             out[("metering", g.id)] = plan.close_after(g) - 1
     return out
 
 
-def hold_until(view: ChainView, now: int, plan: Plan, first_seen: Mapping[WindowKey, float],
-               wall: float, grace: float, meter_grace: float = 0.0) -> int | None:
+def hold_until(
+    view: ChainView,
+    now: int,
+    plan: Plan,
+    first_seen: Mapping[WindowKey, float],
+    wall: float,
+    grace: float,
+    meter_grace: float = 0.0,
+) -> int | None:
     """Simulated time must not pass this chain time yet (None: no limit).
 
     Each window keeps at least `grace` wall seconds (a meters' window `meter_grace`) from when
@@ -150,10 +168,20 @@ class Executor:
 
 
 class Clock:
-    def __init__(self, *, read: Callable[[], ChainView], chain: ChainClock, executor: Executor,
-                 plan: Plan, games: int = 0, tick: float = 0.05, grace: float = 1.0,
-                 meter_grace: float = 0.0, jump: bool = True,
-                 wall: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        read: Callable[[], ChainView],
+        chain: ChainClock,
+        executor: Executor,
+        plan: Plan,
+        games: int = 0,
+        tick: float = 0.05,
+        grace: float = 1.0,
+        meter_grace: float = 0.0,
+        jump: bool = True,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.read = read
         self.chain = chain
         self.executor = executor
@@ -177,9 +205,11 @@ class Clock:
 
     def run(self) -> int:
         """Loop until stopped or `games` games are done; returns the number done."""
-        log.info("Clock running, " + (f"simulated time x{self.chain.speed:g}"
-                                      if self.chain.simulated else "real time")
-                 + (f", until {self.games} game(s) are done" if self.games else ""))
+        log.info(
+            "Clock running, "
+            + (f"simulated time x{self.chain.speed:g}" if self.chain.simulated else "real time")
+            + (f", until {self.games} game(s) are done" if self.games else "")
+        )
         while not self.stop_event.is_set():
             try:
                 finished = self.step()
@@ -223,8 +253,17 @@ class Clock:
             if action.idle and self.jump and action.until is not None:
                 self.chain.jump(action.until)
             else:
-                self.chain.advance(hold_until(view, self._now, self.plan, self._first_seen,
-                                              self.wall(), self.grace, self.meter_grace))
+                self.chain.advance(
+                    hold_until(
+                        view,
+                        self._now,
+                        self.plan,
+                        self._first_seen,
+                        self.wall(),
+                        self.grace,
+                        self.meter_grace,
+                    )
+                )
         self._sleep(self.tick)
 
     # -------------------------------------------------------------------- bookkeeping
@@ -232,12 +271,14 @@ class Clock:
     def _observe(self, view: ChainView, now: int) -> None:
         wall = self.wall()
         self._now = now
-        self._first_seen = {k: self._first_seen.get(k, wall)
-                            for k in windows(view, now, self.plan)}
+        self._first_seen = {k: self._first_seen.get(k, wall) for k in windows(view, now, self.plan)}
         unfinished = {g.id for g in view.games if not g.done}
         for game in view.games:
-            if (game.phase == Phase.ENDED and game.id not in self._ended
-                    and (not game.done or game.id in self._open)):
+            if (
+                game.phase == Phase.ENDED
+                and game.id not in self._ended
+                and (not game.done or game.id in self._open)
+            ):
                 self._ended.add(game.id)
                 log.info(describe_end(game))
         done = self._open - unfinished
@@ -245,10 +286,12 @@ class Clock:
             self._ended -= done
             self.status = replace(self.status, games_done=self.status.games_done + len(done))
         self._open = unfinished
-        driving = max((g for g in view.games if not g.done), key=lambda g: g.id,
-                      default=view.latest)
-        self.status = replace(self.status, chain_time=now, game=driving,
-                              active=tuple(sorted(unfinished)))
+        driving = max(
+            (g for g in view.games if not g.done), key=lambda g: g.id, default=view.latest
+        )
+        self.status = replace(
+            self.status, chain_time=now, game=driving, active=tuple(sorted(unfinished))
+        )
 
     def _recovered(self) -> None:
         """A whole step went through: running (again)."""
@@ -279,8 +322,9 @@ class Clock:
 def describe_end(game: GameView) -> str:
     reason = game.end_reason.text
     if game.end_reason.name == "NO_PARTICIPANTS":
-        return (f"Game {game.id} ended: no participants ({game.sellers} sellers, "
-                f"{game.buyers} buyers)")
+        return (
+            f"Game {game.id} ended: no participants ({game.sellers} sellers, {game.buyers} buyers)"
+        )
     if game.end_reason.name == "TIME_LIMIT":
         when = f"in round {game.round}" if game.round else "before the first turn"
         return f"Game {game.id} ended: {reason}, delivery end reached {when}"

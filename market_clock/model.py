@@ -126,8 +126,13 @@ class OpenGame:
     @property
     def params(self) -> tuple[int, int, int, int, int]:
         """`IMarket.GameParams` as a tuple, in field order."""
-        return (self.registration_end, self.delivery_end, self.round_limit,
-                self.turn_seconds, self.epsilon_wh)
+        return (
+            self.registration_end,
+            self.delivery_end,
+            self.round_limit,
+            self.turn_seconds,
+            self.epsilon_wh,
+        )
 
 
 @dataclass(frozen=True)

@@ -39,18 +39,33 @@ def game_view(market: Contract, game_id: int, settlement: SettlementReader | Non
     if phase == Phase.BIDDING:
         buyer = call_view(market.functions.gameState(game_id))[1]
     view = GameView(
-        id=game_id, phase=phase, registration_end=registration_end, delivery_end=delivery_end,
-        round_limit=round_limit, turn_seconds=turn_seconds, end_reason=EndReason(status[1]),
-        sellers=status[2], buyers=status[3], round=status[4], turn=status[5],
-        turn_deadline=status[6], current_buyer=buyer)
+        id=game_id,
+        phase=phase,
+        registration_end=registration_end,
+        delivery_end=delivery_end,
+        round_limit=round_limit,
+        turn_seconds=turn_seconds,
+        end_reason=EndReason(status[1]),
+        sellers=status[2],
+        buyers=status[3],
+        round=status[4],
+        turn=status[5],
+        turn_deadline=status[6],
+        current_buyer=buyer,
+    )
     if settlement is not None and phase == Phase.ENDED:
         view = replace(view, settlement=settlement.view(view))
     return view
 
 
 class Reader:
-    def __init__(self, market: Contract, settlement: SettlementReader | None = None, *,
-                 lookback: int = LOOKBACK) -> None:
+    def __init__(
+        self,
+        market: Contract,
+        settlement: SettlementReader | None = None,
+        *,
+        lookback: int = LOOKBACK,
+    ) -> None:
         self.market = market
         self.settlement = settlement
         self.lookback = lookback

@@ -13,6 +13,8 @@ from gridgame import Health
 from .clock import Clock
 from .model import GameView
 
+Settled = Literal["n/a", "open", "fixed", "closed"]
+
 
 class GameOut(BaseModel):
     id: int
@@ -26,19 +28,31 @@ class GameOut(BaseModel):
     registration_end: int = Field(description="chain time (unix seconds)")
     delivery_end: int = Field(description="chain time (unix seconds)")
     turn_deadline: int = Field(description="chain time the current turn expires after")
-    settled: Literal["n/a", "open", "fixed", "closed"] = Field(
-        description="settlement: n/a without a settlement contract or before bidding ended")
+    settled: Settled = Field(
+        description="settlement: n/a without a settlement contract or before bidding ended"
+    )
 
     @classmethod
     def of(cls, g: GameView) -> GameOut:
-        settled = "n/a" if g.settlement is None else (
-            "closed" if g.settlement.closed else "fixed" if g.settlement.fixed else "open")
-        return cls(id=g.id, phase=g.phase.name.lower(),  # type: ignore[arg-type]
-                   end_reason=g.end_reason.name.lower(),  # type: ignore[arg-type]
-                   sellers=g.sellers, buyers=g.buyers, round=g.round, turn=g.turn,
-                   current_buyer=g.current_buyer, registration_end=g.registration_end,
-                   delivery_end=g.delivery_end, turn_deadline=g.turn_deadline,
-                   settled=settled)  # type: ignore[arg-type]
+        settled: Settled = (
+            "n/a"
+            if g.settlement is None
+            else ("closed" if g.settlement.closed else "fixed" if g.settlement.fixed else "open")
+        )
+        return cls(
+            id=g.id,
+            phase=g.phase.name.lower(),  # type: ignore[arg-type]
+            end_reason=g.end_reason.name.lower(),  # type: ignore[arg-type]
+            sellers=g.sellers,
+            buyers=g.buyers,
+            round=g.round,
+            turn=g.turn,
+            current_buyer=g.current_buyer,
+            registration_end=g.registration_end,
+            delivery_end=g.delivery_end,
+            turn_deadline=g.turn_deadline,
+            settled=settled,
+        )
 
 
 class HealthOut(Health):
@@ -48,8 +62,9 @@ class HealthOut(Health):
     account: str = Field(description="the clock's account (holds CLOCK_ROLE)")
     chain_time: int | None = Field(description="the chain's time (unix seconds)")
     chain_time_utc: str | None
-    game: GameOut | None = Field(description="the game being driven: the newest unfinished "
-                                             "one, else the latest")
+    game: GameOut | None = Field(
+        description="the game being driven: the newest unfinished one, else the latest"
+    )
     active_games: list[int] = Field(description="games the clock still has work with")
     games_done: int = Field(description="games finished since this process started")
     last_action: str | None
@@ -69,12 +84,21 @@ router = APIRouter()
 def health(clock: ClockDep, request: Request) -> HealthOut:
     s = clock.status
     state = "ok" if s.state == "running" else s.state
-    stamp = (dt.datetime.fromtimestamp(s.chain_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-             if s.chain_time is not None else None)
+    stamp = (
+        dt.datetime.fromtimestamp(s.chain_time, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if s.chain_time is not None
+        else None
+    )
     return HealthOut(
         status=state,  # type: ignore[arg-type]
-        mode="simulated" if clock.chain.simulated else "real", speed=clock.chain.speed,
-        account=request.app.state.account, chain_time=s.chain_time, chain_time_utc=stamp,
-        game=GameOut.of(s.game) if s.game else None, active_games=list(s.active),
-        games_done=s.games_done, last_action=s.last_action, last_error=s.last_error)
-
+        mode="simulated" if clock.chain.simulated else "real",
+        speed=clock.chain.speed,
+        account=request.app.state.account,
+        chain_time=s.chain_time,
+        chain_time_utc=stamp,
+        game=GameOut.of(s.game) if s.game else None,
+        active_games=list(s.active),
+        games_done=s.games_done,
+        last_action=s.last_action,
+        last_error=s.last_error,
+    )

@@ -21,10 +21,15 @@ from .reader import call_view
 NAME = "Settlement"
 
 # Named errors of the settlement meaning "already done" or "not yet".
-BENIGN = frozenset({
-    "SettlementTradesAlreadyFixed", "SettlementGameClosed", "SettlementDeliveryNotEnded",
-    "SettlementBiddingNotEnded", "SettlementTradesNotFixed",
-})
+BENIGN = frozenset(
+    {
+        "SettlementTradesAlreadyFixed",
+        "SettlementGameClosed",
+        "SettlementDeliveryNotEnded",
+        "SettlementBiddingNotEnded",
+        "SettlementTradesNotFixed",
+    }
+)
 
 
 class BookStatus(IntEnum):
@@ -65,9 +70,12 @@ class Settlement:
     def view(self, game: GameView) -> SettlementView:
         book = self.book_of(game.id)
         fixed = book.status >= BookStatus.TRADES_FIXED
-        return SettlementView(fixed=fixed, closed=book.status == BookStatus.CLOSED,
-                              fixed_at=book.fixed_at if fixed else None,
-                              readings=book.readings)
+        return SettlementView(
+            fixed=fixed,
+            closed=book.status == BookStatus.CLOSED,
+            fixed_at=book.fixed_at if fixed else None,
+            readings=book.readings,
+        )
 
 
 class SettlementContract(Settlement):
@@ -103,11 +111,13 @@ def gas_remedy(detail: str, call: str, chunk: int | None) -> str:
         return f"{call} cannot be split: {raise_limit}"
     item = f"a seller, or a buyer's trades with up to {SELLERS_PER_ITEM} sellers"
     if chunk <= 1:
-        return (f"{call} is already one item per call ({item}), the smallest: {raise_limit}")
+        return f"{call} is already one item per call ({item}), the smallest: {raise_limit}"
     found = _TOO_MUCH_GAS.search(detail)
     fits = max(1, chunk * int(found.group(2)) // int(found.group(1))) if found else 1
-    return (f"lower --chunk from {chunk} to {fits} or less (settlement items per call: {item}) "
-            f"or {raise_limit}")
+    return (
+        f"lower --chunk from {chunk} to {fits} or less (settlement items per call: {item}) "
+        f"or {raise_limit}"
+    )
 
 
 def bind_settlement(w3: Web3, deployment: Deployment) -> SettlementContract | None:

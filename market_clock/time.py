@@ -110,7 +110,8 @@ class SimulatedTime:
         if not controls_time(w3):
             raise StartupError(
                 f"--speed {speed:g} needs a chain whose clock can be moved (evm_increaseTime, "
-                "evm_mine: Anvil or Hardhat); this node refuses it. Run with --speed 1.")
+                "evm_mine: Anvil or Hardhat); this node refuses it. Run with --speed 1."
+            )
         return cls(w3, speed)
 
     def now(self) -> int:

@@ -32,13 +32,29 @@ if TYPE_CHECKING:
     from .gateway import MAX_READING_WH, Gateway
     from .settings import Settings
 
-_LAZY = {"create_app": "app", "Gateway": "gateway", "MAX_READING_WH": "gateway",
-         "Settings": "settings"}
+_LAZY = {
+    "create_app": "app",
+    "Gateway": "gateway",
+    "MAX_READING_WH": "gateway",
+    "Settings": "settings",
+}
 
 __all__ = [
-    "MAX_READING_WH", "AlreadyRead", "Gateway", "GatewayError", "NotFound", "Refusal",
-    "Settings", "StartupError", "Store", "TokenError", "Unacceptable", "Unauthorized",
-    "Unavailable", "create_app", "meter_key",
+    "MAX_READING_WH",
+    "AlreadyRead",
+    "Gateway",
+    "GatewayError",
+    "NotFound",
+    "Refusal",
+    "Settings",
+    "StartupError",
+    "Store",
+    "TokenError",
+    "Unacceptable",
+    "Unauthorized",
+    "Unavailable",
+    "create_app",
+    "meter_key",
 ]
 
 

@@ -38,8 +38,15 @@ def serve(argv: list[str]) -> int:
     except StartupError as exc:
         log.error(str(exc))
         return 1
-    log.info("starting", extra={"host": settings.host, "port": settings.port,
-                                "meter_account": gateway.account, "db": settings.db})
+    log.info(
+        "starting",
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "meter_account": gateway.account,
+            "db": settings.db,
+        },
+    )
     service = server(create_app(gateway, settings), settings, config)
     service.run()
     return 0 if service.started else 1

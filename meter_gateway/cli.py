@@ -19,21 +19,29 @@ from .store import DEFAULT_DB, Store
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m meter_gateway token",
-                                  description="Create, list and revoke the meters' tokens.")
-    top.add_argument("--db", default=os.environ.get("METER_GATEWAY_DB", DEFAULT_DB),
-                     help="SQLite file of the gateway (env METER_GATEWAY_DB; default "
-                          f"{DEFAULT_DB})")
+    top = argparse.ArgumentParser(
+        prog="python -m meter_gateway token",
+        description="Create, list and revoke the meters' tokens.",
+    )
+    top.add_argument(
+        "--db",
+        default=os.environ.get("METER_GATEWAY_DB", DEFAULT_DB),
+        help=f"SQLite file of the gateway (env METER_GATEWAY_DB; default {DEFAULT_DB})",
+    )
     # --db also after the command (`token add --meter M --db F`), where it wins
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument("--db", default=argparse.SUPPRESS, help="as above")
     sub = top.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add", parents=[db],
-                         help="create a token for a meter and print it once")
-    add.add_argument("--meter", required=True, help="the meter id the prosumer was admitted "
-                     "with (text: keccak256 of it on chain; or 0x + 64 hex digits)")
-    sub.add_parser("list", parents=[db],
-                   help="meters, when their tokens were created, revoked or live")
+    add = sub.add_parser("add", parents=[db], help="create a token for a meter and print it once")
+    add.add_argument(
+        "--meter",
+        required=True,
+        help="the meter id the prosumer was admitted "
+        "with (text: keccak256 of it on chain; or 0x + 64 hex digits)",
+    )
+    sub.add_parser(
+        "list", parents=[db], help="meters, when their tokens were created, revoked or live"
+    )
     revoke = sub.add_parser("revoke", parents=[db], help="revoke every live token of a meter")
     revoke.add_argument("--meter", required=True)
     return top
@@ -46,8 +54,10 @@ def main(argv: list[str]) -> int:
         if args.command == "add":
             token = store.add_token(args.meter)
             print(token)
-            print(f"token for meter {args.meter} stored (hashed) in {args.db}; it is shown "
-                  "only now", file=sys.stderr)
+            print(
+                f"token for meter {args.meter} stored (hashed) in {args.db}; it is shown only now",
+                file=sys.stderr,
+            )
         elif args.command == "list":
             for row in store.tokens():
                 state = f"revoked {row.revoked}" if row.revoked else "live"

@@ -48,8 +48,17 @@ _FINISHED = ("reverted", "failed")
 
 
 class Gateway:
-    def __init__(self, w3: Web3, market: Any, settlement: Any, relay: RelayClient,
-                 store: Store, *, wait: float = 30.0, max_gas: int = 5_000_000) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        market: Any,
+        settlement: Any,
+        relay: RelayClient,
+        store: Store,
+        *,
+        wait: float = 30.0,
+        max_gas: int = 5_000_000,
+    ) -> None:
         self.w3 = w3
         self.market = market
         self.settlement = settlement
@@ -68,8 +77,9 @@ class Gateway:
         registration_end, delivery_end, sellers, buyers = self.game_window(game)
         role = int(self._view(self.market.functions.participant(game, prosumer))[0])
         if not role:
-            raise NotFound(f"prosumer {prosumer} (meter {meter!r}) is not a participant of "
-                           f"game {game}")
+            raise NotFound(
+                f"prosumer {prosumer} (meter {meter!r}) is not a participant of game {game}"
+            )
         produced, consumed = totals(body, registration_end, delivery_end)
         fn = self.settlement.functions.postReading(game, prosumer, produced, consumed)
         try:
@@ -86,23 +96,45 @@ class Gateway:
             self.store.release(game, prosumer)
             raise Unavailable(f"the transaction queue did not take the reading: {exc}") from exc
         self.store.queued(game, prosumer, request_id)
-        log.info("reading queued", extra={"meter": meter, "prosumer": prosumer, "game": game,
-                                          "produced_wh": produced, "consumed_wh": consumed,
-                                          "request_id": request_id})
-        out = ReadingOut(status="queued", meter=meter, prosumer=prosumer, game=game,
-                         produced_wh=produced, consumed_wh=consumed, request_id=request_id)
+        log.info(
+            "reading queued",
+            extra={
+                "meter": meter,
+                "prosumer": prosumer,
+                "game": game,
+                "produced_wh": produced,
+                "consumed_wh": consumed,
+                "request_id": request_id,
+            },
+        )
+        out = ReadingOut(
+            status="queued",
+            meter=meter,
+            prosumer=prosumer,
+            game=game,
+            produced_wh=produced,
+            consumed_wh=consumed,
+            request_id=request_id,
+        )
         outcome = self._await(request_id, game, prosumer)
         if outcome is None:
             return out
-        return out.model_copy(update={"status": "posted", "tx_hash": outcome.tx_hash,
-                                      "block_number": outcome.block_number})
+        return out.model_copy(
+            update={
+                "status": "posted",
+                "tx_hash": outcome.tx_hash,
+                "block_number": outcome.block_number,
+            }
+        )
 
     def holder(self, meter: str) -> str:
         """The prosumer admitted with `meter`'s id; `NotFound` if none."""
         address = str(self._view(self.market.functions.meterHolder(meter_key(meter))))
         if int(address, 16) == 0:
-            raise NotFound(f"meter {meter!r} is not admitted on the Market (no prosumer holds "
-                           f"meter id 0x{meter_key(meter).hex()})")
+            raise NotFound(
+                f"meter {meter!r} is not admitted on the Market (no prosumer holds "
+                f"meter id 0x{meter_key(meter).hex()})"
+            )
         return Web3.to_checksum_address(address)
 
     def game_window(self, game: int) -> tuple[int, int, int, int]:
@@ -130,9 +162,15 @@ class Gateway:
         read, one transfer each), at most `max_gas`."""
         data = bytes.fromhex(fn._encode_transaction_data()[2:])
         try:
-            estimate = int(self.w3.eth.estimate_gas({
-                "from": self.relay.forwarder, "to": fn.address,
-                "data": data + bytes.fromhex(self.account[2:])}))
+            estimate = int(
+                self.w3.eth.estimate_gas(
+                    {
+                        "from": self.relay.forwarder,
+                        "to": fn.address,
+                        "data": data + bytes.fromhex(self.account[2:]),
+                    }
+                )
+            )
         except Exception as exc:
             raise Unavailable(f"the node cannot estimate the reading's gas: {exc}") from exc
         return min(pad_gas(estimate) + GAS_PER_COUNTERPART * counterparts, self.max_gas)
@@ -147,8 +185,10 @@ class Gateway:
             except RequestRefused as exc:
                 if "nonce" not in str(exc.detail):
                     raise
-                log.warning("meter account's nonce moved elsewhere; signing again",
-                            extra={"refusal": str(exc.detail)})
+                log.warning(
+                    "meter account's nonce moved elsewhere; signing again",
+                    extra={"refusal": str(exc.detail)},
+                )
                 return self.relay.send(fn, gas=gas)
 
     def _claim(self, game: int, prosumer: str, meter: str) -> None:
@@ -166,8 +206,10 @@ class Gateway:
                 self.store.release(game, prosumer)
                 if self.store.claim(game, prosumer, meter) is None:
                     return
-        raise AlreadyRead(f"the reading of prosumer {prosumer} for game {game} was uploaded "
-                          f"already and is on its way (queue request {earlier or 'pending'})")
+        raise AlreadyRead(
+            f"the reading of prosumer {prosumer} for game {game} was uploaded "
+            f"already and is on its way (queue request {earlier or 'pending'})"
+        )
 
     def _await(self, request_id: int, game: int, prosumer: str) -> Outcome | None:
         """The mined outcome, or None if it is not final within `wait` seconds."""
@@ -183,11 +225,14 @@ class Gateway:
             raise refusal(revert, game, prosumer) from exc
         except RequestFailed as exc:
             self.store.release(game, prosumer)
-            raise Unavailable(f"the queue could not execute the reading (request "
-                              f"{request_id}): {exc.reason}") from exc
+            raise Unavailable(
+                f"the queue could not execute the reading (request {request_id}): {exc.reason}"
+            ) from exc
         except RelayError as exc:
-            raise Unavailable(f"the reading was queued (request {request_id}) but its outcome "
-                              f"cannot be read: {exc}") from exc
+            raise Unavailable(
+                f"the reading was queued (request {request_id}) but its outcome "
+                f"cannot be read: {exc}"
+            ) from exc
 
 
 def totals(body: ReadingIn, registration_end: int, delivery_end: int) -> tuple[int, int]:
@@ -204,19 +249,24 @@ def totals(body: ReadingIn, registration_end: int, delivery_end: int) -> tuple[i
                 raise Unacceptable(
                     f"intervals[{k}]: {body.intervals[k].start.isoformat()} to 15 minutes "
                     f"later is outside game {body.game}'s delivery period "
-                    f"{_utc(registration_end)} to {_utc(delivery_end)}")
+                    f"{_utc(registration_end)} to {_utc(delivery_end)}"
+                )
         for (a, i), (b, j) in zip(starts, starts[1:], strict=False):
             if b - a < INTERVAL_SECONDS:
-                raise Unacceptable(f"intervals[{j}] overlaps intervals[{i}]: 15-minute "
-                                   f"intervals must start at least 15 minutes apart")
+                raise Unacceptable(
+                    f"intervals[{j}] overlaps intervals[{i}]: 15-minute "
+                    f"intervals must start at least 15 minutes apart"
+                )
         produced_kwh = math.fsum(iv.produced_kwh for iv in body.intervals)
         consumed_kwh = math.fsum(iv.consumed_kwh for iv in body.intervals)
         where = ("intervals' produced_kwh", "intervals' consumed_kwh")
     out = []
     for name, kwh in zip(where, (produced_kwh, consumed_kwh), strict=True):
         if kwh * 1000 > MAX_READING_WH + 0.5:
-            raise Unacceptable(f"{name}: {kwh:g} kWh is above the most a reading may hold, "
-                               f"{MAX_READING_WH} Wh (2^32 - 1)")
+            raise Unacceptable(
+                f"{name}: {kwh:g} kWh is above the most a reading may hold, "
+                f"{MAX_READING_WH} Wh (2^32 - 1)"
+            )
         out.append(kwh_to_wh(kwh))
     return out[0], out[1]
 
@@ -227,22 +277,29 @@ def refusal(revert: LedgerRevert, game: int, prosumer: str) -> Refusal:
     status = args.get("status")
     stage = STATUS[int(status)] if isinstance(status, int) and status < len(STATUS) else status
     if name == "SettlementAlreadyRead":
-        return AlreadyRead(f"the reading of prosumer {prosumer} for game {game} is already on "
-                           f"chain ({revert})")
+        return AlreadyRead(
+            f"the reading of prosumer {prosumer} for game {game} is already on chain ({revert})"
+        )
     if name == "SettlementNotParticipant":
         return NotFound(f"prosumer {prosumer} is not a participant of game {game} ({revert})")
     if name == "SettlementTradesNotFixed":
-        return Unacceptable(f"game {game} is not at the metering stage: its trades are not "
-                            f"fixed yet (settlement status {stage}); readings are accepted "
-                            f"from the fixing of the trades until the close starts")
+        return Unacceptable(
+            f"game {game} is not at the metering stage: its trades are not "
+            f"fixed yet (settlement status {stage}); readings are accepted "
+            f"from the fixing of the trades until the close starts"
+        )
     if name in ("SettlementGameClosing", "SettlementGameClosed"):
-        return Unacceptable(f"game {game}'s metering window is over: its close has started "
-                            f"(settlement status {stage})")
+        return Unacceptable(
+            f"game {game}'s metering window is over: its close has started "
+            f"(settlement status {stage})"
+        )
     if name == "SettlementReadingTooLarge":
         return Unacceptable(f"the reading is above the most a reading may hold ({revert})")
     if name == "AccessControlUnauthorizedAccount":
-        return Unavailable(f"the gateway's meter account lacks METER_ROLE on the Market: the "
-                           f"operator must grant it ({revert})")
+        return Unavailable(
+            f"the gateway's meter account lacks METER_ROLE on the Market: the "
+            f"operator must grant it ({revert})"
+        )
     return Unacceptable(f"the Settlement refuses the reading: {revert}")
 
 

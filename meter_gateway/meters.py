@@ -20,8 +20,10 @@ _TEXT = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
 def check_meter_id(meter_id: str) -> str:
     """`meter_id` if it can be a meter id (1 to 128 printable ASCII characters, no spaces)."""
     if not meter_id or len(meter_id) > MAX_METER_ID or not _TEXT.fullmatch(meter_id):
-        raise TokenError(f"a meter id is 1 to {MAX_METER_ID} printable ASCII characters "
-                         f"without spaces, not {meter_id[:MAX_METER_ID]!r}")
+        raise TokenError(
+            f"a meter id is 1 to {MAX_METER_ID} printable ASCII characters "
+            f"without spaces, not {meter_id[:MAX_METER_ID]!r}"
+        )
     return meter_id
 
 

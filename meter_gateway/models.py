@@ -17,8 +17,10 @@ KWh = Field(ge=0, allow_inf_nan=False, description="kWh (0 or more)")
 class Interval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: AwareDatetime = Field(description="start of the 15-minute interval, ISO 8601 with "
-                                             "its offset, e.g. 2026-12-03T10:15:00Z")
+    start: AwareDatetime = Field(
+        description="start of the 15-minute interval, ISO 8601 with "
+        "its offset, e.g. 2026-12-03T10:15:00Z"
+    )
     produced_kwh: float = KWh
     consumed_kwh: float = KWh
 
@@ -30,22 +32,28 @@ class ReadingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     game: int = Field(ge=1, lt=2**64, description="the game id")
-    produced_kwh: float | None = Field(None, ge=0, allow_inf_nan=False,
-                                       description="energy produced in the delivery period")
-    consumed_kwh: float | None = Field(None, ge=0, allow_inf_nan=False,
-                                       description="energy consumed in the delivery period")
+    produced_kwh: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="energy produced in the delivery period"
+    )
+    consumed_kwh: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="energy consumed in the delivery period"
+    )
     intervals: list[Interval] | None = Field(
-        None, min_length=1, max_length=MAX_INTERVALS,
+        None,
+        min_length=1,
+        max_length=MAX_INTERVALS,
         description="15-minute interval data inside the game's delivery period, each start "
-                    "at most once")
+        "at most once",
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> ReadingIn:
         totals = (self.produced_kwh, self.consumed_kwh)
         if self.intervals is not None:
             if totals != (None, None):
-                raise ValueError("give either produced_kwh and consumed_kwh, or intervals, "
-                                 "not both")
+                raise ValueError(
+                    "give either produced_kwh and consumed_kwh, or intervals, not both"
+                )
         elif None in totals:
             raise ValueError("give produced_kwh and consumed_kwh (both), or intervals")
         return self
@@ -54,7 +62,8 @@ class ReadingIn(BaseModel):
 class ReadingOut(BaseModel):
     status: Literal["posted", "queued"] = Field(
         description="'posted': mined (201); 'queued': accepted by the queue, not mined "
-                    "within the gateway's wait (202)")
+        "within the gateway's wait (202)"
+    )
     meter: str
     prosumer: str = Field(description="the prosumer's address (Market.meterHolder)")
     game: int

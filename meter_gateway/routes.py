@@ -23,9 +23,10 @@ def get_gateway(request: Request) -> Gateway:
     return gateway
 
 
-def get_meter(gateway: Annotated[Gateway, Depends(get_gateway)],
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-              ) -> str:
+def get_meter(
+    gateway: Annotated[Gateway, Depends(get_gateway)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
     """The meter whose live token the request carries; 401 otherwise."""
     if credentials is None:
         raise Unauthorized("no bearer token: send 'Authorization: Bearer <token>'")
@@ -40,17 +41,27 @@ MeterDep = Annotated[str, Depends(get_meter)]
 router = APIRouter()
 
 
-@router.post("/readings", response_model=ReadingOut, status_code=201,
-             responses={202: {"model": ReadingOut, "description": "queued, not mined yet"},
-                        401: {"description": "no token, or an unknown or revoked one"},
-                        404: {"description": "meter not admitted, no such game, or the "
-                                             "prosumer is not a participant"},
-                        409: {"description": "the reading is in already"},
-                        422: {"description": "malformed, outside the metering window or the "
-                                             "delivery period, or above 2^32 - 1 Wh"},
-                        503: {"description": "the node or the queue cannot be reached"}})
-def post_reading(body: ReadingIn, meter: MeterDep, gateway: GatewayDep,
-                 response: Response) -> ReadingOut:
+@router.post(
+    "/readings",
+    response_model=ReadingOut,
+    status_code=201,
+    responses={
+        202: {"model": ReadingOut, "description": "queued, not mined yet"},
+        401: {"description": "no token, or an unknown or revoked one"},
+        404: {
+            "description": "meter not admitted, no such game, or the prosumer is not a participant"
+        },
+        409: {"description": "the reading is in already"},
+        422: {
+            "description": "malformed, outside the metering window or the "
+            "delivery period, or above 2^32 - 1 Wh"
+        },
+        503: {"description": "the node or the queue cannot be reached"},
+    },
+)
+def post_reading(
+    body: ReadingIn, meter: MeterDep, gateway: GatewayDep, response: Response
+) -> ReadingOut:
     """Post the token's meter's reading for one game: 201 once mined, 202 if still queued
     after the gateway's wait (``request_id`` is the queue's)."""
     out = gateway.submit(meter, body)
@@ -69,5 +80,9 @@ def health(gateway: GatewayDep, request: Request) -> HealthOut:
         queue = httpx.get(gateway.relay.url + "/health", timeout=3.0).status_code == 200
     except httpx.HTTPError:
         queue = False
-    return HealthOut(status="ok" if node and queue else "degraded", node=node, queue=queue,
-                     meter_account=gateway.account)
+    return HealthOut(
+        status="ok" if node and queue else "degraded",
+        node=node,
+        queue=queue,
+        meter_account=gateway.account,
+    )

@@ -27,14 +27,25 @@ class Settings(ServiceSettings):
     rpc: str = Field(DEFAULT_RPC, description="JSON-RPC URL of the Ethereum node")
     deployment: str = Field("deployment.json", description="deployment file (contract addresses)")
     queue: str = Field("http://127.0.0.1:8082", description="URL of the transaction queue")
-    db: str = Field(DEFAULT_DB, description="SQLite file of the meters' tokens (hashed) and "
-                                            "the readings sent")
-    key_file: str | None = Field(None, description="file holding the meter account's private "
-                                                    "key (else env METER_KEY)")
-    wait: float = Field(30.0, ge=0, le=300, description="seconds to wait for a reading to be "
-                        "mined before answering 202 with the queue's request id")
-    max_gas: int = Field(5_000_000, ge=100_000, description="most gas a reading's request "
-                         "asks for (at most the queue's --max-request-gas)")
+    db: str = Field(
+        DEFAULT_DB, description="SQLite file of the meters' tokens (hashed) and the readings sent"
+    )
+    key_file: str | None = Field(
+        None, description="file holding the meter account's private key (else env METER_KEY)"
+    )
+    wait: float = Field(
+        30.0,
+        ge=0,
+        le=300,
+        description="seconds to wait for a reading to be "
+        "mined before answering 202 with the queue's request id",
+    )
+    max_gas: int = Field(
+        5_000_000,
+        ge=100_000,
+        description="most gas a reading's request asks for (at most the queue's --max-request-gas)",
+    )
     rpc_timeout: float = Field(10.0, gt=0, le=300, description="seconds per JSON-RPC request")
-    startup_wait: float = Field(30.0, ge=0, description="seconds to wait at start-up for the "
-                                                        "node and the queue")
+    startup_wait: float = Field(
+        30.0, ge=0, description="seconds to wait at start-up for the node and the queue"
+    )

@@ -21,8 +21,10 @@ def build(settings: Settings) -> Gateway:
         deployment.check_chain(w3)
         signer = account(load_key(settings.key_file, env=KEY_ENV))
         if "Settlement" not in deployment.contracts:
-            raise StartupError(f"the deployment {settings.deployment} has no Settlement "
-                               "contract: there is nothing to post readings to")
+            raise StartupError(
+                f"the deployment {settings.deployment} has no Settlement "
+                "contract: there is nothing to post readings to"
+            )
         market = deployment.contract(w3, "Market")
         settlement = deployment.contract(w3, "Settlement")
         role = market.functions.METER_ROLE().call()
@@ -33,13 +35,28 @@ def build(settings: Settings) -> Gateway:
         raise StartupError(
             f"the meter account {signer.address} lacks METER_ROLE (0x{role.hex()}) on the "
             f"Market at {market.address}: the operator must grant it "
-            f"(grantRole(METER_ROLE, {signer.address}))")
+            f"(grantRole(METER_ROLE, {signer.address}))"
+        )
     try:
-        wait_healthy(settings.queue.rstrip("/") + HEALTH_PATH, timeout=settings.startup_wait,
-                     interval=0.2, request_timeout=3.0, name="the transaction queue")
+        wait_healthy(
+            settings.queue.rstrip("/") + HEALTH_PATH,
+            timeout=settings.startup_wait,
+            interval=0.2,
+            request_timeout=3.0,
+            name="the transaction queue",
+        )
     except NotHealthy as exc:
-        raise StartupError(f"the transaction queue does not answer at {settings.queue}: "
-                           f"{exc}; start it (python -m tx_queue) or pass --queue") from exc
+        raise StartupError(
+            f"the transaction queue does not answer at {settings.queue}: "
+            f"{exc}; start it (python -m tx_queue) or pass --queue"
+        ) from exc
     relay = RelayClient(settings.queue, w3, deployment, signer, timeout=10.0)
-    return Gateway(w3, market, settlement, relay, Store(settings.db), wait=settings.wait,
-                   max_gas=settings.max_gas)
+    return Gateway(
+        w3,
+        market,
+        settlement,
+        relay,
+        Store(settings.db),
+        wait=settings.wait,
+        max_gas=settings.max_gas,
+    )

@@ -82,21 +82,25 @@ class Store:
         check_meter_id(meter)
         token = secrets.token_urlsafe(32)
         with self._connect() as db:
-            db.execute("INSERT INTO tokens (token_hash, meter, created) VALUES (?, ?, ?)",
-                       (token_hash(token), meter, _now()))
+            db.execute(
+                "INSERT INTO tokens (token_hash, meter, created) VALUES (?, ?, ?)",
+                (token_hash(token), meter, _now()),
+            )
         return token
 
     def tokens(self) -> list[TokenRow]:
         with self._connect() as db:
-            rows = db.execute("SELECT meter, created, revoked FROM tokens "
-                              "ORDER BY meter, created").fetchall()
+            rows = db.execute(
+                "SELECT meter, created, revoked FROM tokens ORDER BY meter, created"
+            ).fetchall()
         return [TokenRow(*row) for row in rows]
 
     def revoke(self, meter: str) -> int:
         """Revoke every live token of `meter`; how many. None live: `TokenError`."""
         with self._connect() as db:
-            count = db.execute("UPDATE tokens SET revoked = ? WHERE meter = ? AND revoked IS "
-                               "NULL", (_now(), meter)).rowcount
+            count = db.execute(
+                "UPDATE tokens SET revoked = ? WHERE meter = ? AND revoked IS NULL", (_now(), meter)
+            ).rowcount
         if not count:
             raise TokenError(f"meter {meter!r} has no live token")
         return count
@@ -104,14 +108,17 @@ class Store:
     def meter_of(self, token: str) -> str | None:
         """The meter holding the live `token`, or None (unknown or revoked)."""
         with self._connect() as db:
-            row = db.execute("SELECT meter FROM tokens WHERE token_hash = ? AND revoked IS "
-                             "NULL", (token_hash(token),)).fetchone()
+            row = db.execute(
+                "SELECT meter FROM tokens WHERE token_hash = ? AND revoked IS NULL",
+                (token_hash(token),),
+            ).fetchone()
         return None if row is None else str(row[0])
 
     # ------------------------------------------------------------------ readings
 
-    def claim(self, game: int, prosumer: str, meter: str, stale_after: float = STALE_CLAIM
-              ) -> int | None:
+    def claim(
+        self, game: int, prosumer: str, meter: str, stale_after: float = STALE_CLAIM
+    ) -> int | None:
         """Record that `prosumer`'s reading for `game` is being sent; None if that worked, else
         the queue's request id of the reading already recorded (0 if it is not queued yet).
         A claim never queued and older than `stale_after` seconds (its process died between
@@ -119,24 +126,31 @@ class Store:
         cutoff = _now(time.time() - stale_after)
         with self._connect() as db:
             try:
-                db.execute("INSERT INTO readings (game, prosumer, meter, created) VALUES "
-                           "(?, ?, ?, ?)", (game, prosumer, meter, _now()))
+                db.execute(
+                    "INSERT INTO readings (game, prosumer, meter, created) VALUES (?, ?, ?, ?)",
+                    (game, prosumer, meter, _now()),
+                )
                 return None
             except sqlite3.IntegrityError:
                 taken = db.execute(
                     "UPDATE readings SET meter = ?, created = ? WHERE game = ? AND prosumer = ? "
                     "AND request_id IS NULL AND created < ?",
-                    (meter, _now(), game, prosumer, cutoff)).rowcount
+                    (meter, _now(), game, prosumer, cutoff),
+                ).rowcount
                 if taken:
                     return None
-                row = db.execute("SELECT request_id FROM readings WHERE game = ? AND "
-                                 "prosumer = ?", (game, prosumer)).fetchone()
+                row = db.execute(
+                    "SELECT request_id FROM readings WHERE game = ? AND prosumer = ?",
+                    (game, prosumer),
+                ).fetchone()
                 return int(row[0] or 0) if row else 0
 
     def queued(self, game: int, prosumer: str, request_id: int) -> None:
         with self._connect() as db:
-            db.execute("UPDATE readings SET request_id = ? WHERE game = ? AND prosumer = ?",
-                       (request_id, game, prosumer))
+            db.execute(
+                "UPDATE readings SET request_id = ? WHERE game = ? AND prosumer = ?",
+                (request_id, game, prosumer),
+            )
 
     def release(self, game: int, prosumer: str) -> None:
         """Forget a claim whose reading did not go (refused) or did not land (reverted)."""

@@ -41,10 +41,20 @@ TURN_EVENTS = ("TurnStarted", "BidSubmitted", "BidStood", "TurnSkipped")
 class Agent:
     """One prosumer's player. `run()` until `games` games ended (0: forever) or `stop()`."""
 
-    def __init__(self, prosumer: Prosumer, follower: Follower, optimizer: OptimizerClient,
-                 source: Source, *, name: str = "PROSUMER", poll_interval: float = 0.01,
-                 games: int = 0, on_game_end: Callable[[GameSummary], None] | None = None,
-                 strategy: str = "best-response", log: Tagged | None = None) -> None:
+    def __init__(
+        self,
+        prosumer: Prosumer,
+        follower: Follower,
+        optimizer: OptimizerClient,
+        source: Source,
+        *,
+        name: str = "PROSUMER",
+        poll_interval: float = 0.01,
+        games: int = 0,
+        on_game_end: Callable[[GameSummary], None] | None = None,
+        strategy: str = "best-response",
+        log: Tagged | None = None,
+    ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r} (one of {', '.join(STRATEGIES)})")
         self.strategy = strategy
@@ -106,11 +116,20 @@ class Agent:
         for track in list(self.tracks.values()):
             if track.pending is not None and pacing.check_due(track.pending, now, bool(events)):
                 self.turns.check_pending(track)
-            if (track.due is None and track.pending is None and track.bidding
-                    and track.role == "buyer" and pacing.quiet(track, now)):
+            if (
+                track.due is None
+                and track.pending is None
+                and track.bidding
+                and track.role == "buyer"
+                and pacing.quiet(track, now)
+            ):
                 track.schedule(now)  # a missed event must not cost the turn
-            elif (track.role == "buyer" and not track.bidding and track.registration_end
-                  and pacing.quiet(track, now)):
+            elif (
+                track.role == "buyer"
+                and not track.bidding
+                and track.registration_end
+                and pacing.quiet(track, now)
+            ):
                 self._check_registration(track, now)  # nor a missed RegistrationClosed
             if self.pacer.opening_due(track, now):
                 self.turns.open(track, now)
@@ -131,8 +150,13 @@ class Agent:
     def _turn(self, track: GameTrack) -> None:
         state = self.turns.play(track)
         if state is not None:  # its GameEnded event was missed
-            self._game_ended(track.game_id, state.status.end_reason, state.status.round, track,
-                             how="Found GameEnded")
+            self._game_ended(
+                track.game_id,
+                state.status.end_reason,
+                state.status.round,
+                track,
+                how="Found GameEnded",
+            )
 
     # ------------------------------------------------------------------ events
 
@@ -145,8 +169,10 @@ class Agent:
             track.news = now
             if track.role == "buyer" and not track.bidding and name in TURN_EVENTS:
                 # A turn event: bidding has begun, and RegistrationClosed went unseen.
-                self.log.warning(f"Game {game_id} is bidding although no RegistrationClosed "
-                                 "event was seen; playing on")
+                self.log.warning(
+                    f"Game {game_id} is bidding although no RegistrationClosed "
+                    "event was seen; playing on"
+                )
                 track.bidding = True
                 self.turns.prepare(track)
         mine = str(args.get("buyer", "")).lower() == self.me.lower()
@@ -158,8 +184,10 @@ class Agent:
                 self._ended_event(game_id, args, None)
         elif name == "RegistrationClosed":
             track.bidding = True
-            self.log.info(f"Received RegistrationClosed for game {game_id}: "
-                          f"{args['sellers']} sellers, {args['buyers']} buyers")
+            self.log.info(
+                f"Received RegistrationClosed for game {game_id}: "
+                f"{args['sellers']} sellers, {args['buyers']} buyers"
+            )
             if track.role == "buyer":
                 self.turns.prepare(track)
         elif name == "TurnStarted":
@@ -170,8 +198,10 @@ class Agent:
         elif name in ("BidSubmitted", "BidStood") and mine:
             self.turns.confirmed(track, event, now)
         elif name == "TurnSkipped" and mine:
-            self.log.warning(f"My turn in game {game_id} round {args['round']} expired and "
-                             "was skipped; my previous bid stands")
+            self.log.warning(
+                f"My turn in game {game_id} round {args['round']} expired and "
+                "was skipped; my previous bid stands"
+            )
             track.pending, track.due = None, None
         elif name == "GameEnded":
             self._ended_event(game_id, args, track)
@@ -179,8 +209,14 @@ class Agent:
     def _ended_event(self, game_id: int, args: dict[str, Any], track: GameTrack | None) -> None:
         self._game_ended(game_id, end_reason(int(args["reason"])), int(args["rounds"]), track)
 
-    def _game_ended(self, game_id: int, reason: str, rounds: int, track: GameTrack | None,
-                    how: str = "Received GameEnded") -> None:
+    def _game_ended(
+        self,
+        game_id: int,
+        reason: str,
+        rounds: int,
+        track: GameTrack | None,
+        how: str = "Received GameEnded",
+    ) -> None:
         if game_id in self.finished:  # seen already (a state read found it before its event)
             return
         self.finished.add(game_id)
@@ -188,8 +224,10 @@ class Agent:
         if track is not None:
             self.tracks.pop(game_id, None)
             if track.role == "buyer":
-                self.log.verbose(f"Final bid in game {game_id}: "
-                                 f"{kwh_list(wh_to_kwh(v) for v in track.last_bid_wh)}")
+                self.log.verbose(
+                    f"Final bid in game {game_id}: "
+                    f"{kwh_list(wh_to_kwh(v) for v in track.last_bid_wh)}"
+                )
         if self.on_game_end is not None:
             self.on_game_end(GameSummary.of(game_id, reason, rounds, track))
         self.ended += 1
@@ -197,5 +235,15 @@ class Agent:
             self.stop()
 
 
-__all__ = ["STRATEGIES", "Action", "Agent", "BestResponseFn", "Decision", "GameSummary",
-           "GameTrack", "TurnContext", "decide", "equilibrium_share"]
+__all__ = [
+    "STRATEGIES",
+    "Action",
+    "Agent",
+    "BestResponseFn",
+    "Decision",
+    "GameSummary",
+    "GameTrack",
+    "TurnContext",
+    "decide",
+    "equilibrium_share",
+]

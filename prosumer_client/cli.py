@@ -63,8 +63,9 @@ def metered(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a number of kWh >= 0, not {text!r}")
     if kwh_to_wh(value) > MAX_WH:
-        raise argparse.ArgumentTypeError(f"{text!r} kWh is above the largest reading, "
-                                         f"{MAX_WH / 1000:g} kWh")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} kWh is above the largest reading, {MAX_WH / 1000:g} kWh"
+        )
     return value
 
 
@@ -119,29 +120,33 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--deployment", help="deployment file (default deployment.json)")
     g.add_argument("--queue", help="transaction queue URL (default http://127.0.0.1:8082)")
     g.add_argument("--optimizer", help="optimizer URL (default http://127.0.0.1:8081)")
-    g.add_argument("--key-file", help="file holding the private key, hex or a keystore (else "
-                                      "env PROSUMER_KEY)")
+    g.add_argument(
+        "--key-file", help="file holding the private key, hex or a keystore (else env PROSUMER_KEY)"
+    )
     g.add_argument("--name", help="log tag, e.g. P003 or S001 (default PROSUMER)")
     g.add_argument("--log-level", choices=list(LEVELS), help="default info")
     g.add_argument("--json", action="store_true", help="machine-readable output on stdout")
 
-    top = argparse.ArgumentParser(prog="python -m prosumer_client", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                  allow_abbrev=False)
+    top = argparse.ArgumentParser(
+        prog="python -m prosumer_client",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         # No abbreviations: `--key 0x...` must not pass for `--key-file` (and echo a key).
-        return sub.add_parser(name, parents=[common], help=help_text, description=help_text,
-                              allow_abbrev=False)
+        return sub.add_parser(
+            name, parents=[common], help=help_text, description=help_text, allow_abbrev=False
+        )
 
     p = add("offer", "publish an offer in a game")
     p.add_argument("--game", type=positive_int, required=True)
     p.add_argument("--kwh", type=energy, required=True, help="energy offered (kWh)")
     p.add_argument("--price", type=price, required=True, help="base price per kWh")
 
-    p = add("demand", "publish a demand in a game (escrow approved first once settlement "
-                      "exists)")
+    p = add("demand", "publish a demand in a game (escrow approved first once settlement exists)")
     p.add_argument("--game", type=positive_int, required=True)
     p.add_argument("--kwh", type=energy, required=True, help="energy demanded (kWh)")
 
@@ -151,26 +156,51 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument("--buy", type=energy, metavar="KWH", help="demand KWH in every game")
     what.add_argument("--profile", metavar="CSV", help="net energy per period from a profile")
     p.add_argument("--price", type=price, help="offer price per kWh (--sell, --profile)")
-    p.add_argument("--games", type=count, default=0,
-                   help="stop after N games ended (default 0: run forever)")
-    p.add_argument("--period", choices=["time", "game"], default="time",
-                   help="profile row by the delivery start (default) or by game number")
-    p.add_argument("--utc-offset", type=_number, default=0.0, metavar="HOURS",
-                   help="the profile's clock is UTC + HOURS (default 0)")
+    p.add_argument(
+        "--games", type=count, default=0, help="stop after N games ended (default 0: run forever)"
+    )
+    p.add_argument(
+        "--period",
+        choices=["time", "game"],
+        default="time",
+        help="profile row by the delivery start (default) or by game number",
+    )
+    p.add_argument(
+        "--utc-offset",
+        type=_number,
+        default=0.0,
+        metavar="HOURS",
+        help="the profile's clock is UTC + HOURS (default 0)",
+    )
     p.add_argument("--scale", type=scale, default=1.0, help="multiply profile energy")
     p.add_argument("--time-column", help="profile column of the times")
     p.add_argument("--load-column", help="profile column of the load")
     p.add_argument("--pv-column", help="profile column of the PV production")
-    p.add_argument("--poll-interval", type=scale, metavar="SECONDS",
-                   help="how often to look for new blocks (default 0.01)")
-    p.add_argument("--follow", choices=["logs", "filter"],
-                   help="follow events by block range (eth_getLogs, default) or with a node "
-                        "filter (eth_getFilterChanges)")
-    p.add_argument("--method", choices=["exact", "slsqp"], default="exact",
-                   help="the optimizer's best-response method")
-    p.add_argument("--strategy", choices=list(STRATEGIES), default="best-response",
-                   help="a buyer's first bid: its best response (default) or its share of "
-                        "the game's equilibrium")
+    p.add_argument(
+        "--poll-interval",
+        type=scale,
+        metavar="SECONDS",
+        help="how often to look for new blocks (default 0.01)",
+    )
+    p.add_argument(
+        "--follow",
+        choices=["logs", "filter"],
+        help="follow events by block range (eth_getLogs, default) or with a node "
+        "filter (eth_getFilterChanges)",
+    )
+    p.add_argument(
+        "--method",
+        choices=["exact", "slsqp"],
+        default="exact",
+        help="the optimizer's best-response method",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=list(STRATEGIES),
+        default="best-response",
+        help="a buyer's first bid: its best response (default) or its share of "
+        "the game's equilibrium",
+    )
 
     p = add("meter", "post a prosumer's metered energy for a game (meter role)")
     p.add_argument("--game", type=positive_int, required=True)
@@ -189,34 +219,59 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--game", type=positive_int, help="default: the latest game")
     p.add_argument("--address", type=address, help="whose (default: the key's)")
 
-    p = sub.add_parser("keys", help="a new key as an encrypted keystore; a key file's address",
-                       description=keystore.__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    p = sub.add_parser(
+        "keys",
+        help="a new key as an encrypted keystore; a key file's address",
+        description=keystore.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    k = actions.add_parser("new", help="create a key and write it as a keystore (mode 0600)",
-                           allow_abbrev=False)
-    k.add_argument("--out", required=True, metavar="FILE", help="the keystore to write (an "
-                   "existing file is never overwritten)")
+    k = actions.add_parser(
+        "new", help="create a key and write it as a keystore (mode 0600)", allow_abbrev=False
+    )
+    k.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the keystore to write (an existing file is never overwritten)",
+    )
     k.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    k = actions.add_parser("show", help="the address of a key file (hex key or keystore)",
-                           allow_abbrev=False)
+    k = actions.add_parser(
+        "show", help="the address of a key file (hex key or keystore)", allow_abbrev=False
+    )
     k.add_argument("file", metavar="FILE")
     k.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     return top
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-    "offer": commands.offer, "demand": commands.demand, "play": commands.play,
-    "meter": commands.meter, "balance": commands.balance, "history": commands.history,
-    "status": commands.status, "keys": keystore.keys,
+    "offer": commands.offer,
+    "demand": commands.demand,
+    "play": commands.play,
+    "meter": commands.meter,
+    "balance": commands.balance,
+    "history": commands.history,
+    "status": commands.status,
+    "keys": keystore.keys,
 }
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
-    names = ("rpc", "deployment", "queue", "optimizer", "key_file", "name", "log_level",
-             "poll_interval", "follow")
-    flags: dict[str, Any] = {n: getattr(args, n) for n in names
-                             if getattr(args, n, None) is not None}
+    names = (
+        "rpc",
+        "deployment",
+        "queue",
+        "optimizer",
+        "key_file",
+        "name",
+        "log_level",
+        "poll_interval",
+        "follow",
+    )
+    flags: dict[str, Any] = {
+        n: getattr(args, n) for n in names if getattr(args, n, None) is not None
+    }
     return Settings(**flags)
 
 
@@ -226,16 +281,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_of(args)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         top.exit(2, f"python -m prosumer_client: error: {problems}\n")
     if args.command == "play":
         if args.price is None and (args.sell is not None or args.profile is not None):
-            top.exit(2, "python -m prosumer_client play: error: --price is required with "
-                        f"{'--sell' if args.sell is not None else '--profile'}\n")
+            top.exit(
+                2,
+                "python -m prosumer_client play: error: --price is required with "
+                f"{'--sell' if args.sell is not None else '--profile'}\n",
+            )
         if args.price is not None and args.buy is not None:
-            top.exit(2, "python -m prosumer_client play: error: --price goes with --sell or "
-                        "--profile, not --buy\n")
+            top.exit(
+                2,
+                "python -m prosumer_client play: error: --price goes with --sell or "
+                "--profile, not --buy\n",
+            )
     try:
         return COMMANDS[args.command](args, settings)
     except (ProsumerError, RelayError, LedgerError) as exc:

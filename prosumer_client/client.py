@@ -47,8 +47,9 @@ class Settlement:
 
 
 class Prosumer:
-    def __init__(self, relay: RelayClient, reader: MarketReader, *,
-                 deadline_seconds: int = DEADLINE_SECONDS) -> None:
+    def __init__(
+        self, relay: RelayClient, reader: MarketReader, *, deadline_seconds: int = DEADLINE_SECONDS
+    ) -> None:
         self.relay = relay
         self.reader = reader
         self.address: str = relay.address
@@ -69,8 +70,7 @@ class Prosumer:
     def sync_clock(self, chain_time: int | None = None) -> None:
         """Learn how far the chain's clock is from ours (one RPC unless `chain_time` is given)."""
         now = time.time()
-        self._clock_offset = (self.reader.chain_time() if chain_time is None else
-                              chain_time) - now
+        self._clock_offset = (self.reader.chain_time() if chain_time is None else chain_time) - now
 
     def deadline(self) -> int:
         """`deadline_seconds` after the chain's current time, read now: in simulated time the
@@ -84,8 +84,7 @@ class Prosumer:
 
     # ------------------------------------------------------------------ actions
 
-    def offer(self, game_id: int, kwh: float, price: float, *, timeout: float = 60.0
-              ) -> Outcome:
+    def offer(self, game_id: int, kwh: float, price: float, *, timeout: float = 60.0) -> Outcome:
         """Publish an offer and wait until it is mined."""
         call = self.market.publishOffer(game_id, kwh_to_wh(kwh), price_to_micro(price))
         return self.wait("offer", self.send("offer", call), timeout=timeout)
@@ -124,16 +123,25 @@ class Prosumer:
         data = settlement.token.calldata("approve", settlement.address, amount)
         return self.send("escrow approval", (settlement.token.address, data))
 
-    def post_reading(self, game_id: int, prosumer: str, produced_kwh: float,
-                     consumed_kwh: float, *, timeout: float = 60.0) -> Outcome:
+    def post_reading(
+        self,
+        game_id: int,
+        prosumer: str,
+        produced_kwh: float,
+        consumed_kwh: float,
+        *,
+        timeout: float = 60.0,
+    ) -> Outcome:
         """A meter's reading of `prosumer` for game `game_id` (needs the meter role)."""
         settlement = self.settlement()
         if settlement is None:
             raise SettlementNotDeployed("posting a meter reading")
-        data = settlement.contract.calldata("postReading", game_id, prosumer,
-                                            kwh_to_wh(produced_kwh), kwh_to_wh(consumed_kwh))
-        return self.wait("reading", self.send("reading", (settlement.address, data)),
-                         timeout=timeout)
+        data = settlement.contract.calldata(
+            "postReading", game_id, prosumer, kwh_to_wh(produced_kwh), kwh_to_wh(consumed_kwh)
+        )
+        return self.wait(
+            "reading", self.send("reading", (settlement.address, data)), timeout=timeout
+        )
 
     def settlement(self) -> Settlement | None:
         """The market's settlement contract and token (None if it has none)."""
@@ -142,8 +150,9 @@ class Prosumer:
             if address is None:
                 return None
             contract = Contract(self.reader.rpc, address, load_artifact("Settlement").abi)
-            token = Contract(self.reader.rpc, str(contract.view("token")),
-                             load_artifact("GridToken").abi)
+            token = Contract(
+                self.reader.rpc, str(contract.view("token")), load_artifact("GridToken").abi
+            )
             self._settlement = Settlement(contract, token)
         return self._settlement
 
@@ -190,8 +199,11 @@ class Prosumer:
         cannot be estimated now. Raw RPC: the turn's hot path."""
         if self._forwarder is None:
             self._forwarder = self.relay.deployment.address("GridForwarder")
-        call = {"from": self._forwarder, "to": self.reader.address,
-                "data": "0x" + data.hex() + self.address[2:].lower()}
+        call = {
+            "from": self._forwarder,
+            "to": self.reader.address,
+            "data": "0x" + data.hex() + self.address[2:].lower(),
+        }
         t0 = time.perf_counter()
         try:
             return pad_gas(int(self.reader.rpc.call("eth_estimateGas", [call]), 16))
@@ -207,4 +219,4 @@ class Prosumer:
 
 def _reason(detail: Any) -> str:
     text = detail if isinstance(detail, str) else str(detail)
-    return text[len(_WOULD_REVERT):] if text.startswith(_WOULD_REVERT) else text
+    return text[len(_WOULD_REVERT) :] if text.startswith(_WOULD_REVERT) else text

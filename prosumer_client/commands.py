@@ -96,11 +96,22 @@ def offer(args: argparse.Namespace, settings: Settings) -> int:
         index = prosumer.reader.participant(args.game, prosumer.address).index
     finally:
         prosumer.close()
-    data = {"game": args.game, "role": "seller", "index": index, "kwh": args.kwh,
-            "price": args.price, "address": prosumer.address, **_receipt(outcome)}
-    _print(args, data, f"offer published: game {args.game}, {kwh(args.kwh)} kWh at "
-                       f"{kwh(args.price)} per kWh (seller #{index}, block "
-                       f"{outcome.block_number}, tx {outcome.tx_hash})")
+    data = {
+        "game": args.game,
+        "role": "seller",
+        "index": index,
+        "kwh": args.kwh,
+        "price": args.price,
+        "address": prosumer.address,
+        **_receipt(outcome),
+    }
+    _print(
+        args,
+        data,
+        f"offer published: game {args.game}, {kwh(args.kwh)} kWh at "
+        f"{kwh(args.price)} per kWh (seller #{index}, block "
+        f"{outcome.block_number}, tx {outcome.tx_hash})",
+    )
     return 0
 
 
@@ -113,10 +124,20 @@ def demand(args: argparse.Namespace, settings: Settings) -> int:
         index = prosumer.reader.participant(args.game, prosumer.address).index
     finally:
         prosumer.close()
-    data = {"game": args.game, "role": "buyer", "index": index, "kwh": args.kwh,
-            "address": prosumer.address, **_receipt(outcome)}
-    _print(args, data, f"demand published: game {args.game}, {kwh(args.kwh)} kWh (buyer "
-                       f"#{index}, block {outcome.block_number}, tx {outcome.tx_hash})")
+    data = {
+        "game": args.game,
+        "role": "buyer",
+        "index": index,
+        "kwh": args.kwh,
+        "address": prosumer.address,
+        **_receipt(outcome),
+    }
+    _print(
+        args,
+        data,
+        f"demand published: game {args.game}, {kwh(args.kwh)} kWh (buyer "
+        f"#{index}, block {outcome.block_number}, tx {outcome.tx_hash})",
+    )
     return 0
 
 
@@ -128,8 +149,12 @@ def source_of(args: argparse.Namespace) -> Source:
         return Fixed("seller", args.sell, args.price)
     if args.buy is not None:
         return Fixed("buyer", args.buy)
-    profile = Profile.load(args.profile, time_column=args.time_column,
-                           load_column=args.load_column, pv_column=args.pv_column)
+    profile = Profile.load(
+        args.profile,
+        time_column=args.time_column,
+        load_column=args.load_column,
+        pv_column=args.pv_column,
+    )
     return FromProfile(profile, args.price, args.period, args.utc_offset, args.scale)
 
 
@@ -138,20 +163,31 @@ def play(args: argparse.Namespace, settings: Settings) -> int:
     log = tagged(settings.name)
     source = source_of(args)  # a bad profile or key fails before anything connects
     prosumer, deployment = _signing(settings, wait=10.0)
-    optimizer = OptimizerClient(settings.optimizer, method=args.method,
-                                timeout=settings.http_timeout)
+    optimizer = OptimizerClient(
+        settings.optimizer, method=args.method, timeout=settings.http_timeout
+    )
     if not _wait_for(optimizer.health, 10.0):
-        log.warning(f"the optimizer at {settings.optimizer} does not answer yet; turns fail "
-                    "until it does")
+        log.warning(
+            f"the optimizer at {settings.optimizer} does not answer yet; turns fail until it does"
+        )
 
     def report(summary: GameSummary) -> None:
         if args.json:
             print(json.dumps(summary.to_dict()), flush=True)
 
     follower = Follower(prosumer.reader.rpc, deployment, use_filter=settings.follow == "filter")
-    agent = Agent(prosumer, follower, optimizer, source, name=settings.name,
-                  poll_interval=settings.poll_interval, games=args.games,
-                  on_game_end=report, strategy=args.strategy, log=log)
+    agent = Agent(
+        prosumer,
+        follower,
+        optimizer,
+        source,
+        name=settings.name,
+        poll_interval=settings.poll_interval,
+        games=args.games,
+        on_game_end=report,
+        strategy=args.strategy,
+        log=log,
+    )
     previous = signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     try:
         agent.run()
@@ -187,11 +223,21 @@ def meter(args: argparse.Namespace, settings: Settings) -> int:
         outcome = prosumer.post_reading(args.game, who, args.produced, args.consumed)
     finally:
         prosumer.close()
-    data = {"game": args.game, "prosumer": who, "produced_kwh": args.produced,
-            "consumed_kwh": args.consumed, "meter": prosumer.address, **_receipt(outcome)}
-    _print(args, data, f"reading posted: game {args.game}, {who} produced "
-                       f"{kwh(args.produced)} kWh, consumed {kwh(args.consumed)} kWh (block "
-                       f"{outcome.block_number}, tx {outcome.tx_hash})")
+    data = {
+        "game": args.game,
+        "prosumer": who,
+        "produced_kwh": args.produced,
+        "consumed_kwh": args.consumed,
+        "meter": prosumer.address,
+        **_receipt(outcome),
+    }
+    _print(
+        args,
+        data,
+        f"reading posted: game {args.game}, {who} produced "
+        f"{kwh(args.produced)} kWh, consumed {kwh(args.consumed)} kWh (block "
+        f"{outcome.block_number}, tx {outcome.tx_hash})",
+    )
     return 0
 
 

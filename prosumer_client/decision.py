@@ -45,11 +45,19 @@ class TurnContext:
         return (self.position - current) % len(self.order)
 
     def query(self, state: GameState) -> BestResponseQuery:
-        others = tuple(wh_to_kwh(load - mine) for load, mine in
-                       zip(state.loads_wh, state.current_bid_wh, strict=True))
-        return BestResponseQuery(wh_to_kwh(self.demand_wh), self.prices,
-                                 tuple(wh_to_kwh(c) for c in self.caps_wh), others,
-                                 tuple(float(h) for h in self.hops), self.fee, self.grid)
+        others = tuple(
+            wh_to_kwh(load - mine)
+            for load, mine in zip(state.loads_wh, state.current_bid_wh, strict=True)
+        )
+        return BestResponseQuery(
+            wh_to_kwh(self.demand_wh),
+            self.prices,
+            tuple(wh_to_kwh(c) for c in self.caps_wh),
+            others,
+            tuple(float(h) for h in self.hops),
+            self.fee,
+            self.grid,
+        )
 
     @classmethod
     def load(cls, reader: MarketReader, game_id: int, buyer: str) -> TurnContext:
@@ -61,21 +69,35 @@ class TurnContext:
             raise ProsumerError(f"{buyer} has no demand in game {game_id}")
         position = order.index(buyer.lower())
         demand = demands[position].wh
-        return cls(game_id, demand, tuple(o.price for o in offers),
-                   tuple(o.wh for o in offers), reader.hops_to_sellers(game_id, buyer),
-                   info.prices.transmission_fee, info.prices.retail, info.params.epsilon_wh,
-                   order, position)
+        return cls(
+            game_id,
+            demand,
+            tuple(o.price for o in offers),
+            tuple(o.wh for o in offers),
+            reader.hops_to_sellers(game_id, buyer),
+            info.prices.transmission_fee,
+            info.prices.retail,
+            info.params.epsilon_wh,
+            order,
+            position,
+        )
 
 
-def equilibrium_share(reader: MarketReader, optimizer: OptimizerClient, ctx: TurnContext
-                      ) -> tuple[float, ...]:
+def equilibrium_share(
+    reader: MarketReader, optimizer: OptimizerClient, ctx: TurnContext
+) -> tuple[float, ...]:
     """This buyer's row of the game's equilibrium (kWh per seller), from the public data:
     every demand, offer and buyer-to-seller hop distance (one batch of reads, one per buyer)."""
     demands = reader.demands(ctx.game_id)
     hops = reader.hops_of(ctx.game_id, [d.buyer for d in demands])
     allocation = optimizer.equilibrium(
-        [d.kwh for d in demands], ctx.prices, [wh_to_kwh(c) for c in ctx.caps_wh],
-        [[float(h) for h in row] for row in hops], ctx.fee, ctx.grid)
+        [d.kwh for d in demands],
+        ctx.prices,
+        [wh_to_kwh(c) for c in ctx.caps_wh],
+        [[float(h) for h in row] for row in hops],
+        ctx.fee,
+        ctx.grid,
+    )
     mine = [d.buyer.lower() for d in demands].index(ctx.order[ctx.position])
     return tuple(allocation[mine])
 
@@ -99,8 +121,7 @@ class Decision:
 BestResponseFn = Callable[[BestResponseQuery], Sequence[float]]
 
 
-def decide(ctx: TurnContext, state: GameState, me: str,
-           best_response: BestResponseFn) -> Decision:
+def decide(ctx: TurnContext, state: GameState, me: str, best_response: BestResponseFn) -> Decision:
     """What `me` does now: wait, or bid its best response in whole Wh (never above its demand
     nor a seller's free capacity), or stand if that moves no entry by more than epsilon."""
     if state.status.phase == "ended":
@@ -110,8 +131,7 @@ def decide(ctx: TurnContext, state: GameState, me: str,
     query = ctx.query(state)
     best = tuple(float(v) for v in best_response(query))
     bid = tuple(to_wh_bid(best, ctx.demand_wh, ctx.caps_wh, query.used_capacities))
-    change = max((abs(b - c) for b, c in zip(bid, state.current_bid_wh, strict=True)),
-                 default=0)
+    change = max((abs(b - c) for b, c in zip(bid, state.current_bid_wh, strict=True)), default=0)
     action = Action.STAND if change <= ctx.epsilon_wh else Action.BID
     return Decision(action, bid, change, best, query)
 

@@ -49,8 +49,10 @@ class OptimizerRefused(OptimizerError):
 
 class SettlementNotDeployed(ProsumerError):
     def __init__(self, what: str) -> None:
-        super().__init__(f"settlement not deployed: {what} needs the Settlement contract, "
-                         "and the deployment file has none")
+        super().__init__(
+            f"settlement not deployed: {what} needs the Settlement contract, "
+            "and the deployment file has none"
+        )
 
 
 class Refused(ProsumerError):

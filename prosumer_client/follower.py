@@ -43,7 +43,10 @@ class LogDecoder:
                 inputs = list(abi["inputs"])
                 signature = f"{abi['name']}({','.join(abi_type(i) for i in inputs)})"
                 self._events[(address.lower(), Web3.keccak(text=signature))] = (
-                    contract, abi["name"], inputs)
+                    contract,
+                    abi["name"],
+                    inputs,
+                )
 
     def decode(self, log: dict[str, Any]) -> Event | None:
         topics = [bytes.fromhex(t[2:]) for t in log.get("topics") or ()]
@@ -61,13 +64,17 @@ class LogDecoder:
             dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
             values[param["name"]] = topic if dynamic else abi_decode([kind], topic)[0]
         data = bytes.fromhex(str(log.get("data") or "0x")[2:])
-        for param, value in zip(plain, abi_decode([abi_type(p) for p in plain], data),
-                                strict=True):
+        for param, value in zip(plain, abi_decode([abi_type(p) for p in plain], data), strict=True):
             values[param["name"]] = value
         args = {i["name"]: _plain(i, values[i["name"]]) for i in inputs if i["name"] in values}
-        return Event(block=int(log["blockNumber"], 16), tx=str(log["transactionHash"]),
-                     log_index=int(log["logIndex"], 16), contract=contract, name=name,
-                     args=args)
+        return Event(
+            block=int(log["blockNumber"], 16),
+            tx=str(log["transactionHash"]),
+            log_index=int(log["logIndex"], 16),
+            contract=contract,
+            name=name,
+            args=args,
+        )
 
 
 def _plain(param: dict[str, Any], value: Any) -> Any:
@@ -79,8 +86,14 @@ def _plain(param: dict[str, Any], value: Any) -> Any:
 
 
 class Follower:
-    def __init__(self, rpc: Rpc, deployment: Deployment, *, from_block: int | None = None,
-                 use_filter: bool = True) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        deployment: Deployment,
+        *,
+        from_block: int | None = None,
+        use_filter: bool = True,
+    ) -> None:
         """Events after `from_block` (default: the current head, i.e. only new ones)."""
         self.rpc = rpc
         self.decoder = LogDecoder(deployment)
@@ -116,8 +129,9 @@ class Follower:
 
     def _install(self) -> list[Event]:
         try:
-            self._filter = str(self.rpc.call("eth_newFilter", [{"address": self.addresses,
-                                                                 "fromBlock": "latest"}]))
+            self._filter = str(
+                self.rpc.call("eth_newFilter", [{"address": self.addresses, "fromBlock": "latest"}])
+            )
         except RpcError:  # no filters on this node: poll the head instead
             self.use_filter = False
         return self._fill(self.rpc.block_number())
@@ -128,8 +142,10 @@ class Follower:
         block, index = self._seen
         for lo in range(block + 1 if index == _COMPLETE else block, head + 1, CHUNK):
             hi = min(lo + CHUNK - 1, head)
-            logs += self.rpc.call("eth_getLogs", [{"address": self.addresses,
-                                                   "fromBlock": hex(lo), "toBlock": hex(hi)}])
+            logs += self.rpc.call(
+                "eth_getLogs",
+                [{"address": self.addresses, "fromBlock": hex(lo), "toBlock": hex(hi)}],
+            )
         events = self._deliver(logs)
         self._seen = max(self._seen, (head, _COMPLETE))  # those blocks are complete
         return events

@@ -17,8 +17,14 @@ from typing import Any
 
 VERBOSE = 15
 SILLY = 5
-LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
-          "verbose": VERBOSE, "debug": logging.DEBUG, "silly": SILLY}
+LEVELS = {
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "verbose": VERBOSE,
+    "debug": logging.DEBUG,
+    "silly": SILLY,
+}
 _NAMES = {number: name for name, number in LEVELS.items()}
 LOGGER = "prosumer_client"
 

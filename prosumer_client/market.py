@@ -75,9 +75,16 @@ class GameStatus:
 
     @classmethod
     def of(cls, raw: Any) -> GameStatus:
-        return cls(phase=_name(PHASES, int(raw[0])), end_reason=_name(END_REASONS, int(raw[1])),
-                   seller_count=int(raw[2]), buyer_count=int(raw[3]), round=int(raw[4]),
-                   turn=int(raw[5]), turn_deadline=int(raw[6]), round_max_change_wh=int(raw[7]))
+        return cls(
+            phase=_name(PHASES, int(raw[0])),
+            end_reason=_name(END_REASONS, int(raw[1])),
+            seller_count=int(raw[2]),
+            buyer_count=int(raw[3]),
+            round=int(raw[4]),
+            turn=int(raw[5]),
+            turn_deadline=int(raw[6]),
+            round_max_change_wh=int(raw[7]),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,11 @@ class GameState:
         return _kwh(self.current_bid_wh)
 
     def is_turn_of(self, address: str) -> bool:
-        return (self.status.phase == "bidding" and self.current_buyer is not None
-                and self.current_buyer.lower() == address.lower())
+        return (
+            self.status.phase == "bidding"
+            and self.current_buyer is not None
+            and self.current_buyer.lower() == address.lower()
+        )
 
 
 @dataclass(frozen=True)
@@ -199,23 +209,36 @@ class MarketReader:
 
     def game(self, game_id: int) -> GameInfo:
         params, prices, status = self.view("game", game_id)
-        return GameInfo(game_id, GameParams(*(int(v) for v in params)),
-                        GamePrices(*(int(v) for v in prices)), GameStatus.of(status))
+        return GameInfo(
+            game_id,
+            GameParams(*(int(v) for v in params)),
+            GamePrices(*(int(v) for v in prices)),
+            GameStatus.of(status),
+        )
 
     def state(self, game_id: int) -> GameState:
         """Status, current buyer, loads and its bid: one `eth_call`."""
         status, buyer, loads, bid = self.view("gameState", game_id)
         current = None if int(buyer, 16) == 0 else Web3.to_checksum_address(buyer)
-        return GameState(game_id, GameStatus.of(status), current,
-                         tuple(int(v) for v in loads), tuple(int(v) for v in bid))
+        return GameState(
+            game_id,
+            GameStatus.of(status),
+            current,
+            tuple(int(v) for v in loads),
+            tuple(int(v) for v in bid),
+        )
 
     def offers(self, game_id: int) -> list[Offer]:
-        return [Offer(k, Web3.to_checksum_address(o[0]), int(o[1]), int(o[2]))
-                for k, o in enumerate(self.view("offers", game_id))]
+        return [
+            Offer(k, Web3.to_checksum_address(o[0]), int(o[1]), int(o[2]))
+            for k, o in enumerate(self.view("offers", game_id))
+        ]
 
     def demands(self, game_id: int) -> list[Demand]:
-        return [Demand(k, Web3.to_checksum_address(d[0]), int(d[1]))
-                for k, d in enumerate(self.view("demands", game_id))]
+        return [
+            Demand(k, Web3.to_checksum_address(d[0]), int(d[1]))
+            for k, d in enumerate(self.view("demands", game_id))
+        ]
 
     def participant(self, game_id: int, address: str) -> Participation:
         role, index = self.view("participant", game_id, address)
@@ -242,8 +265,15 @@ class MarketReader:
 
     def prosumer(self, address: str) -> ProsumerRecord:
         raw = self.view("prosumer", address)
-        return ProsumerRecord(Web3.to_checksum_address(address), "0x" + bytes(raw[0]).hex(),
-                              int(raw[1]), bool(raw[2]), int(raw[3]), int(raw[4]), int(raw[5]))
+        return ProsumerRecord(
+            Web3.to_checksum_address(address),
+            "0x" + bytes(raw[0]).hex(),
+            int(raw[1]),
+            bool(raw[2]),
+            int(raw[3]),
+            int(raw[4]),
+            int(raw[5]),
+        )
 
     def grid_prices(self) -> tuple[float, float]:
         """(retail, feed-in) per kWh, for games opened from now on."""

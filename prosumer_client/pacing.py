@@ -65,8 +65,13 @@ class Pacer:
 
     def wants_opening(self, track: GameTrack) -> bool:
         """The `equilibrium` strategy's opening is still to be computed for this game."""
-        return (self.strategy == "equilibrium" and track.role == "buyer" and track.bidding
-                and track.opening is None and track.round <= 1)
+        return (
+            self.strategy == "equilibrium"
+            and track.role == "buyer"
+            and track.bidding
+            and track.opening is None
+            and track.round <= 1
+        )
 
     def opening_due(self, track: GameTrack, now: float) -> bool:
         """Time to compute the opening: wanted, not tried for a heartbeat, and our first turn
@@ -91,8 +96,9 @@ def count_turns(tracks: dict[int, GameTrack], events: list[Event], now: float) -
             continue
         if track.turn_seen:
             sample = (now - track.turn_seen) / n
-            track.turn_seconds = (sample if not track.turn_seconds
-                                  else 0.7 * track.turn_seconds + 0.3 * sample)
+            track.turn_seconds = (
+                sample if not track.turn_seconds else 0.7 * track.turn_seconds + 0.3 * sample
+            )
         track.turn_seen = now
 
 

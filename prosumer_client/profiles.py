@@ -28,11 +28,18 @@ from pathlib import Path
 
 from .errors import ProfileError
 
-TIME_NAMES = ("time", "timestamp", "datetime", "date_time", "inserted_at", "date",
-              "interval_start", "period")
+TIME_NAMES = (
+    "time",
+    "timestamp",
+    "datetime",
+    "date_time",
+    "inserted_at",
+    "date",
+    "interval_start",
+    "period",
+)
 LOAD_NAMES = ("load", "total_load", "load_kwh", "consumption", "consumption_kwh", "demand")
-PV_NAMES = ("pv", "pv_generate", "pv_generation", "pv_kwh", "generation", "production",
-            "solar")
+PV_NAMES = ("pv", "pv_generate", "pv_generation", "pv_kwh", "generation", "production", "solar")
 _FORMATS = ("%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d")
 _UNIT = re.compile(r"\(([^)]*)\)\s*$")
 
@@ -82,8 +89,14 @@ class Profile:
         return self.periods[(game_id - 1) % len(self.periods)]
 
     @classmethod
-    def load(cls, path: str | Path, *, time_column: str | None = None,
-             load_column: str | None = None, pv_column: str | None = None) -> Profile:
+    def load(
+        cls,
+        path: str | Path,
+        *,
+        time_column: str | None = None,
+        load_column: str | None = None,
+        pv_column: str | None = None,
+    ) -> Profile:
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8-sig")
@@ -91,12 +104,19 @@ class Profile:
             raise ProfileError(f"profile {p} not found") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ProfileError(f"profile {p} cannot be read: {exc}") from None
-        return parse(text, str(p), time_column=time_column, load_column=load_column,
-                     pv_column=pv_column)
+        return parse(
+            text, str(p), time_column=time_column, load_column=load_column, pv_column=pv_column
+        )
 
 
-def parse(text: str, source: str = "<profile>", *, time_column: str | None = None,
-          load_column: str | None = None, pv_column: str | None = None) -> Profile:
+def parse(
+    text: str,
+    source: str = "<profile>",
+    *,
+    time_column: str | None = None,
+    load_column: str | None = None,
+    pv_column: str | None = None,
+) -> Profile:
     rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
     if not rows:
         raise ProfileError(f"profile {source} is empty")
@@ -105,32 +125,39 @@ def parse(text: str, source: str = "<profile>", *, time_column: str | None = Non
     l_col = _column(header, load_column, LOAD_NAMES, "load", "--load-column", source)
     p_col = _column(header, pv_column, PV_NAMES, "PV", "--pv-column", source)
     if len(rows) < 3:
-        raise ProfileError(f"profile {source} needs at least two rows of data (it has "
-                           f"{len(rows) - 1}): the interval is their spacing")
+        raise ProfileError(
+            f"profile {source} needs at least two rows of data (it has "
+            f"{len(rows) - 1}): the interval is their spacing"
+        )
     times: list[datetime] = []
     loads: list[float] = []
     pvs: list[float] = []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) < len(header):
-            raise ProfileError(f"profile {source} line {line}: {len(row)} fields, the header "
-                               f"has {len(header)}")
+            raise ProfileError(
+                f"profile {source} line {line}: {len(row)} fields, the header has {len(header)}"
+            )
         times.append(_time(row[t_col], header[t_col], source, line))
         loads.append(_number(row[l_col], header[l_col], source, line))
         pvs.append(_number(row[p_col], header[p_col], source, line))
     interval = times[1] - times[0]
     if interval <= timedelta(0):
-        raise ProfileError(f"profile {source} line 3: times must increase "
-                           f"({times[0]} then {times[1]})")
+        raise ProfileError(
+            f"profile {source} line 3: times must increase ({times[0]} then {times[1]})"
+        )
     for k in range(2, len(times)):
         if times[k] - times[k - 1] != interval:
             raise ProfileError(
                 f"profile {source} line {k + 2}: {times[k]} is {times[k] - times[k - 1]} after "
-                f"the previous row; rows must be evenly spaced ({interval})")
+                f"the previous row; rows must be evenly spaced ({interval})"
+            )
     hours = interval.total_seconds() / 3600
     load_factor = _factor(header[l_col], hours, source)
     pv_factor = _factor(header[p_col], hours, source)
-    periods = tuple(Period(t, load * load_factor, pv * pv_factor)
-                    for t, load, pv in zip(times, loads, pvs, strict=True))
+    periods = tuple(
+        Period(t, load * load_factor, pv * pv_factor)
+        for t, load, pv in zip(times, loads, pvs, strict=True)
+    )
     return Profile(source, periods, interval)
 
 
@@ -138,21 +165,30 @@ def _normalise(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", _UNIT.sub("", name).strip().lower())
 
 
-def _column(header: list[str], explicit: str | None, names: tuple[str, ...], what: str,
-            flag: str, source: str) -> int:
+def _column(
+    header: list[str],
+    explicit: str | None,
+    names: tuple[str, ...],
+    what: str,
+    flag: str,
+    source: str,
+) -> int:
     normal = [_normalise(h) for h in header]
     if explicit is not None:
         for k, (raw, norm) in enumerate(zip(header, normal, strict=True)):
             if explicit == raw or _normalise(explicit) == norm:
                 return k
-        raise ProfileError(f"profile {source} has no column {explicit!r} (the header has: "
-                           f"{', '.join(header)})")
+        raise ProfileError(
+            f"profile {source} has no column {explicit!r} (the header has: {', '.join(header)})"
+        )
     for name in names:
         if name in normal:
             return normal.index(name)
-    raise ProfileError(f"profile {source} has no {what} column (looked for "
-                       f"{', '.join(names)}; the header has: {', '.join(header)}); "
-                       f"name it with {flag}")
+    raise ProfileError(
+        f"profile {source} has no {what} column (looked for "
+        f"{', '.join(names)}; the header has: {', '.join(header)}); "
+        f"name it with {flag}"
+    )
 
 
 def _time(cell: str, column: str, source: str, line: int) -> datetime:
@@ -172,9 +208,11 @@ def _time(cell: str, column: str, source: str, line: int) -> datetime:
         try:
             moment = datetime.fromtimestamp(float(value), UTC)
         except (ValueError, OverflowError, OSError):
-            raise ProfileError(f"profile {source} line {line}: column {column!r} has "
-                               f"{value!r}, not a time (YYYY-MM-DD HH:MM, YYYY/MM/DD HH:MM "
-                               "or unix seconds)") from None
+            raise ProfileError(
+                f"profile {source} line {line}: column {column!r} has "
+                f"{value!r}, not a time (YYYY-MM-DD HH:MM, YYYY/MM/DD HH:MM "
+                "or unix seconds)"
+            ) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
@@ -185,11 +223,14 @@ def _number(cell: str, column: str, source: str, line: int) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ProfileError(f"profile {source} line {line}: column {column!r} has {value!r}, "
-                           "not a number") from None
+        raise ProfileError(
+            f"profile {source} line {line}: column {column!r} has {value!r}, not a number"
+        ) from None
     if not math.isfinite(number) or number < 0:
-        raise ProfileError(f"profile {source} line {line}: column {column!r} has {value!r}; "
-                           "energy must be a finite number >= 0")
+        raise ProfileError(
+            f"profile {source} line {line}: column {column!r} has {value!r}; "
+            "energy must be a finite number >= 0"
+        )
     return number
 
 
@@ -199,6 +240,7 @@ def _factor(column: str, hours: float, source: str) -> float:
     unit = match.group(1).strip().lower() if match else "kwh"
     factors = {"kwh": 1.0, "wh": 1e-3, "kw": hours, "w": hours * 1e-3}
     if unit not in factors:
-        raise ProfileError(f"profile {source}: column {column!r} has unit {unit!r}; "
-                           "use kWh, Wh, kW or W")
+        raise ProfileError(
+            f"profile {source}: column {column!r} has unit {unit!r}; use kWh, Wh, kW or W"
+        )
     return factors[unit]

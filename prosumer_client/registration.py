@@ -24,8 +24,7 @@ class Registrar:
         self.source = source
         self.log = log
 
-    def register(self, tracks: dict[int, GameTrack], game_id: int,
-                 registration_end: int) -> None:
+    def register(self, tracks: dict[int, GameTrack], game_id: int, registration_end: int) -> None:
         """Publish the source's offer or demand for a game that opened (or nothing)."""
         intent = self.source.intent(game_id, registration_end)
         if intent is None:
@@ -39,8 +38,10 @@ class Registrar:
             if intent.role == "seller":
                 assert intent.price is not None
                 self.prosumer.offer(game_id, intent.kwh, intent.price)
-                self.log.info(f"Published offer in game {game_id}: {kwh(intent.kwh)} kWh at "
-                              f"{kwh(intent.price)}")
+                self.log.info(
+                    f"Published offer in game {game_id}: {kwh(intent.kwh)} kWh at "
+                    f"{kwh(intent.price)}"
+                )
             else:
                 self.prosumer.demand(game_id, intent.kwh)
                 self.log.info(f"Published demand in game {game_id}: {kwh(intent.kwh)} kWh")
@@ -84,6 +85,8 @@ class Registrar:
             return None
         if phase == "registration":
             return None
-        self.log.warning(f"Game {track.game_id} is past registration ({phase}) although no "
-                         "RegistrationClosed event was seen; playing on")
+        self.log.warning(
+            f"Game {track.game_id} is past registration ({phase}) although no "
+            "RegistrationClosed event was seen; playing on"
+        )
         return phase

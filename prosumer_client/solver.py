@@ -49,8 +49,15 @@ class BestResponse:
 
 
 class OptimizerClient:
-    def __init__(self, url: str = DEFAULT_URL, *, method: str = "exact", timeout: float = 5.0,
-                 retries: int = 2, backoff: float = 0.05) -> None:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        method: str = "exact",
+        timeout: float = 5.0,
+        retries: int = 2,
+        backoff: float = 0.05,
+    ) -> None:
         self.url = url.rstrip("/")
         self.method = method
         self.retries = retries
@@ -62,19 +69,31 @@ class OptimizerClient:
         if response.status_code != 200:
             raise OptimizerRefused(response.status_code, _detail(response))
         body = response.json()
-        return BestResponse(tuple(float(v) for v in body["solution"]), float(body["grid"]),
-                            float(body["cost"]), str(body["method"]))
+        return BestResponse(
+            tuple(float(v) for v in body["solution"]),
+            float(body["grid"]),
+            float(body["cost"]),
+            str(body["method"]),
+        )
 
-    def equilibrium(self, demands: Sequence[float], prices: Sequence[float],
-                    capacities: Sequence[float], hops: Sequence[Sequence[float]],
-                    transmission_cost_per_hop: float, grid_price: float | None
-                    ) -> list[list[float]]:
+    def equilibrium(
+        self,
+        demands: Sequence[float],
+        prices: Sequence[float],
+        capacities: Sequence[float],
+        hops: Sequence[Sequence[float]],
+        transmission_cost_per_hop: float,
+        grid_price: float | None,
+    ) -> list[list[float]]:
         """The game's equilibrium allocation (kWh, one row per buyer) from its public data
         (`POST /equilibrium`, the potential's minimiser)."""
-        body: dict[str, Any] = {"demands": list(demands), "sellers_price": list(prices),
-                                "sellers_capacity": list(capacities),
-                                "hop_distances": [list(row) for row in hops],
-                                "transmission_cost_per_hop": transmission_cost_per_hop}
+        body: dict[str, Any] = {
+            "demands": list(demands),
+            "sellers_price": list(prices),
+            "sellers_capacity": list(capacities),
+            "hop_distances": [list(row) for row in hops],
+            "transmission_cost_per_hop": transmission_cost_per_hop,
+        }
         if grid_price is not None:
             body["grid_price"] = grid_price
         response = self._post("/equilibrium", body)
@@ -101,8 +120,9 @@ class OptimizerClient:
             if response.status_code not in (502, 503, 504):
                 return response
             last = f"HTTP {response.status_code}"
-        raise OptimizerUnavailable(f"optimizer at {self.url} did not answer after "
-                                   f"{self.retries + 1} attempts: {last}")
+        raise OptimizerUnavailable(
+            f"optimizer at {self.url} did not answer after {self.retries + 1} attempts: {last}"
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -110,8 +130,12 @@ class OptimizerClient:
     def __enter__(self) -> OptimizerClient:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 

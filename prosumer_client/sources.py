@@ -68,8 +68,11 @@ class FromProfile:
     scale: float = 1.0
 
     def intent(self, game_id: int, delivery_start: int) -> Intent | None:
-        row = (self.profile.for_game(game_id) if self.period == "game" else
-               self.profile.at_timestamp(delivery_start, self.utc_offset_hours))
+        row = (
+            self.profile.for_game(game_id)
+            if self.period == "game"
+            else self.profile.at_timestamp(delivery_start, self.utc_offset_hours)
+        )
         net = row.net_kwh * self.scale
         if kwh_to_wh(abs(net)) < 1:
             return None
@@ -78,9 +81,11 @@ class FromProfile:
         return Intent("buyer", -net, None, row)
 
     def describe(self) -> str:
-        return (f"prosumer with profile {self.profile.path} ({len(self.profile)} periods of "
-                f"{_minutes(self.profile)} min, by {self.period}), offer price: "
-                f"{_num(self.price)}")
+        return (
+            f"prosumer with profile {self.profile.path} ({len(self.profile)} periods of "
+            f"{_minutes(self.profile)} min, by {self.period}), offer price: "
+            f"{_num(self.price)}"
+        )
 
 
 def _num(value: float) -> str:

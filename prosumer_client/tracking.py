@@ -78,24 +78,40 @@ class GameSummary:
     turn_ms_max: float | None
 
     @classmethod
-    def of(cls, game_id: int, reason: str, rounds: int, track: GameTrack | None
-           ) -> GameSummary:
+    def of(cls, game_id: int, reason: str, rounds: int, track: GameTrack | None) -> GameSummary:
         """The summary of a game that ended (`track`: None if we were not in it)."""
         if track is None:
             return cls(game_id, reason, rounds, None, None, None, (), 0, None, None, None)
         intent = track.intent
-        return cls(game_id, reason, rounds, track.role,
-                   intent.kwh if intent else None, intent.price if intent else None,
-                   tuple(wh_to_kwh(v) for v in track.last_bid_wh), len(track.turn_ms),
-                   _mean(track.agent_ms), _mean(track.turn_ms),
-                   round(max(track.turn_ms), 3) if track.turn_ms else None)
+        return cls(
+            game_id,
+            reason,
+            rounds,
+            track.role,
+            intent.kwh if intent else None,
+            intent.price if intent else None,
+            tuple(wh_to_kwh(v) for v in track.last_bid_wh),
+            len(track.turn_ms),
+            _mean(track.agent_ms),
+            _mean(track.turn_ms),
+            round(max(track.turn_ms), 3) if track.turn_ms else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": "game_ended", "game": self.game_id, "reason": self.reason,
-                "rounds": self.rounds, "role": self.role, "kwh": self.kwh, "price": self.price,
-                "bid_kwh": list(self.bid_kwh), "turns": self.turns,
-                "agent_ms_mean": self.agent_ms_mean, "turn_ms_mean": self.turn_ms_mean,
-                "turn_ms_max": self.turn_ms_max}
+        return {
+            "event": "game_ended",
+            "game": self.game_id,
+            "reason": self.reason,
+            "rounds": self.rounds,
+            "role": self.role,
+            "kwh": self.kwh,
+            "price": self.price,
+            "bid_kwh": list(self.bid_kwh),
+            "turns": self.turns,
+            "agent_ms_mean": self.agent_ms_mean,
+            "turn_ms_mean": self.turn_ms_mean,
+            "turn_ms_max": self.turn_ms_max,
+        }
 
 
 def end_reason(code: int) -> str:

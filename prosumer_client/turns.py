@@ -54,8 +54,10 @@ class Turns:
         except (ProsumerError, LedgerError) as exc:
             self.log.warning(f"Could not compute my opening in game {track.game_id} yet: {exc}")
             return
-        self.log.verbose(f"Opening with my share of the equilibrium in game {track.game_id}: "
-                         f"{kwh_list(track.opening)}")
+        self.log.verbose(
+            f"Opening with my share of the equilibrium in game {track.game_id}: "
+            f"{kwh_list(track.opening)}"
+        )
 
     def play(self, track: GameTrack) -> GameState | None:
         """The turn that is due: bid or stand, or nothing if it is not ours (yet). Returns the
@@ -96,15 +98,16 @@ class Turns:
             self.log.error(f"Turn in game {game_id} failed (attempt {track.failures}): {exc}")
             return None
         track.due = None
-        track.pending = Pending(request, decision.action, state.status.round, track.noticed,
-                                t3, t3)
+        track.pending = Pending(request, decision.action, state.status.round, track.noticed, t3, t3)
         track.agent_ms.append((t3 - track.noticed) * 1000)
         sent = getattr(self.prosumer, "timings", {})
-        self.log.debug(f"Turn timings in game {game_id}: noticed->state "
-                       f"{(t0 - track.noticed) * 1000:.1f} ms, state {(t1 - t0) * 1000:.1f} ms, "
-                       f"optimizer {(t2 - t1) * 1000:.1f} ms, sign+queue "
-                       f"{(t3 - t2) * 1000:.1f} ms (estimate {sent.get('estimate', 0):.1f}, "
-                       f"sign {sent.get('sign', 0):.1f}, queue {sent.get('queue', 0):.1f})")
+        self.log.debug(
+            f"Turn timings in game {game_id}: noticed->state "
+            f"{(t0 - track.noticed) * 1000:.1f} ms, state {(t1 - t0) * 1000:.1f} ms, "
+            f"optimizer {(t2 - t1) * 1000:.1f} ms, sign+queue "
+            f"{(t3 - t2) * 1000:.1f} ms (estimate {sent.get('estimate', 0):.1f}, "
+            f"sign {sent.get('sign', 0):.1f}, queue {sent.get('queue', 0):.1f})"
+        )
         return None
 
     def _decide(self, track: GameTrack, ctx: TurnContext, state: GameState) -> Decision:
@@ -124,16 +127,22 @@ class Turns:
         assert ctx is not None
         self.log.info(f"Buyer playing in game {game_id} (round {state.status.round})")
         if decision.query is None:
-            self.log.warning(f"Standing in game {game_id} after {track.failures} failed "
-                             "attempts: my previous bid stands")
+            self.log.warning(
+                f"Standing in game {game_id} after {track.failures} failed "
+                "attempts: my previous bid stands"
+            )
             return
         self.log.silly(f"Sellers used capacities: {kwh_list(decision.query.used_capacities)}")
-        self.log.verbose(f"Optimized solution for demand of {kwh(wh_to_kwh(ctx.demand_wh))}: "
-                         f"{kwh_list(decision.best_kwh)}")
+        self.log.verbose(
+            f"Optimized solution for demand of {kwh(wh_to_kwh(ctx.demand_wh))}: "
+            f"{kwh_list(decision.best_kwh)}"
+        )
         self.log.verbose(f"Previous solution: {kwh_list(state.current_bid)}")
         if decision.action is Action.STAND:
-            self.log.info(f"Standing in game {game_id}: my best response moves at most "
-                          f"{decision.change_wh} Wh (epsilon {ctx.epsilon_wh} Wh)")
+            self.log.info(
+                f"Standing in game {game_id}: my best response moves at most "
+                f"{decision.change_wh} Wh (epsilon {ctx.epsilon_wh} Wh)"
+            )
 
     def confirmed(self, track: GameTrack, event: Event, now: float) -> None:
         """Our BidSubmitted or BidStood: the turn is done."""
@@ -142,9 +151,11 @@ class Turns:
             track.last_bid_wh = tuple(int(v) for v in event.args["amounts"])
         if pending is not None:
             track.turn_ms.append((now - pending.noticed) * 1000)
-            self.log.debug(f"{pending.action.value} of game {track.game_id} round "
-                           f"{event.args['round']} mined: turn {track.turn_ms[-1]:.1f} ms "
-                           f"after it was noticed")
+            self.log.debug(
+                f"{pending.action.value} of game {track.game_id} round "
+                f"{event.args['round']} mined: turn {track.turn_ms[-1]:.1f} ms "
+                f"after it was noticed"
+            )
 
     def check_pending(self, track: GameTrack) -> None:
         """Ask the queue about our request: refused or failed, the turn is tried again; mined

@@ -27,9 +27,11 @@ class Contract:
             item: dict[str, Any] = dict(entry)
             if item.get("type") != "function":
                 continue
-            self._functions[item["name"]] = (selector(item),
-                                             [abi_type(i) for i in item["inputs"]],
-                                             [abi_type(o) for o in item["outputs"]])
+            self._functions[item["name"]] = (
+                selector(item),
+                [abi_type(i) for i in item["inputs"]],
+                [abi_type(o) for o in item["outputs"]],
+            )
 
     def calldata(self, name: str, *args: Any) -> bytes:
         selector, inputs, _ = self._function(name)
@@ -46,8 +48,9 @@ class Contract:
     def view_many(self, name: str, args: Iterable[tuple[Any, ...]]) -> list[Any]:
         """`view(name, *a)` for every `a` of `args`, in one JSON-RPC batch."""
         selector, inputs, outputs = self._function(name)
-        calls = [(self.address, "0x" + (selector + abi_encode(inputs, list(a))).hex())
-                 for a in args]
+        calls = [
+            (self.address, "0x" + (selector + abi_encode(inputs, list(a))).hex()) for a in args
+        ]
         out = []
         for raw in self.rpc.eth_calls(calls):
             values = abi_decode(outputs, raw)
@@ -61,5 +64,6 @@ class Contract:
         try:
             return self._functions[name]
         except KeyError:
-            raise AttributeError(f"the contract at {self.address} has no function {name!r}"
-                                 ) from None
+            raise AttributeError(
+                f"the contract at {self.address} has no function {name!r}"
+            ) from None

@@ -47,9 +47,13 @@ class Balances:
         return self.wallet + self.escrow
 
     def to_dict(self) -> dict[str, Any]:
-        return {"address": self.address, "wallet": self.wallet / MICRO,
-                "escrow": self.escrow / MICRO, "total": self.total / MICRO,
-                "base_units": {"wallet": self.wallet, "escrow": self.escrow}}
+        return {
+            "address": self.address,
+            "wallet": self.wallet / MICRO,
+            "escrow": self.escrow / MICRO,
+            "total": self.total / MICRO,
+            "base_units": {"wallet": self.wallet, "escrow": self.escrow},
+        }
 
 
 @dataclass(frozen=True)
@@ -78,17 +82,23 @@ class Trade:
         return self.total_milli / (WH_PER_KWH * MICRO)
 
     def side(self, me: str) -> str:
-        """"bought" or "sold" from `me`'s point of view (or "" if neither)."""
+        """ "bought" or "sold" from `me`'s point of view (or "" if neither)."""
         if self.buyer.lower() == me.lower():
             return "bought"
         return "sold" if self.seller.lower() == me.lower() else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "game": self.game, "buyer": self.buyer, "seller": self.seller,
-            "energy_kwh": self.wh / WH_PER_KWH, "price_per_kwh": self.unit_price / MICRO,
-            "energy_price_per_kwh": self.energy_price / MICRO, "hops": self.hops,
-            "total": self.total, "date": self.date.isoformat(), "block": self.block,
+            "game": self.game,
+            "buyer": self.buyer,
+            "seller": self.seller,
+            "energy_kwh": self.wh / WH_PER_KWH,
+            "price_per_kwh": self.unit_price / MICRO,
+            "energy_price_per_kwh": self.energy_price / MICRO,
+            "hops": self.hops,
+            "total": self.total,
+            "date": self.date.isoformat(),
+            "block": self.block,
             "tx": self.tx,
             "delivered_kwh": None if self.delivered_wh is None else self.delivered_wh / WH_PER_KWH,
             "paid_to_seller": None if self.paid_to_seller is None else self.paid_to_seller / MICRO,
@@ -128,12 +138,22 @@ class Wallet:
             args = log["args"]
             key = (int(args["gameId"]), args["buyer"], args["seller"])
             wh, paid = delivered.get(key, (None, None))
-            trades.append(Trade(
-                game=key[0], buyer=key[1], seller=key[2], wh=int(args["wh"]),
-                unit_price=int(args["unitPrice"]), energy_price=int(args["energyPrice"]),
-                hops=int(args["hops"]), date=self._date(int(log["blockNumber"])),
-                block=int(log["blockNumber"]), tx=HexBytes(log["transactionHash"]).to_0x_hex(),
-                delivered_wh=wh, paid_to_seller=paid))
+            trades.append(
+                Trade(
+                    game=key[0],
+                    buyer=key[1],
+                    seller=key[2],
+                    wh=int(args["wh"]),
+                    unit_price=int(args["unitPrice"]),
+                    energy_price=int(args["energyPrice"]),
+                    hops=int(args["hops"]),
+                    date=self._date(int(log["blockNumber"])),
+                    block=int(log["blockNumber"]),
+                    tx=HexBytes(log["transactionHash"]).to_0x_hex(),
+                    delivered_wh=wh,
+                    paid_to_seller=paid,
+                )
+            )
         return trades
 
     def _logs(self, name: str, game: int | None, from_block: int | None) -> list[Any]:
@@ -148,9 +168,14 @@ class Wallet:
         for lo in range(start, end + 1, CHUNK):
             hi = min(lo + CHUNK - 1, end)
             for topics in ([topic, game_topic, me], [topic, game_topic, None, me]):
-                logs = self.w3.eth.get_logs({"fromBlock": lo, "toBlock": hi,  # type: ignore[typeddict-item]
-                                             "address": self.settlement.address,
-                                             "topics": topics})
+                logs = self.w3.eth.get_logs(
+                    {
+                        "fromBlock": lo,
+                        "toBlock": hi,  # type: ignore[typeddict-item]
+                        "address": self.settlement.address,
+                        "topics": topics,
+                    }
+                )
                 for log in logs:
                     found[(int(log["blockNumber"]), int(log["logIndex"]))] = event.process_log(log)
         return [found[k] for k in sorted(found)]
@@ -165,35 +190,61 @@ class Wallet:
 
 
 def format_balances(b: Balances) -> str:
-    return (f"{b.address}\n"
-            f"  wallet  {b.wallet / MICRO:>14.6f}\n"
-            f"  escrow  {b.escrow / MICRO:>14.6f}  (locked in games)\n"
-            f"  total   {b.total / MICRO:>14.6f}")
+    return (
+        f"{b.address}\n"
+        f"  wallet  {b.wallet / MICRO:>14.6f}\n"
+        f"  escrow  {b.escrow / MICRO:>14.6f}  (locked in games)\n"
+        f"  total   {b.total / MICRO:>14.6f}"
+    )
 
 
 def format_history(trades: list[Trade], me: str | None = None) -> str:
     """A table: date (UTC), game, side, buyer, seller, energy, price, total, delivered."""
     if not trades:
         return "no trades"
-    headers = ["date (UTC)", "game", "side", "buyer", "seller", "energy kWh", "price/kWh",
-               "total", "delivered kWh"]
-    rows = [[t.date.strftime("%Y-%m-%d %H:%M:%S"), str(t.game), t.side(me) if me else "",
-             _short(t.buyer), _short(t.seller), f"{t.wh / WH_PER_KWH:.3f}",
-             f"{t.unit_price / MICRO:.6f}", f"{t.total:.6f}",
-             "-" if t.delivered_wh is None else f"{t.delivered_wh / WH_PER_KWH:.3f}"]
-            for t in trades]
+    headers = [
+        "date (UTC)",
+        "game",
+        "side",
+        "buyer",
+        "seller",
+        "energy kWh",
+        "price/kWh",
+        "total",
+        "delivered kWh",
+    ]
+    rows = [
+        [
+            t.date.strftime("%Y-%m-%d %H:%M:%S"),
+            str(t.game),
+            t.side(me) if me else "",
+            _short(t.buyer),
+            _short(t.seller),
+            f"{t.wh / WH_PER_KWH:.3f}",
+            f"{t.unit_price / MICRO:.6f}",
+            f"{t.total:.6f}",
+            "-" if t.delivered_wh is None else f"{t.delivered_wh / WH_PER_KWH:.3f}",
+        ]
+        for t in trades
+    ]
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
     for row in rows:
-        cells = [c.ljust(w) if k < 5 else c.rjust(w)
-                 for k, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            c.ljust(w) if k < 5 else c.rjust(w)
+            for k, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         lines.append("  ".join(cells))
     bought = sum(t.total_milli for t in trades if me and t.side(me) == "bought")
     sold = sum(t.total_milli for t in trades if me and t.side(me) == "sold")
     if me:
-        lines.append(f"bought {bought / (WH_PER_KWH * MICRO):.6f}, "
-                     f"sold {sold / (WH_PER_KWH * MICRO):.6f} (as fixed, before delivery)")
+        lines.append(
+            f"bought {bought / (WH_PER_KWH * MICRO):.6f}, "
+            f"sold {sold / (WH_PER_KWH * MICRO):.6f} (as fixed, before delivery)"
+        )
     return "\n".join(lines)
 
 

@@ -73,8 +73,9 @@ def test_every_published_port_is_bound_to_loopback() -> None:
     assert {"anvil", "optimizer", "tx_queue", "market_clock"} <= set(published)
     for name, ports in published.items():
         for port in ports:
-            assert isinstance(port, str) and port.startswith("127.0.0.1:") \
-                and port.count(":") == 2, f"{name} publishes {port!r} beyond loopback"
+            assert (
+                isinstance(port, str) and port.startswith("127.0.0.1:") and port.count(":") == 2
+            ), f"{name} publishes {port!r} beyond loopback"
 
 
 def test_a_crashed_service_or_agent_is_restarted() -> None:
@@ -85,8 +86,11 @@ def test_a_crashed_service_or_agent_is_restarted() -> None:
 
 
 def test_urls_name_services_on_their_ports() -> None:
-    ports = {n: s["command"][s["command"].index("--port") + 1]
-             for n, s in OURS.items() if "--port" in s["command"]}
+    ports = {
+        n: s["command"][s["command"].index("--port") + 1]
+        for n, s in OURS.items()
+        if "--port" in s["command"]
+    }
     for name, service in OURS.items():
         for url in re.findall(r"http://([a-z_]+):(\d+)", " ".join(service["command"])):
             host, port = url
@@ -97,8 +101,13 @@ def test_urls_name_services_on_their_ports() -> None:
 
 
 # the environment-variable prefix of each command (docs/configuration.md)
-PREFIXES = {"optimizer": "OPTIMIZER_", "tx_queue": "TX_QUEUE_", "market_clock": "MARKET_CLOCK_",
-            "prosumer_client": "PROSUMER_", "demo": "DEMO_"}
+PREFIXES = {
+    "optimizer": "OPTIMIZER_",
+    "tx_queue": "TX_QUEUE_",
+    "market_clock": "MARKET_CLOCK_",
+    "prosumer_client": "PROSUMER_",
+    "demo": "DEMO_",
+}
 KEYS = {"OPERATOR_KEY", "RELAY_KEY", "CLOCK_KEY", "PROSUMER_KEY"}
 
 
@@ -111,8 +120,9 @@ def test_every_variable_is_one_its_command_reads(name: str) -> None:
         prefix = PREFIXES[module]
         assert variable.startswith(prefix), f"{name}: {variable} is not {prefix}<FLAG>"
         flag = "--" + variable.removeprefix(prefix).lower().replace("_", "-")
-        assert re.search(rf"{re.escape(flag)}\b", help_text(module, sub)), \
+        assert re.search(rf"{re.escape(flag)}\b", help_text(module, sub)), (
             f"{name}: {module} has no {flag} for {variable}"
+        )
 
 
 def test_depends_on_names_real_services() -> None:

@@ -39,16 +39,22 @@ def create_app(settings: Settings, service: QueueService | None = None) -> FastA
         finally:
             service.stop()
 
-    app = service_app(title="gridgame tx_queue", lifespan=lifespan, log=get_logger("http"),
-                      max_body_bytes=settings.max_body_bytes,
-                      description="Relays EIP-712 signed ERC-2771 forward requests onto the "
-                                  "ledger.")
+    app = service_app(
+        title="gridgame tx_queue",
+        lifespan=lifespan,
+        log=get_logger("http"),
+        max_body_bytes=settings.max_body_bytes,
+        description="Relays EIP-712 signed ERC-2771 forward requests onto the ledger.",
+    )
     app.include_router(router)
 
     @app.exception_handler(Refused)
     async def refused(_: Request, exc: Refused) -> JSONResponse:
-        headers = ({"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
-                   if exc.retry_after is not None else None)
+        headers = (
+            {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+            if exc.retry_after is not None
+            else None
+        )
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(NodeUnavailable)

@@ -17,8 +17,15 @@ from .records import StoredRequest
 
 # Answers to eth_sendRawTransaction that mean "this nonce is taken or the tx is known":
 # the receipt (or its absence once the nonce is used) decides.
-BENIGN = ("already known", "known transaction", "already imported", "nonce too low",
-           "alreadyknown", "already exists", "replacement transaction underpriced")
+BENIGN = (
+    "already known",
+    "known transaction",
+    "already imported",
+    "nonce too low",
+    "alreadyknown",
+    "already exists",
+    "replacement transaction underpriced",
+)
 
 
 @dataclass
@@ -51,8 +58,9 @@ class SubmitterConfig:
     nudge_after: float = 0.2  # Anvil automine: mine a block when a sent tx waits this long
 
 
-def take_batch(queued: list[StoredRequest], gas_cap: int, now: float
-               ) -> tuple[list[StoredRequest], list[int]]:
+def take_batch(
+    queued: list[StoredRequest], gas_cap: int, now: float
+) -> tuple[list[StoredRequest], list[int]]:
     """From `queued` (in the order they go), the next batch within `gas_cap`, and the ids of
     those whose deadline passed. A request queued again after a failed attempt goes alone, so
     it cannot sink a batch twice."""
@@ -73,13 +81,19 @@ def take_batch(queued: list[StoredRequest], gas_cap: int, now: float
     return batch, expired
 
 
-def sign_batch(relay: LocalAccount, ledger: Ledger, nonce: int,
-               requests: list[fw.ForwardRequest], fees: Fees) -> tuple[str, bytes]:
+def sign_batch(
+    relay: LocalAccount, ledger: Ledger, nonce: int, requests: list[fw.ForwardRequest], fees: Fees
+) -> tuple[str, bytes]:
     """`executeBatch(requests)` on the forwarder, signed by the relay: (hash, raw bytes)."""
     data = fw.encode_execute_batch(requests, relay.address)
     tx: dict[str, Any] = {
-        "nonce": nonce, "to": ledger.forwarder, "value": 0, "data": data,
-        "gas": fw.batch_gas_limit(requests, len(data)), **fees.tx_fields(),
-        "chainId": ledger.deployment.chain_id}
+        "nonce": nonce,
+        "to": ledger.forwarder,
+        "value": 0,
+        "data": data,
+        "gas": fw.batch_gas_limit(requests, len(data)),
+        **fees.tx_fields(),
+        "chainId": ledger.deployment.chain_id,
+    }
     signed = relay.sign_transaction(tx)
     return signed.hash.to_0x_hex(), bytes(signed.raw_transaction)

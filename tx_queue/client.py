@@ -44,8 +44,16 @@ from .errors import (
 from .forward import SEL_EIP712_DOMAIN, Domain, ForwardRequest, decode_domain, to_checksum_address
 
 __all__ = [
-    "Call", "Outcome", "RelayClient", "RelayError", "RelayUnavailable", "RequestFailed",
-    "RequestRefused", "RequestReverted", "SignedRequest", "WaitTimeout",
+    "Call",
+    "Outcome",
+    "RelayClient",
+    "RelayError",
+    "RelayUnavailable",
+    "RequestFailed",
+    "RequestRefused",
+    "RequestReverted",
+    "SignedRequest",
+    "WaitTimeout",
 ]
 
 DEFAULT_GAS = 500_000  # when the call cannot be estimated (it waits behind earlier requests)
@@ -71,10 +79,15 @@ class Outcome:
     @classmethod
     def of(cls, body: dict[str, Any]) -> Outcome:
         error = body.get("error") or None
-        return cls(id=int(body["id"]), status=str(body["status"]), tx_hash=body.get("tx_hash"),
-                   block_number=body.get("block_number"),
-                   error=error["text"] if error else None, reason=body.get("reason"),
-                   raw=body)
+        return cls(
+            id=int(body["id"]),
+            status=str(body["status"]),
+            tx_hash=body.get("tx_hash"),
+            block_number=body.get("block_number"),
+            error=error["text"] if error else None,
+            reason=body.get("reason"),
+            raw=body,
+        )
 
 
 @dataclass(frozen=True)
@@ -85,9 +98,15 @@ class SignedRequest(ForwardRequest):
 
     def body(self, idempotency_key: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "from": self.sender, "to": self.to, "value": self.value, "gas": self.gas,
-            "deadline": self.deadline, "data": "0x" + self.data.hex(),
-            "signature": "0x" + self.signature.hex(), "nonce": self.nonce}
+            "from": self.sender,
+            "to": self.to,
+            "value": self.value,
+            "gas": self.gas,
+            "deadline": self.deadline,
+            "data": "0x" + self.data.hex(),
+            "signature": "0x" + self.signature.hex(),
+            "nonce": self.nonce,
+        }
         if idempotency_key is not None:
             out["idempotency_key"] = idempotency_key
         return out
@@ -99,14 +118,24 @@ Call = ContractFunction | tuple[str, bytes]  # a contract call, or (target, call
 class RelayClient:
     """One signer's client of the transaction queue (thread-safe)."""
 
-    def __init__(self, queue_url: str, w3_or_rpc: Web3 | str,
-                 deployment: Deployment | str | Path, signer: LocalAccount | str, *,
-                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
-                 deadline_seconds: int = 600, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        queue_url: str,
+        w3_or_rpc: Web3 | str,
+        deployment: Deployment | str | Path,
+        signer: LocalAccount | str,
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        deadline_seconds: int = 600,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.url = queue_url.rstrip("/")
         self.w3 = w3_or_rpc if isinstance(w3_or_rpc, Web3) else connect(w3_or_rpc)
-        self.deployment = deployment if isinstance(deployment, Deployment) else (
-            Deployment.load(deployment))
+        self.deployment = (
+            deployment if isinstance(deployment, Deployment) else (Deployment.load(deployment))
+        )
         self.signer = signer if isinstance(signer, LocalAccount) else Account.from_key(signer)
         self.address = self.signer.address
         self.forwarder = self.deployment.address("GridForwarder")
@@ -135,11 +164,13 @@ class RelayClient:
         """The forwarder's EIP-712 domain, read from the chain (ERC-5267) once."""
         if self._domain is None:
             try:
-                returned = self.w3.eth.call({"to": self.forwarder,
-                                             "data": HexStr("0x" + SEL_EIP712_DOMAIN.hex())})
+                returned = self.w3.eth.call(
+                    {"to": self.forwarder, "data": HexStr("0x" + SEL_EIP712_DOMAIN.hex())}
+                )
             except Exception as exc:  # node down or no forwarder there
-                raise RelayUnavailable(f"cannot read the forwarder's EIP-712 domain: {exc}"
-                                       ) from exc
+                raise RelayUnavailable(
+                    f"cannot read the forwarder's EIP-712 domain: {exc}"
+                ) from exc
             self._domain = Domain(*decode_domain(bytes(returned)))
         return self._domain
 
@@ -156,8 +187,14 @@ class RelayClient:
             self._next_nonce = self._queue_nonce()
             return self._next_nonce
 
-    def sign(self, call: Call, *, gas: int | None = None, deadline: int | None = None,
-             nonce: int | None = None) -> SignedRequest:
+    def sign(
+        self,
+        call: Call,
+        *,
+        gas: int | None = None,
+        deadline: int | None = None,
+        nonce: int | None = None,
+    ) -> SignedRequest:
         """Sign `call` (a contract function with its arguments, or (to, calldata)) for the next
         nonce (reserved locally) or for `nonce`."""
         to, data = _target(call)
@@ -186,9 +223,9 @@ class RelayClient:
 
     def _estimate(self, to: str, data: bytes) -> int:
         try:
-            estimate = self.w3.eth.estimate_gas({
-                "from": self.forwarder, "to": to,
-                "data": data + bytes.fromhex(self.address[2:])})
+            estimate = self.w3.eth.estimate_gas(
+                {"from": self.forwarder, "to": to, "data": data + bytes.fromhex(self.address[2:])}
+            )
         except Exception:  # reverts now; the queue explains it, or it waits behind others
             return DEFAULT_GAS
         return pad_gas(estimate)
@@ -218,15 +255,23 @@ class RelayClient:
                 self._next_nonce = None
         raise RequestRefused(response.status_code, detail)
 
-    def send(self, call: Call, *, gas: int | None = None, deadline: int | None = None,
-             idempotency_key: str | None = None) -> int:
+    def send(
+        self,
+        call: Call,
+        *,
+        gas: int | None = None,
+        deadline: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> int:
         """Sign and queue `call`; returns the request id."""
-        return self.submit(self.sign(call, gas=gas, deadline=deadline),
-                           idempotency_key=idempotency_key)
+        return self.submit(
+            self.sign(call, gas=gas, deadline=deadline), idempotency_key=idempotency_key
+        )
 
     def get(self, request_id: int, *, wait: float = 0.0) -> Outcome:
-        response = self._request("GET", f"/requests/{request_id}", params={"wait": wait},
-                                 timeout=self.timeout + wait)
+        response = self._request(
+            "GET", f"/requests/{request_id}", params={"wait": wait}, timeout=self.timeout + wait
+        )
         if response.status_code != 200:
             raise RequestRefused(response.status_code, response.text)
         return Outcome.of(response.json())
@@ -241,16 +286,23 @@ class RelayClient:
             if outcome.final:
                 break
             if remaining <= 0:
-                raise WaitTimeout(f"request {request_id} still {outcome.status} after "
-                                  f"{timeout:g} s")
+                raise WaitTimeout(
+                    f"request {request_id} still {outcome.status} after {timeout:g} s"
+                )
         if check and outcome.status == "reverted":
             raise RequestReverted(outcome)
         if check and outcome.status == "failed":
             raise RequestFailed(outcome)
         return outcome
 
-    def send_and_wait(self, call: Call, *, gas: int | None = None, deadline: int | None = None,
-                      timeout: float = 120.0) -> Outcome:
+    def send_and_wait(
+        self,
+        call: Call,
+        *,
+        gas: int | None = None,
+        deadline: int | None = None,
+        timeout: float = 120.0,
+    ) -> Outcome:
         return self.wait(self.send(call, gas=gas, deadline=deadline), timeout=timeout)
 
     # ------------------------------------------------------------------ plumbing
@@ -258,8 +310,9 @@ class RelayClient:
     def _queue_nonce(self) -> int:
         response = self._request("GET", f"/signers/{self.address}/nonce")
         if response.status_code != 200:
-            raise RelayUnavailable(f"queue could not tell the next nonce: "
-                                   f"{response.status_code} {response.text}")
+            raise RelayUnavailable(
+                f"queue could not tell the next nonce: {response.status_code} {response.text}"
+            )
         return int(response.json()["next_nonce"])
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -276,8 +329,9 @@ class RelayClient:
             if response.status_code not in _RETRY_STATUS:
                 return response
             last = f"HTTP {response.status_code}: {response.text[:300]}"
-        raise RelayUnavailable(f"{method} {self.url}{path} failed after {self.retries + 1} "
-                               f"attempts: {last}")
+        raise RelayUnavailable(
+            f"{method} {self.url}{path} failed after {self.retries + 1} attempts: {last}"
+        )
 
 
 def _target(call: Call) -> tuple[str, bytes]:
@@ -285,5 +339,4 @@ def _target(call: Call) -> tuple[str, bytes]:
         to, data = call
         return to_checksum_address(to), bytes(data)
     # web3 has no public "calldata of this call" accessor; this one is stable since v6.
-    return to_checksum_address(call.address), bytes.fromhex(
-        call._encode_transaction_data()[2:])
+    return to_checksum_address(call.address), bytes.fromhex(call._encode_transaction_data()[2:])

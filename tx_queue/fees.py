@@ -31,11 +31,19 @@ FeeMode = Literal["auto", "fixed"]
 _HISTORY_BLOCKS = 10
 _REPLACEMENT_BUMP = (9, 8)  # 12.5% more: above the 10% nodes require
 # Refusals for the relay's balance (geth, Nethermind, Besu, Anvil spell it differently).
-_FUNDS = ("insufficient funds", "insufficient balance", "exceeds balance",
-          "upfront cost exceeds")
+_FUNDS = ("insufficient funds", "insufficient balance", "exceeds balance", "upfront cost exceeds")
 # Refusals for the fees offered: fresh fees may pass.
-_FEES = ("underpriced", "fee too low", "less than block base fee", "gas price too low",
-         "feecap", "fee cap", "tip too low", "below minimum", "priority fee")
+_FEES = (
+    "underpriced",
+    "fee too low",
+    "less than block base fee",
+    "gas price too low",
+    "feecap",
+    "fee cap",
+    "tip too low",
+    "below minimum",
+    "priority fee",
+)
 
 
 class FeesTooHigh(QueueError):
@@ -78,7 +86,7 @@ class Fees:
 
 
 def refusal_kind(message: str) -> str:
-    """"funds", "fees" or "other": why the node refused a transaction."""
+    """ "funds", "fees" or "other": why the node refused a transaction."""
     text = message.lower()
     if any(f in text for f in _FUNDS):
         return "funds"
@@ -113,8 +121,7 @@ class FeePolicy:
     tip: int = 1 * GWEI  # when recent blocks show none
 
     @classmethod
-    def from_gwei(cls, mode: FeeMode, gas_price: float, max_fee: float, tip: float
-                  ) -> FeePolicy:
+    def from_gwei(cls, mode: FeeMode, gas_price: float, max_fee: float, tip: float) -> FeePolicy:
         return cls(mode, round(gas_price * GWEI), round(max_fee * GWEI), round(tip * GWEI))
 
     def describe(self) -> str:
@@ -163,27 +170,41 @@ class FeeOracle:
         if self.eip1559 is False:
             price = int(self.rpc.call("eth_gasPrice", []), 16)
             if price > ceiling:
-                raise FeesTooHigh(f"the node's gas price {gwei(price)} is above the relay's "
-                                  f"ceiling {gwei(ceiling)} (--max-fee-gwei)")
+                raise FeesTooHigh(
+                    f"the node's gas price {gwei(price)} is above the relay's "
+                    f"ceiling {gwei(ceiling)} (--max-fee-gwei)"
+                )
             return Fees(price)
         try:
             history = self.rpc.call("eth_feeHistory", [hex(_HISTORY_BLOCKS), "latest", [50]])
         except RpcError as exc:
             text = exc.message.lower()
             if exc.code != -32601 and not any(
-                    w in text for w in ("not supported", "not found", "does not exist",
-                                        "unsupported", "not available")):
+                w in text
+                for w in (
+                    "not supported",
+                    "not found",
+                    "does not exist",
+                    "unsupported",
+                    "not available",
+                )
+            ):
                 raise
             self.eip1559 = False  # a node without eth_feeHistory: legacy pricing
             return self._read()
         base = self.base_fee = int(history["baseFeePerGas"][-1], 16)
-        tips = [int(reward[0], 16)
-                for reward, used in zip(history.get("reward") or [],
-                                        history.get("gasUsedRatio") or [], strict=False)
-                if reward and used > 0]
+        tips = [
+            int(reward[0], 16)
+            for reward, used in zip(
+                history.get("reward") or [], history.get("gasUsedRatio") or [], strict=False
+            )
+            if reward and used > 0
+        ]
         tip = int(statistics.median(tips)) if tips else self.policy.tip
         if base >= ceiling:
-            raise FeesTooHigh(f"the next block's base fee {gwei(base)} is at or above the "
-                              f"relay's ceiling {gwei(ceiling)} (--max-fee-gwei)")
+            raise FeesTooHigh(
+                f"the next block's base fee {gwei(base)} is at or above the "
+                f"relay's ceiling {gwei(ceiling)} (--max-fee-gwei)"
+            )
         tip = min(tip, ceiling - base)
         return Fees(min(ceiling, 2 * base + tip), tip)

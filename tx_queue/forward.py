@@ -57,11 +57,18 @@ class Domain:
 
     @cached_property
     def separator(self) -> bytes:
-        return keccak(abi_encode(
-            ["bytes32", "bytes32", "bytes32", "uint256", "address"],
-            [DOMAIN_TYPEHASH, keccak(text=self.name), keccak(text=self.version),
-             self.chain_id, self.verifying_contract],
-        ))
+        return keccak(
+            abi_encode(
+                ["bytes32", "bytes32", "bytes32", "uint256", "address"],
+                [
+                    DOMAIN_TYPEHASH,
+                    keccak(text=self.name),
+                    keccak(text=self.version),
+                    self.chain_id,
+                    self.verifying_contract,
+                ],
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -78,16 +85,32 @@ class ForwardRequest:
     signature: bytes
 
     def as_tuple(self) -> tuple[str, str, int, int, int, bytes, bytes]:
-        return (self.sender, self.to, self.value, self.gas, self.deadline, self.data,
-                self.signature)
+        return (
+            self.sender,
+            self.to,
+            self.value,
+            self.gas,
+            self.deadline,
+            self.data,
+            self.signature,
+        )
 
     @cached_property
     def request_hash(self) -> bytes:
         """Identifies this exact signed request (every field, the signature included)."""
-        return keccak(b"".join((
-            bytes.fromhex(self.sender[2:]), bytes.fromhex(self.to[2:]),
-            self.value.to_bytes(32, "big"), self.gas.to_bytes(32, "big"),
-            self.deadline.to_bytes(32, "big"), keccak(self.data), keccak(self.signature))))
+        return keccak(
+            b"".join(
+                (
+                    bytes.fromhex(self.sender[2:]),
+                    bytes.fromhex(self.to[2:]),
+                    self.value.to_bytes(32, "big"),
+                    self.gas.to_bytes(32, "big"),
+                    self.deadline.to_bytes(32, "big"),
+                    keccak(self.data),
+                    keccak(self.signature),
+                )
+            )
+        )
 
     @property
     def forwarded_calldata(self) -> bytes:
@@ -96,10 +119,20 @@ class ForwardRequest:
 
     def struct_hash(self, nonce: int) -> bytes:
         # abi.encode of static words, packed by hand (eth_abi costs more than the hashing)
-        return keccak(b"".join((
-            FORWARD_REQUEST_TYPEHASH, _word_address(self.sender), _word_address(self.to),
-            self.value.to_bytes(32, "big"), self.gas.to_bytes(32, "big"),
-            nonce.to_bytes(32, "big"), self.deadline.to_bytes(32, "big"), keccak(self.data))))
+        return keccak(
+            b"".join(
+                (
+                    FORWARD_REQUEST_TYPEHASH,
+                    _word_address(self.sender),
+                    _word_address(self.to),
+                    self.value.to_bytes(32, "big"),
+                    self.gas.to_bytes(32, "big"),
+                    nonce.to_bytes(32, "big"),
+                    self.deadline.to_bytes(32, "big"),
+                    keccak(self.data),
+                )
+            )
+        )
 
     def digest(self, domain: Domain, nonce: int) -> bytes:
         """The EIP-712 hash the signature must sign for `nonce`."""
@@ -156,10 +189,19 @@ def _encode_request(r: ForwardRequest) -> bytes:
     """ABI encoding of one `ForwardRequestData` tuple (dynamic: two `bytes` fields), by hand:
     eth_abi's validation costs more than the rest of relaying a request."""
     data = _padded(r.data)
-    return b"".join((
-        _word_address(r.sender), _word_address(r.to), _word(r.value), _word(r.gas),
-        _word(r.deadline), _word(7 * 32), _word(7 * 32 + len(data)), data,
-        _padded(r.signature)))
+    return b"".join(
+        (
+            _word_address(r.sender),
+            _word_address(r.to),
+            _word(r.value),
+            _word(r.gas),
+            _word(r.deadline),
+            _word(7 * 32),
+            _word(7 * 32 + len(data)),
+            data,
+            _padded(r.signature),
+        )
+    )
 
 
 def encode_verify(request: ForwardRequest) -> bytes:
@@ -172,8 +214,16 @@ def encode_execute_batch(requests: list[ForwardRequest], refund_receiver: str) -
     for item in items:
         offsets.append(_word(at))
         at += len(item)
-    return b"".join((SEL_EXECUTE_BATCH, _word(64), _word_address(refund_receiver),
-                     _word(len(items)), *offsets, *items))
+    return b"".join(
+        (
+            SEL_EXECUTE_BATCH,
+            _word(64),
+            _word_address(refund_receiver),
+            _word(len(items)),
+            *offsets,
+            *items,
+        )
+    )
 
 
 def decode_execute_batch(calldata: bytes) -> tuple[list[ForwardRequest], str]:
@@ -181,8 +231,9 @@ def decode_execute_batch(calldata: bytes) -> tuple[list[ForwardRequest], str]:
         raise ValueError("not an executeBatch call")
     items, refund = abi_decode([f"{_REQUEST_TUPLE}[]", "address"], calldata[4:])
     return [
-        ForwardRequest(to_checksum_address(f), to_checksum_address(t), v, g, d, bytes(data),
-                       bytes(sig))
+        ForwardRequest(
+            to_checksum_address(f), to_checksum_address(t), v, g, d, bytes(data), bytes(sig)
+        )
         for f, t, v, g, d, data, sig in items
     ], to_checksum_address(refund)
 
@@ -194,9 +245,12 @@ def requests_in_call(calldata: bytes) -> list[ForwardRequest]:
         if calldata[:4] == SEL_EXECUTE_BATCH:
             return decode_execute_batch(calldata)[0]
         if calldata[:4] == SEL_EXECUTE:
-            (f, t, v, g, d, data, sig), = abi_decode([_REQUEST_TUPLE], calldata[4:])
-            return [ForwardRequest(to_checksum_address(f), to_checksum_address(t), v, g, d,
-                                   bytes(data), bytes(sig))]
+            ((f, t, v, g, d, data, sig),) = abi_decode([_REQUEST_TUPLE], calldata[4:])
+            return [
+                ForwardRequest(
+                    to_checksum_address(f), to_checksum_address(t), v, g, d, bytes(data), bytes(sig)
+                )
+            ]
     except Exception:  # not decodable: not one of ours
         return []
     return []

@@ -45,9 +45,17 @@ _FUTURE_NONCES_PROBED = 4
 
 
 class Intake:
-    def __init__(self, store: Store, ledger: Ledger, *, max_depth: int, max_request_gas: int,
-                 min_deadline_margin: float, on_accept: Callable[[], None] = lambda: None,
-                 signers: Signers | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        *,
+        max_depth: int,
+        max_request_gas: int,
+        min_deadline_margin: float,
+        on_accept: Callable[[], None] = lambda: None,
+        signers: Signers | None = None,
+    ) -> None:
         self.store = store
         self.signers = signers  # None: relay for any signer, as a role holder
         self.ledger = ledger
@@ -59,8 +67,13 @@ class Intake:
         self._depth_lock = threading.Lock()
         self._reserved = 0  # places taken by requests being checked, not yet stored
 
-    def submit(self, request: fw.ForwardRequest, *, idempotency_key: str | None = None,
-               nonce_hint: int | None = None) -> tuple[StoredRequest, bool]:
+    def submit(
+        self,
+        request: fw.ForwardRequest,
+        *,
+        idempotency_key: str | None = None,
+        nonce_hint: int | None = None,
+    ) -> tuple[StoredRequest, bool]:
         """Check and store `request`. Returns (stored request, created); an idempotent repeat
         returns the first one with created=False. Raises a `Refused` subclass otherwise."""
         known = self._known(request, idempotency_key)
@@ -85,8 +98,9 @@ class Intake:
                 self._would_revert(request, refusal)
                 raise
         except NodeUnavailable as exc:
-            raise Unavailable(f"node unavailable, the signer cannot be checked: {exc}; "
-                              "retry later") from exc
+            raise Unavailable(
+                f"node unavailable, the signer cannot be checked: {exc}; retry later"
+            ) from exc
 
     def _would_revert(self, request: fw.ForwardRequest, refusal: Forbidden) -> None:
         """An unknown signer's request, properly signed, whose call would revert anyway (a
@@ -94,10 +108,14 @@ class Intake:
         revert, the more precise reason, and the signer's refusal after it (422)."""
         if self.store.live_nonces(request.sender):
             return
-        verified, simulated = self.ledger.rpc.batch([self.ledger.verify_call(request),
-                                                     self.ledger.simulate_call(request)])
-        if (isinstance(verified, RpcError) or decode_uint(verified) != 1
-                or not isinstance(simulated, RpcError)):
+        verified, simulated = self.ledger.rpc.batch(
+            [self.ledger.verify_call(request), self.ledger.simulate_call(request)]
+        )
+        if (
+            isinstance(verified, RpcError)
+            or decode_uint(verified) != 1
+            or not isinstance(simulated, RpcError)
+        ):
             return
         revert = decode_call_error(simulated, request.gas)
         if revert is not None:
@@ -111,8 +129,10 @@ class Intake:
         with self._depth_lock:
             depth = self.store.depth() + self._reserved
             if depth >= self.max_depth:
-                raise QueueFull(f"queue full: {self.max_depth} requests are waiting; "
-                                "retry later", retry_after=1.0)
+                raise QueueFull(
+                    f"queue full: {self.max_depth} requests are waiting; retry later",
+                    retry_after=1.0,
+                )
             if kind == "prosumer" and self.signers is not None:
                 self.signers.check_depth(depth)
             self._reserved += 1
@@ -122,8 +142,13 @@ class Intake:
             with self._depth_lock:
                 self._reserved -= 1
 
-    def _check_and_store(self, request: fw.ForwardRequest, idempotency_key: str | None,
-                         nonce_hint: int | None, kind: Kind) -> tuple[StoredRequest, bool]:
+    def _check_and_store(
+        self,
+        request: fw.ForwardRequest,
+        idempotency_key: str | None,
+        nonce_hint: int | None,
+        kind: Kind,
+    ) -> tuple[StoredRequest, bool]:
         lock = self._locks[hash(request.sender) % _LOCKS]
         with lock:
             known = self._known(request, idempotency_key)  # a concurrent twin got in meanwhile
@@ -135,17 +160,24 @@ class Intake:
                 self.ledger.ensure_ready()
                 nonce, simulated = self._check_on_chain(request, nonce_hint)
             except NodeUnavailable as exc:
-                raise Unavailable(f"node unavailable, the request cannot be checked: {exc}; "
-                                  "retry later") from exc
+                raise Unavailable(
+                    f"node unavailable, the request cannot be checked: {exc}; retry later"
+                ) from exc
             try:
-                stored = self.store.add_request(request, nonce, idempotency_key=idempotency_key,
-                                                simulated=simulated, priority=kind == "role")
+                stored = self.store.add_request(
+                    request,
+                    nonce,
+                    idempotency_key=idempotency_key,
+                    simulated=simulated,
+                    priority=kind == "role",
+                )
             except sqlite3.IntegrityError:  # a concurrent twin got in first
                 known = self._known(request, idempotency_key)
                 if known is not None:
                     return known, False
-                raise Conflict(f"replay: nonce {nonce} of {request.sender} is already queued"
-                               ) from None
+                raise Conflict(
+                    f"replay: nonce {nonce} of {request.sender} is already queued"
+                ) from None
         return stored, True
 
     # ------------------------------------------------------------------ checks
@@ -156,53 +188,70 @@ class Intake:
         if same_key is not None:
             if same_key.request.request_hash == request.request_hash:
                 return same_key
-            raise Conflict(f"idempotency key {key!r} was already used for a different "
-                           f"request (#{same_key.id})")
+            raise Conflict(
+                f"idempotency key {key!r} was already used for a different request (#{same_key.id})"
+            )
         if found:
-            raise Conflict(f"replay: this signed request is already request #{found[0].id} "
-                           f"({found[0].status})")
+            raise Conflict(
+                f"replay: this signed request is already request #{found[0].id} ({found[0].status})"
+            )
         return None
 
     def _check_fixed_rules(self, request: fw.ForwardRequest) -> None:
         if request.value != 0:
-            raise InvalidRequest(f"value must be 0: the relay forwards no ether "
-                                 f"(got {request.value})")
+            raise InvalidRequest(
+                f"value must be 0: the relay forwards no ether (got {request.value})"
+            )
         problem = fw.signature_problem(request.signature)
         if problem:
             raise InvalidRequest(f"invalid signature: {problem}")
         if request.gas > self.max_request_gas:
-            raise InvalidRequest(f"gas {request.gas} is above the relay's limit per request "
-                                 f"({self.max_request_gas})")
+            raise InvalidRequest(
+                f"gas {request.gas} is above the relay's limit per request ({self.max_request_gas})"
+            )
         if request.to == self.ledger.forwarder:
             raise InvalidRequest(f"target {request.to} is the forwarder itself")
         if self.ledger.domain is not None and request.to not in self.ledger.targets:
             if request.to in self.ledger.untrusting:
-                raise InvalidRequest(f"target {request.to} ({self.ledger.untrusting[request.to]})"
-                                     " does not trust the forwarder")
+                raise InvalidRequest(
+                    f"target {request.to} ({self.ledger.untrusting[request.to]})"
+                    " does not trust the forwarder"
+                )
             allowed = ", ".join(f"{n} {a}" for a, n in self.ledger.targets.items())
-            raise InvalidRequest(f"target {request.to} is not a contract of this deployment "
-                                 f"(allowed: {allowed})")
+            raise InvalidRequest(
+                f"target {request.to} is not a contract of this deployment (allowed: {allowed})"
+            )
         now = time.time()
         if request.deadline < now:
-            raise InvalidRequest(f"deadline expired: {request.deadline} is "
-                                 f"{now - request.deadline:.0f} s in the past")
+            raise InvalidRequest(
+                f"deadline expired: {request.deadline} is "
+                f"{now - request.deadline:.0f} s in the past"
+            )
         if request.deadline < now + self.min_deadline_margin:
-            raise InvalidRequest(f"deadline too close: {request.deadline} leaves less than "
-                                 f"{self.min_deadline_margin:g} s to relay the request")
+            raise InvalidRequest(
+                f"deadline too close: {request.deadline} leaves less than "
+                f"{self.min_deadline_margin:g} s to relay the request"
+            )
 
     def _check_on_chain(self, request: fw.ForwardRequest, hint: int | None) -> tuple[int, bool]:
         if request.to not in self.ledger.targets:  # the set is known once the node answered
             self._check_fixed_rules(request)
         chain_time = self.ledger.chain_time()
         if request.deadline < chain_time + self.min_deadline_margin:
-            raise InvalidRequest(f"deadline expired or too close: {request.deadline}, "
-                                 f"the chain's time is {chain_time}")
+            raise InvalidRequest(
+                f"deadline expired or too close: {request.deadline}, "
+                f"the chain's time is {chain_time}"
+            )
         signer = request.sender
         live = self.store.live_nonces(signer)
         if not live:
-            answers = self.ledger.rpc.batch([self.ledger.nonce_call(signer),
-                                             self.ledger.verify_call(request),
-                                             self.ledger.simulate_call(request)])
+            answers = self.ledger.rpc.batch(
+                [
+                    self.ledger.nonce_call(signer),
+                    self.ledger.verify_call(request),
+                    self.ledger.simulate_call(request),
+                ]
+            )
             chain_nonce = _uint(answers[0])
             if _uint(answers[1]) == 1:
                 self._require_success(request, answers[2])
@@ -226,8 +275,14 @@ class Intake:
             raise Unavailable(f"could not simulate the call: {answer}")
         raise InvalidRequest(f"would revert: {revert.text}")
 
-    def _diagnose(self, request: fw.ForwardRequest, chain_nonce: int, expected: int,
-                  live: list[int], hint: int | None) -> NoReturn:
+    def _diagnose(
+        self,
+        request: fw.ForwardRequest,
+        chain_nonce: int,
+        expected: int,
+        live: list[int],
+        hint: int | None,
+    ) -> NoReturn:
         """Raise the most precise refusal for a request whose signature does not verify for
         the signer's next nonce."""
         domain = self.ledger.ensure_ready()
@@ -238,31 +293,45 @@ class Intake:
             used = range(max(0, chain_nonce - _USED_NONCES_PROBED), chain_nonce)
             future = range(expected, expected + _FUTURE_NONCES_PROBED + 1)
             candidates = sorted({*used, *live[:64], *future})
-        answers = self.ledger.rpc.batch([
-            self.ledger.ecrecover_call(request.digest(domain, n), request.signature)
-            for n in candidates])
-        signed_for = next((n for n, a in zip(candidates, answers, strict=True)
-                           if _recovered(a) == signer), None)
+        answers = self.ledger.rpc.batch(
+            [
+                self.ledger.ecrecover_call(request.digest(domain, n), request.signature)
+                for n in candidates
+            ]
+        )
+        signed_for = next(
+            (n for n, a in zip(candidates, answers, strict=True) if _recovered(a) == signer), None
+        )
         if signed_for is None:
-            nonce_text = f"nonce {hint}" if hint is not None else (
-                f"nonce {expected} (the signer's next forwarder nonce)")
+            nonce_text = (
+                f"nonce {hint}"
+                if hint is not None
+                else (f"nonce {expected} (the signer's next forwarder nonce)")
+            )
             raise InvalidRequest(
                 f"invalid signature: it does not recover to {signer} for {nonce_text} in the "
                 f"EIP-712 domain {domain.name!r} version {domain.version!r} chain "
-                f"{domain.chain_id} forwarder {domain.verifying_contract}")
+                f"{domain.chain_id} forwarder {domain.verifying_contract}"
+            )
         if signed_for < chain_nonce:
-            raise Conflict(f"replay: nonce {signed_for} of {signer} was already used on chain "
-                           f"(the next one is {expected})")
+            raise Conflict(
+                f"replay: nonce {signed_for} of {signer} was already used on chain "
+                f"(the next one is {expected})"
+            )
         if signed_for in live:
             twin = self.store.live_by_nonce(signer, signed_for)
             which = f" as request #{twin.id}" if twin else ""
             raise Conflict(f"replay: nonce {signed_for} of {signer} is already queued{which}")
         if signed_for > expected:
-            raise InvalidRequest(f"nonce gap: the request is signed for nonce {signed_for}, but "
-                                 f"the next nonce of {signer} is {expected}")
-        raise InvalidRequest(f"the forwarder refuses the request (verify() is false) although "
-                             f"it is signed for the next nonce {signed_for}: target, deadline "
-                             f"or signature not accepted on chain")
+            raise InvalidRequest(
+                f"nonce gap: the request is signed for nonce {signed_for}, but "
+                f"the next nonce of {signer} is {expected}"
+            )
+        raise InvalidRequest(
+            f"the forwarder refuses the request (verify() is false) although "
+            f"it is signed for the next nonce {signed_for}: target, deadline "
+            f"or signature not accepted on chain"
+        )
 
 
 def _uint(answer: Any) -> int:

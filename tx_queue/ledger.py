@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode as abi_decode
 
 from ledger_contracts import (
     Deployment,
-    LedgerRevert,
     Rpc,
     RpcCall,
     RpcError,
@@ -28,6 +26,7 @@ from ledger_contracts import (
 from . import forward as fw
 from .errors import ConfigError
 from .forward import to_checksum_address
+from .records import Revert
 
 FORWARDER = "GridForwarder"
 _REQUIRED_FORWARDER_ABI = ("nonces", "verify", "executeBatch", "eip712Domain")
@@ -43,30 +42,10 @@ _REQUIRED_FORWARDER_ABI = ("nonces", "verify", "executeBatch", "eip712Domain")
 #   if calldataload(0) > used: revert(returndata) else: revert("OOG!")
 SIMULATOR_CODE = bytes.fromhex(
     "604036038060406000375a600060008360006000602035600035f1905a90036000351181604557603a57"
-    "634f4f472160e01b60005260046000fd5b3d600060003e3d6000fd5b3d600060003e3d6000f3")
+    "634f4f472160e01b60005260046000fd5b3d600060003e3d6000fd5b3d600060003e3d6000f3"
+)
 OUT_OF_GAS = b"OOG!"
 _IDENTITY = "0x0000000000000000000000000000000000000004"  # the identity precompile
-
-
-@dataclass(frozen=True)
-class Revert:
-    """A decoded revert: `name(args)`, as `LedgerRevert` prints it."""
-
-    name: str
-    args: dict[str, Any]
-    text: str
-
-    @classmethod
-    def of(cls, err: LedgerRevert) -> Revert:
-        return cls(err.name, {k: _plain(v) for k, v in err.args_by_name.items()}, str(err))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def decode_call_error(exc: RpcError, gas: int | None = None) -> Revert | None:
@@ -81,8 +60,11 @@ def decode_call_error(exc: RpcError, gas: int | None = None) -> Revert | None:
         return Revert("OutOfGas", {"gas": gas}, f"OutOfGas(gas={gas})")
     if data in ("0x", ""):
         if gas is not None:
-            return Revert("EmptyRevert", {"gas": gas},
-                          f"EmptyRevert(gas={gas}) (no reason; out of gas or a bare revert)")
+            return Revert(
+                "EmptyRevert",
+                {"gas": gas},
+                f"EmptyRevert(gas={gas}) (no reason; out of gas or a bare revert)",
+            )
         return Revert("EmptyRevert", {}, "EmptyRevert() (no reason given)")
     return Revert.of(decode_revert(data))
 
@@ -118,22 +100,30 @@ class Ledger:
                 return self.domain
             chain_id = int(self.rpc.call("eth_chainId", []), 16)
             if chain_id != self.deployment.chain_id:
-                raise ConfigError(f"the deployment is for chain {self.deployment.chain_id} "
-                                 f"but the node is chain {chain_id}")
+                raise ConfigError(
+                    f"the deployment is for chain {self.deployment.chain_id} "
+                    f"but the node is chain {chain_id}"
+                )
             names = [n for n in self.deployment.contracts if n != FORWARDER]
             calls: list[RpcCall] = [self.eth_call(self.forwarder, fw.SEL_EIP712_DOMAIN)]
-            calls += [self.eth_call(self.deployment.address(n),
-                                    fw.encode_is_trusted_forwarder(self.forwarder))
-                      for n in names]
+            calls += [
+                self.eth_call(
+                    self.deployment.address(n), fw.encode_is_trusted_forwarder(self.forwarder)
+                )
+                for n in names
+            ]
             answers = self.rpc.batch(calls)
             if isinstance(answers[0], Exception):
-                raise ConfigError(f"the forwarder at {self.forwarder} has no eip712Domain(): "
-                                 f"{answers[0]}")
+                raise ConfigError(
+                    f"the forwarder at {self.forwarder} has no eip712Domain(): {answers[0]}"
+                )
             name, version, dom_chain, verifying = fw.decode_domain(_bytes(answers[0]))
             for contract, answer in zip(names, answers[1:], strict=True):
                 address = to_checksum_address(self.deployment.address(contract))
-                trusted = not isinstance(answer, Exception) and int.from_bytes(
-                    _bytes(answer)[:32] or b"\0", "big") == 1
+                trusted = (
+                    not isinstance(answer, Exception)
+                    and int.from_bytes(_bytes(answer)[:32] or b"\0", "big") == 1
+                )
                 (self.targets if trusted else self.untrusting)[address] = contract
             self.exact_simulation = self._takes_overrides()
             self.domain = fw.Domain(name, version, dom_chain, verifying)
@@ -151,8 +141,14 @@ class Ledger:
     # ------------------------------------------------------------------ calls
 
     @staticmethod
-    def eth_call(to: str, data: bytes, *, sender: str | None = None, gas: int | None = None,
-                 block: str | int = "latest") -> RpcCall:
+    def eth_call(
+        to: str,
+        data: bytes,
+        *,
+        sender: str | None = None,
+        gas: int | None = None,
+        block: str | int = "latest",
+    ) -> RpcCall:
         tx: dict[str, Any] = {"to": to, "data": "0x" + data.hex()}
         if sender is not None:
             tx["from"] = sender
@@ -175,8 +171,13 @@ class Ledger:
             return self._simulator_call(request.to, data, request.gas, block)
         # Without overrides, a plain call from the forwarder: exact but where the data's
         # floor (below) gives it more gas than the request's.
-        return self.eth_call(request.to, data, sender=self.forwarder,
-                             gas=call_gas_limit(request.gas, data), block=block)
+        return self.eth_call(
+            request.to,
+            data,
+            sender=self.forwarder,
+            gas=call_gas_limit(request.gas, data),
+            block=block,
+        )
 
     def _simulator_call(self, target: str, data: bytes, gas: int, block: str | int) -> RpcCall:
         """`target` called with `data` and exactly `gas`, from the forwarder's address, through
@@ -184,8 +185,9 @@ class Ledger:
         words = (len(data) + 31) // 32
         own = 30_000 + 6 * words + words * words // 512
         payload = gas.to_bytes(32, "big") + bytes(12) + bytes.fromhex(target[2:]) + data
-        call = self.eth_call(self.forwarder, payload,
-                             gas=call_gas_limit(gas * 64 // 63 + own, payload), block=block)
+        call = self.eth_call(
+            self.forwarder, payload, gas=call_gas_limit(gas * 64 // 63 + own, payload), block=block
+        )
         return (call[0], [*call[1], {self.forwarder: {"code": "0x" + SIMULATOR_CODE.hex()}}])
 
     @staticmethod
@@ -211,14 +213,18 @@ class Ledger:
         out: dict[tuple[str, int], bool] = {}
         for log in receipt.get("logs") or []:
             topics = [bytes.fromhex(t[2:]) for t in log.get("topics") or []]
-            if (to_checksum_address(log["address"]) == self.forwarder and topics
-                    and topics[0] == fw.TOPIC_EXECUTED):
+            if (
+                to_checksum_address(log["address"]) == self.forwarder
+                and topics
+                and topics[0] == fw.TOPIC_EXECUTED
+            ):
                 signer, nonce, success = fw.decode_executed(topics, _bytes(log["data"]))
                 out[(signer, nonce)] = success
         return out
 
-    def failed_call_reasons(self, tx_hash: str, block: int,
-                            failed: list[fw.ForwardRequest]) -> dict[bytes, Revert]:
+    def failed_call_reasons(
+        self, tx_hash: str, block: int, failed: list[fw.ForwardRequest]
+    ) -> dict[bytes, Revert]:
         """Why each of `failed` (requests of one mined batch whose call failed) reverted.
 
         The batch's call trace gives each forwarded call's exact revert data, in the state the
@@ -235,16 +241,21 @@ class Ledger:
         if missing:
             answers = self.rpc.batch([self.simulate_call(r, block - 1) for r in missing])
             for request, answer in zip(missing, answers, strict=True):
-                revert = decode_call_error(answer, request.gas) if isinstance(
-                    answer, RpcError) else None
+                revert = (
+                    decode_call_error(answer, request.gas) if isinstance(answer, RpcError) else None
+                )
                 reasons[request.request_hash] = revert or Revert(
-                    "Unknown", {}, "reverted inside the batch; alone at the block before it "
-                    "would have succeeded (it depended on an earlier request of the batch)")
+                    "Unknown",
+                    {},
+                    "reverted inside the batch; alone at the block before it "
+                    "would have succeeded (it depended on an earlier request of the batch)",
+                )
         return reasons
 
     @staticmethod
-    def _reasons_from_trace(trace: dict[str, Any],
-                            failed: list[fw.ForwardRequest]) -> dict[bytes, Revert]:
+    def _reasons_from_trace(
+        trace: dict[str, Any], failed: list[fw.ForwardRequest]
+    ) -> dict[bytes, Revert]:
         wanted = {(r.to.lower(), "0x" + r.forwarded_calldata.hex()): r for r in failed}
         reasons: dict[bytes, Revert] = {}
         for call in trace.get("calls") or []:
@@ -259,14 +270,18 @@ class Ledger:
                 reasons[request.request_hash] = Revert.of(decode_revert(output))
             elif "gas" in str(call["error"]).lower():
                 reasons[request.request_hash] = Revert(
-                    "OutOfGas", {"gas": request.gas}, f"OutOfGas(gas={request.gas})")
+                    "OutOfGas", {"gas": request.gas}, f"OutOfGas(gas={request.gas})"
+                )
             elif _ran_out_of_gas(call):  # a nested call did, and the revert passed on no data
                 reasons[request.request_hash] = Revert(
-                    "OutOfGas", {"gas": request.gas},
-                    f"OutOfGas(gas={request.gas}) (in a nested call)")
+                    "OutOfGas",
+                    {"gas": request.gas},
+                    f"OutOfGas(gas={request.gas}) (in a nested call)",
+                )
             else:
                 reasons[request.request_hash] = Revert(
-                    "EmptyRevert", {}, f"EmptyRevert() ({call['error']})")
+                    "EmptyRevert", {}, f"EmptyRevert() ({call['error']})"
+                )
         return reasons
 
 
@@ -284,8 +299,10 @@ def call_gas_limit(execution_gas: int, data: bytes) -> int:
 
 def _ran_out_of_gas(call: dict[str, Any]) -> bool:
     """Whether some call below `call` in a callTracer trace ran out of gas."""
-    return any("gas" in str(sub.get("error", "")).lower() or _ran_out_of_gas(sub)
-               for sub in call.get("calls") or [])
+    return any(
+        "gas" in str(sub.get("error", "")).lower() or _ran_out_of_gas(sub)
+        for sub in call.get("calls") or []
+    )
 
 
 def _bytes(hexstr: Any) -> bytes:

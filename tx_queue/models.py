@@ -22,8 +22,9 @@ def _address(value: str) -> str:
 
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$"), AfterValidator(_address)]
-HexBytes = Annotated[str, Field(pattern=r"^0x([0-9a-fA-F]{2})*$",
-                                max_length=2 + 2 * MAX_DATA_BYTES)]
+HexBytes = Annotated[
+    str, Field(pattern=r"^0x([0-9a-fA-F]{2})*$", max_length=2 + 2 * MAX_DATA_BYTES)
+]
 
 
 class ForwardRequestIn(BaseModel):
@@ -37,16 +38,29 @@ class ForwardRequestIn(BaseModel):
     gas: int = Field(gt=0, lt=2**64, description="gas for the forwarded call")
     deadline: int = Field(ge=0, le=MAX_UINT48, description="unix time after which it is void")
     data: HexBytes = Field(description="calldata for the target")
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$",
-                           description="EIP-712 signature (r, s, v) of the ForwardRequest")
-    nonce: int | None = Field(None, ge=0, lt=2**256,
-                              description="the forwarder nonce signed (optional; implied by the "
-                                          "signature, used to explain a refusal)")
+    signature: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{130}$",
+        description="EIP-712 signature (r, s, v) of the ForwardRequest",
+    )
+    nonce: int | None = Field(
+        None,
+        ge=0,
+        lt=2**256,
+        description="the forwarder nonce signed (optional; implied by the "
+        "signature, used to explain a refusal)",
+    )
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
 
     def to_request(self) -> ForwardRequest:
-        return ForwardRequest(self.from_, self.to, self.value, self.gas, self.deadline,
-                              bytes.fromhex(self.data[2:]), bytes.fromhex(self.signature[2:]))
+        return ForwardRequest(
+            self.from_,
+            self.to,
+            self.value,
+            self.gas,
+            self.deadline,
+            bytes.fromhex(self.data[2:]),
+            bytes.fromhex(self.signature[2:]),
+        )
 
 
 class RevertOut(BaseModel):
@@ -64,8 +78,10 @@ class RequestOut(BaseModel):
     gas: int
     deadline: int
     idempotency_key: str | None
-    simulated: bool = Field(description="the call was simulated at acceptance (false when it "
-                                        "waits behind earlier requests of the same signer)")
+    simulated: bool = Field(
+        description="the call was simulated at acceptance (false when it "
+        "waits behind earlier requests of the same signer)"
+    )
     attempts: int
     tx_hash: str | None = Field(description="the transaction that carries (carried) it")
     relay_nonce: int | None
@@ -79,15 +95,27 @@ class RequestOut(BaseModel):
     @classmethod
     def of(cls, r: StoredRequest) -> RequestOut:
         return cls(
-            id=r.id, status=r.status,  # type: ignore[arg-type]
-            from_=r.request.sender, to=r.request.to, nonce=r.nonce, gas=r.request.gas,
-            deadline=r.request.deadline, idempotency_key=r.idempotency_key,
-            simulated=r.simulated, attempts=r.attempts, tx_hash=r.tx_hash,
-            relay_nonce=r.relay_nonce, block_number=r.block_number,
+            id=r.id,
+            status=r.status,  # type: ignore[arg-type]
+            from_=r.request.sender,
+            to=r.request.to,
+            nonce=r.nonce,
+            gas=r.request.gas,
+            deadline=r.request.deadline,
+            idempotency_key=r.idempotency_key,
+            simulated=r.simulated,
+            attempts=r.attempts,
+            tx_hash=r.tx_hash,
+            relay_nonce=r.relay_nonce,
+            block_number=r.block_number,
             error=RevertOut(name=r.error.name, args=r.error.args, text=r.error.text)
-            if r.error else None,
-            reason=r.reason, accepted_at=r.accepted_at, submitted_at=r.submitted_at,
-            finished_at=r.finished_at)
+            if r.error
+            else None,
+            reason=r.reason,
+            accepted_at=r.accepted_at,
+            submitted_at=r.submitted_at,
+            finished_at=r.finished_at,
+        )
 
 
 class RequestList(BaseModel):
@@ -122,8 +150,10 @@ class RelayHealth(BaseModel):
     next_nonce: int | None
     submitter_alive: bool
     last_error: str | None
-    problem: str | None = Field(None, description="why the relay cannot relay now: short of "
-                                                  "funds, fees above the ceiling, stuck")
+    problem: str | None = Field(
+        None,
+        description="why the relay cannot relay now: short of funds, fees above the ceiling, stuck",
+    )
 
 
 class SignersHealth(BaseModel):
@@ -136,8 +166,10 @@ class SignersHealth(BaseModel):
     revert_limit: int = Field(description="reverts within the window that throttle a prosumer")
     revert_window_s: float
     prosumer_depth: int = Field(description="places of the queue the prosumers may fill")
-    refused: dict[str, int] = Field(description="requests refused since start: unknown signer, "
-                                                "prosumers' depth, waiting, gas, reverts")
+    refused: dict[str, int] = Field(
+        description="requests refused since start: unknown signer, "
+        "prosumers' depth, waiting, gas, reverts"
+    )
 
 
 class HealthOut(BaseModel):

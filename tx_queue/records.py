@@ -6,9 +6,33 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
+
+from ledger_contracts import LedgerRevert
 
 from .forward import ForwardRequest
-from .ledger import Revert
+
+
+@dataclass(frozen=True)
+class Revert:
+    """A decoded revert: `name(args)`, as `LedgerRevert` prints it."""
+
+    name: str
+    args: dict[str, Any]
+    text: str
+
+    @classmethod
+    def of(cls, err: LedgerRevert) -> Revert:
+        return cls(err.name, {k: _plain(v) for k, v in err.args_by_name.items()}, str(err))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
 
 STATUSES = ("queued", "submitted", "mined", "reverted", "failed")
 FINAL = frozenset({"mined", "reverted", "failed"})
@@ -21,21 +45,34 @@ class StoredRequest:
     request: ForwardRequest
     nonce: int
     simulated: bool
-    status: str
-    attempts: int
-    tx_id: int | None
-    tx_hash: str | None
-    relay_nonce: int | None
-    block_number: int | None
-    error: Revert | None
-    reason: str | None
-    accepted_at: float
-    submitted_at: float | None
-    finished_at: float | None
+    status: str = "queued"
+    attempts: int = 0
+    tx_id: int | None = None
+    tx_hash: str | None = None
+    relay_nonce: int | None = None
+    block_number: int | None = None
+    error: Revert | None = None
+    reason: str | None = None
+    accepted_at: float = 0.0
+    submitted_at: float | None = None
+    finished_at: float | None = None
 
     @property
     def final(self) -> bool:
         return self.status in FINAL
+
+    @classmethod
+    def new(
+        cls,
+        id: int,
+        request: ForwardRequest,
+        nonce: int,
+        idempotency_key: str | None,
+        simulated: bool,
+        accepted_at: float,
+    ) -> StoredRequest:
+        """A request as it is stored on acceptance: queued, no attempt yet."""
+        return cls(id, idempotency_key, request, nonce, simulated, accepted_at=accepted_at)
 
 
 @dataclass(frozen=True)
@@ -67,9 +104,15 @@ def request_of(row: sqlite3.Row) -> StoredRequest:
     return StoredRequest(
         id=int(row["id"]),
         idempotency_key=row["idempotency_key"],
-        request=ForwardRequest(row["signer"], row["target"], int(row["value"]), int(row["gas"]),
-                               int(row["deadline"]), bytes(row["data"]),
-                               bytes(row["signature"])),
+        request=ForwardRequest(
+            row["signer"],
+            row["target"],
+            int(row["value"]),
+            int(row["gas"]),
+            int(row["deadline"]),
+            bytes(row["data"]),
+            bytes(row["signature"]),
+        ),
         nonce=int(row["nonce"]),
         simulated=bool(row["simulated"]),
         status=str(row["status"]),

@@ -64,9 +64,12 @@ class Waiters:
 def relay_account(settings: Settings) -> LocalAccount:
     """The relay key: --key-file, RELAY_KEY, or (only on a local Anvil chain) a dev key."""
     try:  # a bad key file is an error, never a reason to fall back on the dev key
-        key = load_key(settings.key_file, env="RELAY_KEY", dev_index=RELAY_DEV_KEY_INDEX,
-                       w3=lambda: connect(settings.rpc, timeout=settings.rpc_timeout,
-                                          wait=settings.node_wait))
+        key = load_key(
+            settings.key_file,
+            env="RELAY_KEY",
+            dev_index=RELAY_DEV_KEY_INDEX,
+            w3=lambda: connect(settings.rpc, timeout=settings.rpc_timeout, wait=settings.node_wait),
+        )
     except LedgerError as exc:
         raise ConfigError(str(exc)) from exc
     return account(key)
@@ -84,34 +87,66 @@ class QueueService:
         self.health_rpc = Rpc(settings.rpc, timeout=min(2.0, settings.rpc_timeout))
         self.ledger = Ledger(self.rpc, self.deployment)
         self.store = Store(settings.db)
-        self.store.bind(chain_id=str(self.deployment.chain_id), forwarder=self.ledger.forwarder,
-                        relay=self.relay.address)
+        self.store.bind(
+            chain_id=str(self.deployment.chain_id),
+            forwarder=self.ledger.forwarder,
+            relay=self.relay.address,
+        )
         self.waiters = Waiters()
         self.submitter = Submitter(
-            self.store, self.ledger, self.relay,
-            SubmitterConfig(window=settings.window, max_batch=settings.max_batch,
-                            max_batch_gas=settings.max_batch_gas,
-                            max_attempts=settings.max_attempts,
-                            fees=FeePolicy.from_gwei(settings.fee_mode, settings.gas_price_gwei,
-                                                     settings.max_fee_gwei,
-                                                     settings.priority_fee_gwei)),
-            notify=self.waiters.notify)
-        self.signers = Signers(self.ledger, self.store, Limits(
-            ttl=settings.signer_ttl, max_waiting=settings.max_waiting,
-            gas_per_window=settings.gas_per_window, gas_window=settings.gas_window,
-            revert_limit=settings.revert_limit, revert_window=settings.revert_window,
-            prosumer_depth=settings.prosumer_depth))
-        self.intake = Intake(self.store, self.ledger, max_depth=settings.max_depth,
-                             max_request_gas=settings.max_request_gas,
-                             min_deadline_margin=settings.min_deadline_margin,
-                             on_accept=self.submitter.wake, signers=self.signers)
+            self.store,
+            self.ledger,
+            self.relay,
+            SubmitterConfig(
+                window=settings.window,
+                max_batch=settings.max_batch,
+                max_batch_gas=settings.max_batch_gas,
+                max_attempts=settings.max_attempts,
+                fees=FeePolicy.from_gwei(
+                    settings.fee_mode,
+                    settings.gas_price_gwei,
+                    settings.max_fee_gwei,
+                    settings.priority_fee_gwei,
+                ),
+            ),
+            notify=self.waiters.notify,
+        )
+        self.signers = Signers(
+            self.ledger,
+            self.store,
+            Limits(
+                ttl=settings.signer_ttl,
+                max_waiting=settings.max_waiting,
+                gas_per_window=settings.gas_per_window,
+                gas_window=settings.gas_window,
+                revert_limit=settings.revert_limit,
+                revert_window=settings.revert_window,
+                prosumer_depth=settings.prosumer_depth,
+            ),
+        )
+        self.intake = Intake(
+            self.store,
+            self.ledger,
+            max_depth=settings.max_depth,
+            max_request_gas=settings.max_request_gas,
+            min_deadline_margin=settings.min_deadline_margin,
+            on_accept=self.submitter.wake,
+            signers=self.signers,
+        )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.waiters.bind(loop)
         self.submitter.start()
-        log.info("tx_queue started", extra=fields(
-            relay=self.relay.address, rpc=self.settings.rpc, db=self.settings.db,
-            forwarder=self.ledger.forwarder, chain_id=self.deployment.chain_id))
+        log.info(
+            "tx_queue started",
+            extra=fields(
+                relay=self.relay.address,
+                rpc=self.settings.rpc,
+                db=self.settings.db,
+                forwarder=self.ledger.forwarder,
+                chain_id=self.deployment.chain_id,
+            ),
+        )
 
     def stop(self) -> None:
         self.submitter.stop()

@@ -78,7 +78,7 @@ class Signers:
         return self.ledger.deployment.address("Market")
 
     def kind(self, signer: str) -> Kind:
-        """"role" or "prosumer"; raises `Forbidden` for a signer the Market does not know."""
+        """ "role" or "prosumer"; raises `Forbidden` for a signer the Market does not know."""
         now = time.monotonic()
         with self._lock:
             cached = self._known.get(signer)
@@ -86,23 +86,31 @@ class Signers:
             cached = (now, self._ask(signer))
             with self._lock:
                 if len(self._known) >= _CACHE_MOST:
-                    self._known = {a: c for a, c in self._known.items()
-                                   if now - c[0] <= self.limits.ttl}
+                    self._known = {
+                        a: c for a, c in self._known.items() if now - c[0] <= self.limits.ttl
+                    }
                 self._known[signer] = cached
         if cached[1] is None:
             with self._lock:
                 self.refused.unknown += 1
-            raise Forbidden(f"signer {signer} is neither an admitted prosumer nor a role holder "
-                            f"(admin, clock, meter) of the Market {self.market}: the queue "
-                            "relays only for the market's own")
+            raise Forbidden(
+                f"signer {signer} is neither an admitted prosumer nor a role holder "
+                f"(admin, clock, meter) of the Market {self.market}: the queue "
+                "relays only for the market's own"
+            )
         return cached[1]
 
     def _ask(self, signer: str) -> Kind | None:
         market = self.market
-        calls = [self.ledger.eth_call(market, _SEL_HAS_ROLE + abi_encode(
-            ["bytes32", "address"], [role, signer])) for role in ROLES.values()]
-        calls.append(self.ledger.eth_call(market, _SEL_PROSUMER + abi_encode(["address"],
-                                                                             [signer])))
+        calls = [
+            self.ledger.eth_call(
+                market, _SEL_HAS_ROLE + abi_encode(["bytes32", "address"], [role, signer])
+            )
+            for role in ROLES.values()
+        ]
+        calls.append(
+            self.ledger.eth_call(market, _SEL_PROSUMER + abi_encode(["address"], [signer]))
+        )
         answers = self.ledger.rpc.batch(calls)
         for answer in answers:
             if isinstance(answer, RpcError):
@@ -124,10 +132,13 @@ class Signers:
         for the role holders."""
         if depth >= self.limits.prosumer_depth:
             self._count("depth")
-            raise Throttled(f"queue full for prosumers: {depth} requests are waiting and "
-                            f"{self.limits.prosumer_depth} is the prosumers' share "
-                            "(--role-reserve keeps the rest for the market's roles); "
-                            "retry later", retry_after=1.0)
+            raise Throttled(
+                f"queue full for prosumers: {depth} requests are waiting and "
+                f"{self.limits.prosumer_depth} is the prosumers' share "
+                "(--role-reserve keeps the rest for the market's roles); "
+                "retry later",
+                retry_after=1.0,
+            )
 
     def check_share(self, signer: str, gas: int) -> None:
         """Raise `Throttled` if the prosumer `signer` may not queue a request of `gas` now.
@@ -136,29 +147,37 @@ class Signers:
         waiting = len(self.store.live_nonces(signer))
         if waiting >= limits.max_waiting:
             self._count("waiting")
-            raise Throttled(f"signer {signer} has {waiting} requests waiting, the most a "
-                            f"prosumer may have (--max-waiting {limits.max_waiting}); retry "
-                            "when one of them is final", retry_after=1.0)
+            raise Throttled(
+                f"signer {signer} has {waiting} requests waiting, the most a "
+                f"prosumer may have (--max-waiting {limits.max_waiting}); retry "
+                "when one of them is final",
+                retry_after=1.0,
+            )
         now = time.time()
         used, oldest = self.store.gas_since(signer, now - limits.gas_window)
         if used + gas > limits.gas_per_window:
             self._count("gas")
             retry = (oldest or now) + limits.gas_window - now
-            raise Throttled(f"signer {signer} asked for {used} gas in the last "
-                            f"{limits.gas_window:g} s; {gas} more is above a prosumer's "
-                            f"{limits.gas_per_window} per {limits.gas_window:g} s "
-                            f"(--gas-per-window); retry in {math.ceil(retry)} s",
-                            retry_after=retry)
+            raise Throttled(
+                f"signer {signer} asked for {used} gas in the last "
+                f"{limits.gas_window:g} s; {gas} more is above a prosumer's "
+                f"{limits.gas_per_window} per {limits.gas_window:g} s "
+                f"(--gas-per-window); retry in {math.ceil(retry)} s",
+                retry_after=retry,
+            )
         if limits.revert_limit == 0:
             return
         reverts = self.store.reverts_since(signer, now - limits.revert_window)
         if len(reverts) >= limits.revert_limit:
             self._count("reverts")
             retry = reverts[limits.revert_limit - 1] + limits.revert_window - now
-            raise Throttled(f"signer {signer} is throttled: {len(reverts)} of its requests "
-                            f"reverted on chain in the last {limits.revert_window:g} s "
-                            f"(--revert-limit {limits.revert_limit}); retry in "
-                            f"{math.ceil(retry)} s", retry_after=retry)
+            raise Throttled(
+                f"signer {signer} is throttled: {len(reverts)} of its requests "
+                f"reverted on chain in the last {limits.revert_window:g} s "
+                f"(--revert-limit {limits.revert_limit}); retry in "
+                f"{math.ceil(retry)} s",
+                retry_after=retry,
+            )
 
     def _count(self, what: str) -> None:
         with self._lock:

@@ -43,10 +43,16 @@ from .troubles import Troubles, TxRejected
 
 log = get_logger("submitter")
 
+
 class Submitter(Troubles):
-    def __init__(self, store: Store, ledger: Ledger, relay: LocalAccount,
-                 config: SubmitterConfig,
-                 notify: Callable[[list[int]], None] = lambda ids: None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        relay: LocalAccount,
+        config: SubmitterConfig,
+        notify: Callable[[list[int]], None] = lambda ids: None,
+    ) -> None:
         self.store = store
         self.ledger = ledger
         self.relay = relay
@@ -134,23 +140,32 @@ class Submitter(Troubles):
         block = self.ledger.rpc.call("eth_getBlockByNumber", ["latest", False])
         self._gas_cap = min(self.config.max_batch_gas, int(block["gasLimit"], 16) * 9 // 10)
         self.fees.detect(block)
-        pending_nonce = int(self.ledger.rpc.call(
-            "eth_getTransactionCount", [self.relay.address, "pending"]), 16)
+        pending_nonce = int(
+            self.ledger.rpc.call("eth_getTransactionCount", [self.relay.address, "pending"]), 16
+        )
         try:  # Anvil mines on arrival only: a transaction that arrives while it mines can wait
             self._automine = self.ledger.rpc.call("anvil_getAutomine", []) is True
         except RpcError:
             self._automine = False
         self.inflight = [
-            InFlight(t.id, t.relay_nonce, t.tx_hash, t.raw,
-                     [r for i in t.request_ids if (r := self.store.get(i)) is not None],
-                     fees_of(t.raw))
-            for t in self.store.pending_txs()]
+            InFlight(
+                t.id,
+                t.relay_nonce,
+                t.tx_hash,
+                t.raw,
+                [r for i in t.request_ids if (r := self.store.get(i)) is not None],
+                fees_of(t.raw),
+            )
+            for t in self.store.pending_txs()
+        ]
         last = self.inflight[-1].relay_nonce + 1 if self.inflight else 0
         self._next_nonce = max(pending_nonce, last)
         self.status.next_nonce = self._next_nonce
         if self.inflight:
-            log.info("resuming pending relay transactions", extra=fields(
-                txs=len(self.inflight), nonces=[t.relay_nonce for t in self.inflight]))
+            log.info(
+                "resuming pending relay transactions",
+                extra=fields(txs=len(self.inflight), nonces=[t.relay_nonce for t in self.inflight]),
+            )
 
     # ------------------------------------------------------------------ one step
 
@@ -168,17 +183,20 @@ class Submitter(Troubles):
         if oldest is not None and waited > self.config.stuck_after:
             self._problems["stuck"] = (
                 f"relay transaction {oldest.tx_hash} (relay nonce {oldest.relay_nonce}, "
-                f"{oldest.fees}) has waited {waited:.0f} s for a receipt")
+                f"{oldest.fees}) has waited {waited:.0f} s for a receipt"
+            )
         else:
             self._problems.pop("stuck", None)
         self.status.problem = self._problems.report()
+
     def _collect(self) -> bool:
         now = time.monotonic()
         if not self.inflight or now - self._polled < self.config.poll_interval:
             return False  # receipts are polled at most every poll_interval
         self._polled = now
         receipts = self.ledger.rpc.batch(
-            [("eth_getTransactionReceipt", [t.tx_hash]) for t in self.inflight])
+            [("eth_getTransactionReceipt", [t.tx_hash]) for t in self.inflight]
+        )
         done = 0
         for t, receipt in zip(self.inflight, receipts, strict=True):
             if isinstance(receipt, RpcError):
@@ -200,20 +218,33 @@ class Submitter(Troubles):
     def _finish(self, t: InFlight, receipt: dict[str, Any]) -> None:
         fates = self.judge.mined(t.tx_hash, receipt, t.requests)
         status = "mined" if int(receipt["status"], 16) == 1 else "reverted"
-        self.store.finish_tx(t.tx_id, status, fates, block_number=int(receipt["blockNumber"], 16),
-                             gas_used=int(receipt["gasUsed"], 16))
+        self.store.finish_tx(
+            t.tx_id,
+            status,
+            fates,
+            block_number=int(receipt["blockNumber"], 16),
+            gas_used=int(receipt["gasUsed"], 16),
+        )
         self._count(fates)
-        log.info("relay transaction mined", extra=fields(
-            tx=t.tx_hash, relay_nonce=t.relay_nonce, status=status, requests=len(t.requests),
-            outcomes={s: sum(f.status == s for f in fates) for s in {f.status for f in fates}}))
+        log.info(
+            "relay transaction mined",
+            extra=fields(
+                tx=t.tx_hash,
+                relay_nonce=t.relay_nonce,
+                status=status,
+                requests=len(t.requests),
+                outcomes={s: sum(f.status == s for f in fates) for s in {f.status for f in fates}},
+            ),
+        )
         self.notify([f.request_id for f in fates if f.status in FINAL])
 
-    def _drop(self, t: InFlight, fates: list[Fate], reason: str, *, quiet: bool = False
-              ) -> None:
+    def _drop(self, t: InFlight, fates: list[Fate], reason: str, *, quiet: bool = False) -> None:
         self.store.finish_tx(t.tx_id, "dropped", fates, note=reason)
         self._count(fates)
-        (log.debug if quiet else log.warning)("relay transaction dropped", extra=fields(
-            tx=t.tx_hash, relay_nonce=t.relay_nonce, reason=reason))
+        (log.debug if quiet else log.warning)(
+            "relay transaction dropped",
+            extra=fields(tx=t.tx_hash, relay_nonce=t.relay_nonce, reason=reason),
+        )
         self.notify([f.request_id for f in fates if f.status in FINAL])
 
     def _broadcast(self, t: InFlight) -> None:
@@ -251,8 +282,14 @@ class Submitter(Troubles):
         assert self._next_nonce is not None
         tx_hash, raw = self._sign(self._next_nonce, [r.request for r in batch], fees)
         tx_id = self.store.add_tx(self._next_nonce, tx_hash, raw, [r.id for r in batch])
-        t = InFlight(tx_id, self._next_nonce, tx_hash, raw,
-                     [replace(r, status="submitted", tx_id=tx_id) for r in batch], fees)
+        t = InFlight(
+            tx_id,
+            self._next_nonce,
+            tx_hash,
+            raw,
+            [replace(r, status="submitted", tx_id=tx_id) for r in batch],
+            fees,
+        )
         self.inflight.append(t)
         self._next_nonce += 1
         self.status.next_nonce = self._next_nonce
@@ -265,19 +302,23 @@ class Submitter(Troubles):
             self._next_nonce = t.relay_nonce
             self.status.next_nonce = self._next_nonce
             return False
-        log.debug("relay transaction sent", extra=fields(
-            tx=tx_hash, relay_nonce=t.relay_nonce, requests=len(batch), fees=str(fees)))
+        log.debug(
+            "relay transaction sent",
+            extra=fields(
+                tx=tx_hash, relay_nonce=t.relay_nonce, requests=len(batch), fees=str(fees)
+            ),
+        )
         return True
 
-    def _sign(self, nonce: int, requests: list[fw.ForwardRequest], fees: Fees
-              ) -> tuple[str, bytes]:
+    def _sign(self, nonce: int, requests: list[fw.ForwardRequest], fees: Fees) -> tuple[str, bytes]:
         return sign_batch(self.relay, self.ledger, nonce, requests, fees)
 
     def _pick(self) -> list[StoredRequest]:
         """The next batch (`take_batch`); requests whose deadline passed while they waited
         are failed on the way."""
-        batch, expired = take_batch(self.store.queued(self.config.max_batch), self._gas_cap,
-                                    time.time())
+        batch, expired = take_batch(
+            self.store.queued(self.config.max_batch), self._gas_cap, time.time()
+        )
         if expired:
             self.store.fail(expired, "deadline passed while the request was queued")
             self.notify(expired)

@@ -62,19 +62,20 @@ class Troubles:
     def _broadcast(self, t: InFlight) -> None:
         raise NotImplementedError
 
-    def _sign(self, nonce: int, requests: list[fw.ForwardRequest], fees: Fees
-              ) -> tuple[str, bytes]:
+    def _sign(self, nonce: int, requests: list[fw.ForwardRequest], fees: Fees) -> tuple[str, bytes]:
         raise NotImplementedError
 
-    def _drop(self, t: InFlight, fates: list[Fate], reason: str, *, quiet: bool = False
-              ) -> None:
+    def _drop(self, t: InFlight, fates: list[Fate], reason: str, *, quiet: bool = False) -> None:
         raise NotImplementedError
 
     def _check_priced_out(self, t: InFlight) -> None:
         """The oldest transaction has no receipt: if the base fee rose above its max fee, no
         block can include it (and a node may have dropped it): replace it."""
-        if (t.last_broadcast is None or self.config.fees.mode == "fixed"
-                or time.monotonic() - t.created < self.config.reprice_after):
+        if (
+            t.last_broadcast is None
+            or self.config.fees.mode == "fixed"
+            or time.monotonic() - t.created < self.config.reprice_after
+        ):
             return
         with contextlib.suppress(FeesTooHigh):  # the base fee is read all the same
             self.fees.current()
@@ -86,12 +87,17 @@ class Troubles:
         """Anvil's automine mines a block when a transaction arrives; one that arrives while
         a block is being mined can stay in its pool with nothing to trigger the next block.
         Only on such a node (`anvil_getAutomine` is true), mine one."""
-        if (self._automine and t.first_broadcast is not None
-                and time.monotonic() - t.first_broadcast > self.config.nudge_after):
+        if (
+            self._automine
+            and t.first_broadcast is not None
+            and time.monotonic() - t.first_broadcast > self.config.nudge_after
+        ):
             self.ledger.rpc.call("evm_mine", [])
             t.first_broadcast = time.monotonic()
-            log.debug("mined a block for a waiting transaction (Anvil automine)",
-                      extra=fields(tx=t.tx_hash))
+            log.debug(
+                "mined a block for a waiting transaction (Anvil automine)",
+                extra=fields(tx=t.tx_hash),
+            )
 
     def _check_dropped(self, t: InFlight) -> None:
         """The oldest transaction has no receipt: if its relay nonce is used anyway, another
@@ -100,8 +106,9 @@ class Troubles:
         if now - self._nonce_checked < 1.0:
             return
         self._nonce_checked = now
-        used = int(self.ledger.rpc.call(
-            "eth_getTransactionCount", [self.relay.address, "latest"]), 16)
+        used = int(
+            self.ledger.rpc.call("eth_getTransactionCount", [self.relay.address, "latest"]), 16
+        )
         if used <= t.relay_nonce:
             self._suspect = None
             return
@@ -129,21 +136,27 @@ class Troubles:
         if fees.max_fee > policy.max_fee:
             self._problems["priced out"] = (
                 f"relay transaction {t.tx_hash} is {why}; a replacement needs {fees}, above "
-                f"the relay's ceiling {gwei(policy.max_fee)} (--max-fee-gwei)")
+                f"the relay's ceiling {gwei(policy.max_fee)} (--max-fee-gwei)"
+            )
             return
         old = t.tx_hash
         tx_hash, raw = self._sign(t.relay_nonce, [r.request for r in t.requests], fees)
-        t.tx_id = self.store.replace_tx(t.tx_id, tx_hash, raw,
-                                        note=f"replaced by {tx_hash}: {why}")
+        t.tx_id = self.store.replace_tx(t.tx_id, tx_hash, raw, note=f"replaced by {tx_hash}: {why}")
         t.tx_hash, t.raw, t.fees, t.last_broadcast = tx_hash, raw, fees, None
         self._problems.pop("priced out", None)
-        log.info("relay transaction replaced", extra=fields(
-            tx=tx_hash, replaced=old, relay_nonce=t.relay_nonce, fees=str(fees), why=why))
+        log.info(
+            "relay transaction replaced",
+            extra=fields(
+                tx=tx_hash, replaced=old, relay_nonce=t.relay_nonce, fees=str(fees), why=why
+            ),
+        )
         try:
             self._broadcast(t)
         except TxRejected as exc:
-            log.error("node refuses a replacement relay transaction", extra=fields(
-                tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)))
+            log.error(
+                "node refuses a replacement relay transaction",
+                extra=fields(tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)),
+            )
 
     def _rebroadcast(self) -> None:
         now = time.monotonic()
@@ -159,8 +172,10 @@ class Troubles:
                     if kind == "funds":  # logged as the relay's problem, once
                         self._short_of_funds(t, str(exc))
                         continue
-                    log.error("node refuses a pending relay transaction", extra=fields(
-                        tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)))
+                    log.error(
+                        "node refuses a pending relay transaction",
+                        extra=fields(tx=t.tx_hash, relay_nonce=t.relay_nonce, error=str(exc)),
+                    )
 
     def _refused(self, t: InFlight, message: str) -> None:
         """The node refused a new transaction: record it (dropped, with the node's message)
@@ -169,9 +184,15 @@ class Troubles:
         kind = refusal_kind(message)
         if kind == "funds":
             self._short_of_funds(t, message)
-            self._drop(t, [self.judge.again(r, f"{reason}; waiting for the relay's funds",
-                                            count=False) for r in t.requests],
-                       reason, quiet=True)
+            self._drop(
+                t,
+                [
+                    self.judge.again(r, f"{reason}; waiting for the relay's funds", count=False)
+                    for r in t.requests
+                ],
+                reason,
+                quiet=True,
+            )
             return
         if kind == "fees":
             self.fees.forget()
@@ -190,6 +211,7 @@ class Troubles:
         self._problems["funds"] = (
             f"relay {self.relay.address} is short of funds: balance {balance}, a transaction "
             f"of about {gas} gas at {t.fees} needs up to "
-            f"{gas * t.fees.max_fee / 10**18:.6g} ETH (node: {message}); requests wait")
+            f"{gas * t.fees.max_fee / 10**18:.6g} ETH (node: {message}); requests wait"
+        )
         self._hold_until = time.monotonic() + self._funds_pause
         self._funds_pause = min(self._funds_pause * 2, self.config.funds_retry[1])

@@ -14,6 +14,13 @@ from .scripted import (
 )
 
 __all__ = [
-    "DEMO", "OPERATOR_FLOAT", "GameRun", "Scenario", "ScriptedMarket", "SettlementRun",
-    "advance_time", "load_scenario", "random_scenario",
+    "DEMO",
+    "OPERATOR_FLOAT",
+    "GameRun",
+    "Scenario",
+    "ScriptedMarket",
+    "SettlementRun",
+    "advance_time",
+    "load_scenario",
+    "random_scenario",
 ]

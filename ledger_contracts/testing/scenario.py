@@ -74,8 +74,10 @@ def random_scenario(buyers: int, sellers: int, seed: int = 0, **overrides: Any) 
     """Sellers of 20-400 kWh at 0.06-0.15, buyers of 5-50 kWh, spread over three zones."""
     rng = random.Random(seed)
     return Scenario(
-        sellers=tuple((round(rng.uniform(20, 400), 1), round(rng.uniform(0.06, 0.15), 4))
-                      for _ in range(sellers)),
+        sellers=tuple(
+            (round(rng.uniform(20, 400), 1), round(rng.uniform(0.06, 0.15), 4))
+            for _ in range(sellers)
+        ),
         buyers=tuple(round(rng.uniform(5, 50), 1) for _ in range(buyers)),
         seller_zones=tuple(rng.randrange(3) for _ in range(sellers)),
         buyer_zones=tuple(rng.randrange(3) for _ in range(buyers)),
@@ -106,4 +108,5 @@ def load_scenario(path: str | Path) -> Scenario:
 def _tuples(data: dict[str, Any]) -> dict[str, Any]:
     def conv(v: Any) -> Any:
         return tuple(conv(x) for x in v) if isinstance(v, list) else v
+
     return {k: conv(v) for k, v in data.items()}

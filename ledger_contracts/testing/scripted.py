@@ -67,8 +67,13 @@ class SettlementRun:
 class ScriptedMarket:
     """Holds the operator's (also the clock's and the meter's) and every prosumer's key."""
 
-    def __init__(self, w3: Web3, deployment: Deployment, operator: LocalAccount,
-                 prosumers: Sequence[LocalAccount]) -> None:
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        operator: LocalAccount,
+        prosumers: Sequence[LocalAccount],
+    ) -> None:
         self.w3 = w3
         self.market: Contract = deployment.contract(w3, "Market")
         self.operator = operator
@@ -78,11 +83,13 @@ class ScriptedMarket:
         self.funding_gas: dict[str, list[int]] = defaultdict(list)
         settled = "Settlement" in deployment.contracts
         self.settlement: Contract | None = (
-            deployment.contract(w3, "Settlement") if settled else None)
+            deployment.contract(w3, "Settlement") if settled else None
+        )
         self.token: Contract | None = deployment.contract(w3, "GridToken") if settled else None
 
-    def send(self, label: str, signer: LocalAccount, fn: Any,
-             gas: dict[str, list[int]] | None = None) -> TxReceipt:
+    def send(
+        self, label: str, signer: LocalAccount, fn: Any, gas: dict[str, list[int]] | None = None
+    ) -> TxReceipt:
         receipt = cast(TxReceipt, transact(self.w3, signer, fn))
         (self.gas if gas is None else gas)[label].append(int(receipt["gasUsed"]))
         return receipt
@@ -91,14 +98,21 @@ class ScriptedMarket:
         """Admit the scenario's prosumers and configure zones and prices (once per market)."""
         m, op = self.market, self.operator
         if not m.functions.hasRole(m.functions.CLOCK_ROLE().call(), op.address).call():
-            self.send("grantRole", op, m.functions.grantRole(m.functions.CLOCK_ROLE().call(),
-                                                             op.address))
+            self.send(
+                "grantRole", op, m.functions.grantRole(m.functions.CLOCK_ROLE().call(), op.address)
+            )
         flat = [d for row in sc.hop_matrix for d in row]
         self.send("setHopDistances", op, m.functions.setHopDistances(len(sc.hop_matrix), flat))
-        self.send("setGridPrices", op, m.functions.setGridPrices(
-            price_to_micro(sc.grid_retail), price_to_micro(sc.grid_feed_in)))
-        self.send("setTransmissionFee", op,
-                  m.functions.setTransmissionFee(price_to_micro(sc.fee_per_hop)))
+        self.send(
+            "setGridPrices",
+            op,
+            m.functions.setGridPrices(
+                price_to_micro(sc.grid_retail), price_to_micro(sc.grid_feed_in)
+            ),
+        )
+        self.send(
+            "setTransmissionFee", op, m.functions.setTransmissionFee(price_to_micro(sc.fee_per_hop))
+        )
         zones = list(sc.seller_zones) + list(sc.buyer_zones)
         for k, (who, zone) in enumerate(zip(self.prosumers[: sc.prosumers], zones, strict=True)):
             if m.functions.prosumer(who.address).call()[2]:  # already admitted
@@ -117,11 +131,13 @@ class ScriptedMarket:
         t = self.token.functions
         balance = int(t.balanceOf(who.address).call())
         if balance < amount:
-            self.send("mint", self.operator, t.mint(who.address, amount - balance),
-                      self.funding_gas)
+            self.send(
+                "mint", self.operator, t.mint(who.address, amount - balance), self.funding_gas
+            )
         if int(t.allowance(who.address, self.settlement.address).call()) < amount:
-            self.send("approve", who, t.approve(self.settlement.address, MAX_UINT256),
-                      self.funding_gas)
+            self.send(
+                "approve", who, t.approve(self.settlement.address, MAX_UINT256), self.funding_gas
+            )
 
     def register(self, sc: Scenario) -> int:
         """Open a game, publish every offer and demand, close registration. With settlement,
@@ -129,28 +145,41 @@ class ScriptedMarket:
         m = self.market
         now = self.w3.eth.get_block("latest")["timestamp"]
         registration_end = now + sc.registration_seconds
-        params = (registration_end, registration_end + sc.delivery_seconds,
-                  sc.round_limit, sc.turn_seconds, sc.epsilon_wh)
+        params = (
+            registration_end,
+            registration_end + sc.delivery_seconds,
+            sc.round_limit,
+            sc.turn_seconds,
+            sc.epsilon_wh,
+        )
         self.send("openGame", self.operator, m.functions.openGame(params))
         game_id = int(m.functions.gameCount().call())
         sellers = self.prosumers[: len(sc.sellers)]
-        buyers = self.prosumers[len(sc.sellers): sc.prosumers]
+        buyers = self.prosumers[len(sc.sellers) : sc.prosumers]
         for who, (kwh, price) in zip(sellers, sc.sellers, strict=True):
-            self.send("publishOffer", who,
-                      m.functions.publishOffer(game_id, kwh_to_wh(kwh), price_to_micro(price)))
+            self.send(
+                "publishOffer",
+                who,
+                m.functions.publishOffer(game_id, kwh_to_wh(kwh), price_to_micro(price)),
+            )
         for who, kwh in zip(buyers, sc.buyers, strict=True):
             if self.settlement is not None:
                 escrow, _ = self.settlement.functions.escrowFor(
-                    game_id, who.address, kwh_to_wh(kwh)).call()
+                    game_id, who.address, kwh_to_wh(kwh)
+                ).call()
                 self.fund(who, int(escrow))
             self.send("publishDemand", who, m.functions.publishDemand(game_id, kwh_to_wh(kwh)))
         advance_time(self.w3, sc.registration_seconds)
         self.send("closeRegistration", self.operator, m.functions.closeRegistration(game_id))
         return game_id
 
-    def play(self, game_id: int, best_response: BestResponse,
-             on_turn: Callable[[int, str, list[int]], None] | None = None,
-             opening: dict[str, Sequence[float]] | None = None) -> GameRun:
+    def play(
+        self,
+        game_id: int,
+        best_response: BestResponse,
+        on_turn: Callable[[int, str, list[int]], None] | None = None,
+        opening: dict[str, Sequence[float]] | None = None,
+    ) -> GameRun:
         """Each buyer in turn submits its best response (in whole Wh) until the game ends.
 
         With `opening` (kWh per seller, by buyer address), a buyer's first bid is that instead
@@ -174,23 +203,31 @@ class ScriptedMarket:
             if opening is not None and status[4] == 1:
                 x = opening[buyer]
             else:
-                x = best_response(demand[buyer] / 1000, prices, caps, others, hops[buyer], fee,
-                                  grid)
+                x = best_response(
+                    demand[buyer] / 1000, prices, caps, others, hops[buyer], fee, grid
+                )
             bid = to_wh_bid(x, demand[buyer], [c * 1000 for c in caps], others)
             if on_turn:
                 on_turn(status[4], buyer, bid)
-            self.send(f"bid@{len(offers)}", by_address[buyer],
-                      m.functions.bid(game_id, status[4], status[5], bid))
+            self.send(
+                f"bid@{len(offers)}",
+                by_address[buyer],
+                m.functions.bid(game_id, status[4], status[5], bid),
+            )
             turns += 1
         seconds = time.perf_counter() - start
         _, _, status = m.functions.game(game_id).call()
         return GameRun(
-            game_id=game_id, rounds=int(status[4]), reason=END_REASONS[int(status[1])],
+            game_id=game_id,
+            rounds=int(status[4]),
+            reason=END_REASONS[int(status[1])],
             allocation_wh=[list(r) for r in m.functions.allocation(game_id).call()],
             buyer_order=[d[0] for d in m.functions.demands(game_id).call()],
-            sellers=[o[0] for o in offers], turns=turns, seconds=seconds, gas=self.gas,
+            sellers=[o[0] for o in offers],
+            turns=turns,
+            seconds=seconds,
+            gas=self.gas,
         )
-
 
     # ------------------------------------------------------------------ settlement
 
@@ -208,8 +245,9 @@ class ScriptedMarket:
         buyers, a buyer one item per 128 sellers); the calls made."""
         calls = 0
         while self._status(game_id)[0] < TRADES_FIXED:
-            self.send("fixTrades", self.operator,
-                      self._settlement().functions.fixTrades(game_id, chunk))
+            self.send(
+                "fixTrades", self.operator, self._settlement().functions.fixTrades(game_id, chunk)
+            )
             calls += 1
         return calls
 
@@ -218,23 +256,28 @@ class ScriptedMarket:
         consumed its whole demand (what it did not buy from peers comes from the grid)."""
         m = self.market.functions
         readings: dict[str, tuple[int, int] | None] = {
-            o[0]: (int(o[1]), 0) for o in m.offers(game_id).call()}
+            o[0]: (int(o[1]), 0) for o in m.offers(game_id).call()
+        }
         readings.update({d[0]: (0, int(d[1])) for d in m.demands(game_id).call()})
         return readings
 
-    def post_readings(self, game_id: int, readings: Readings | None = None,
-                      sellers_first: bool = True) -> dict[str, tuple[int, int] | None]:
+    def post_readings(
+        self, game_id: int, readings: Readings | None = None, sellers_first: bool = True
+    ) -> dict[str, tuple[int, int] | None]:
         """Post every participant's reading: `readings` where given, full delivery otherwise
         (None: no reading). Sellers first by default; a reading only records, the close pays."""
         posted = {**self.full_delivery(game_id), **(readings or {})}
         m = self.market.functions
         sellers = [o[0] for o in m.offers(game_id).call()]
         buyers = [d[0] for d in m.demands(game_id).call()]
-        for who in (sellers + buyers if sellers_first else buyers + sellers):
+        for who in sellers + buyers if sellers_first else buyers + sellers:
             value = posted[who]
             if value is not None:
-                self.send("postReading", self.operator, self._settlement().functions.postReading(
-                    game_id, who, value[0], value[1]))
+                self.send(
+                    "postReading",
+                    self.operator,
+                    self._settlement().functions.postReading(game_id, who, value[0], value[1]),
+                )
         return posted
 
     def close(self, game_id: int, chunk: int = 200, operator_float: int = OPERATOR_FLOAT) -> int:
@@ -247,20 +290,32 @@ class ScriptedMarket:
             advance_time(self.w3, delivery_end - now)
         calls = 0
         while self._status(game_id)[0] < SETTLEMENT_CLOSED:
-            self.send("closeGame", self.operator,
-                      self._settlement().functions.closeGame(game_id, chunk))
+            self.send(
+                "closeGame", self.operator, self._settlement().functions.closeGame(game_id, chunk)
+            )
             calls += 1
         return calls
 
-    def settle(self, game_id: int, readings: Readings | None = None, *,
-               sellers_first: bool = True, fix_chunk: int = 50,
-               close_chunk: int = 200) -> SettlementRun:
+    def settle(
+        self,
+        game_id: int,
+        readings: Readings | None = None,
+        *,
+        sellers_first: bool = True,
+        fix_chunk: int = 50,
+        close_chunk: int = 200,
+    ) -> SettlementRun:
         """Fix the trades, post the readings, close: the whole settlement of a game."""
         fix_calls = self.fix_trades(game_id, fix_chunk)
         posted = self.post_readings(game_id, readings, sellers_first)
         close_calls = self.close(game_id, close_chunk)
-        return SettlementRun(game_id=game_id, readings=posted, fix_calls=fix_calls,
-                             close_calls=close_calls, gas=self.gas)
+        return SettlementRun(
+            game_id=game_id,
+            readings=posted,
+            fix_calls=fix_calls,
+            close_calls=close_calls,
+            gas=self.gas,
+        )
 
 
 def advance_time(w3: Web3, seconds: int) -> None:

@@ -21,9 +21,9 @@ PEAK_KW = 5.0  # PV system size (kWp)
 
 def load_kw(hour: float) -> float:
     base = 0.6
-    morning = 1.8 * math.exp(-((hour - 7.5) / 1.0) ** 2)
-    midday = 0.5 * math.exp(-((hour - 12.5) / 1.5) ** 2)
-    evening = 2.8 * math.exp(-((hour - 19.5) / 1.6) ** 2)
+    morning = 1.8 * math.exp(-(((hour - 7.5) / 1.0) ** 2))
+    midday = 0.5 * math.exp(-(((hour - 12.5) / 1.5) ** 2))
+    evening = 2.8 * math.exp(-(((hour - 19.5) / 1.6) ** 2))
     return base + morning + midday + evening
 
 

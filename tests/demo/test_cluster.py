@@ -18,9 +18,16 @@ from ledger_contracts import Anvil, EventReader, account, connect
 from ledger_contracts.testing import Scenario
 
 # Ample capacity: no seller fills up, so the game's equilibrium is the potential's minimiser.
-ROOMY = Scenario(sellers=((200, 0.08), (150, 0.1)), buyers=(20, 30, 25),
-                 seller_zones=(0, 1), buyer_zones=(0, 1, 2), round_limit=30, epsilon_wh=2,
-                 turn_seconds=60, registration_seconds=120)
+ROOMY = Scenario(
+    sellers=((200, 0.08), (150, 0.1)),
+    buyers=(20, 30, 25),
+    seller_zones=(0, 1),
+    buyer_zones=(0, 1, 2),
+    round_limit=30,
+    epsilon_wh=2,
+    turn_seconds=60,
+    registration_seconds=120,
+)
 
 
 @pytest.fixture
@@ -30,9 +37,19 @@ def node():
 
 
 def test_a_cluster_converges_settles_and_matches_the_equilibrium(node, tmp_path: Path) -> None:
-    result = run_demo(DemoOptions(scenario=ROOMY, workdir=tmp_path, rpc=node.url, games=1,
-                                  speed=20, timeout=240, json_path=str(tmp_path / "r.json"),
-                                  chart_path=str(tmp_path / "c.png"), quiet=True))
+    result = run_demo(
+        DemoOptions(
+            scenario=ROOMY,
+            workdir=tmp_path,
+            rpc=node.url,
+            games=1,
+            speed=20,
+            timeout=240,
+            json_path=str(tmp_path / "r.json"),
+            chart_path=str(tmp_path / "c.png"),
+            quiet=True,
+        )
+    )
     (game,) = result["games"]
     assert game["end_reason"] == "converged"
     assert game["full_sellers"] == []
@@ -45,7 +62,8 @@ def test_a_cluster_converges_settles_and_matches_the_equilibrium(node, tmp_path:
     assert settled["closed"] and settled["debts"] == []
     for buyer in game["buyers"]:
         assert settled["prosumers"][buyer["name"]]["received_kwh"] == pytest.approx(
-            sum(alloc[[b["name"] for b in game["buyers"]].index(buyer["name"])]), abs=1e-3)
+            sum(alloc[[b["name"] for b in game["buyers"]].index(buyer["name"])]), abs=1e-3
+        )
     assert (tmp_path / "c.png").stat().st_size > 0 and (tmp_path / "r.json").exists()
 
 

@@ -37,12 +37,18 @@ def node() -> Iterator[Anvil]:
         yield anvil
 
 
-def until(predicate: Callable[[], object], timeout: float, what: str,
-          proc: subprocess.Popen[str], lines: list[str]) -> None:
+def until(
+    predicate: Callable[[], object],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[str],
+    lines: list[str],
+) -> None:
     end = time.monotonic() + timeout
     while not predicate():
-        assert proc.poll() is None, f"the demo exited while waiting for {what}:\n" + \
-            "\n".join(lines[-30:])
+        assert proc.poll() is None, f"the demo exited while waiting for {what}:\n" + "\n".join(
+            lines[-30:]
+        )
         assert time.monotonic() < end, f"timed out after {timeout} s waiting for {what}"
         time.sleep(0.05)
 
@@ -50,30 +56,56 @@ def until(predicate: Callable[[], object], timeout: float, what: str,
 def tokens(w3: Web3, deployment: Deployment, holders: list[str]) -> tuple[int, int]:
     """(every holder's balance plus the settlement's, the token's total supply)."""
     token = deployment.contract(w3, "GridToken").functions
-    held = sum(int(token.balanceOf(a).call()) for a in
-               [*holders, deployment.address("Settlement")])
+    held = sum(int(token.balanceOf(a).call()) for a in [*holders, deployment.address("Settlement")])
     return held, int(token.totalSupply().call())
 
 
 def test_each_kind_killed_mid_game_is_restarted_and_the_game_settles(
-        node: Anvil, tmp_path: Path) -> None:
+    node: Anvil, tmp_path: Path
+) -> None:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps(SLOW_TURNS.to_dict()))
     work = tmp_path / "work"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "demo", "--scenario", str(scenario), "--rpc", node.url,
-         "--workdir", str(work), "--json", str(tmp_path / "r.json"), "--chart", "",
-         "--restart-delay", "0.5", "--timeout", "240"],
-        cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "demo",
+            "--scenario",
+            str(scenario),
+            "--rpc",
+            node.url,
+            "--workdir",
+            str(work),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--chart",
+            "",
+            "--restart-delay",
+            "0.5",
+            "--timeout",
+            "240",
+        ],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     lines: list[str] = []
     assert proc.stdout is not None
-    reader = threading.Thread(target=lambda: lines.extend(ln.rstrip("\n") for ln in proc.stdout),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(ln.rstrip("\n") for ln in proc.stdout), daemon=True
+    )
     reader.start()
     try:
         table = work / "processes.json"
-        until(lambda: table.exists() and "market_clock" in table.read_text(), 180,
-              "the clock to start", proc, lines)
+        until(
+            lambda: table.exists() and "market_clock" in table.read_text(),
+            180,
+            "the clock to start",
+            proc,
+            lines,
+        )
         w3 = connect(node.url)
         deployment = Deployment.load(work / "deployment.json")
         events = EventReader(w3, deployment)
@@ -88,8 +120,9 @@ def test_each_kind_killed_mid_game_is_restarted_and_the_game_settles(
         holders = [p["address"] for p in cluster["participants"]]
         holders.append(account(node.keys[0]).address)  # the operator: grid exports, income
         before = tokens(w3, deployment, holders)
-        pids = {name: row["pid"] for name, row in
-                json.loads(table.read_text())["processes"].items()}
+        pids = {
+            name: row["pid"] for name, row in json.loads(table.read_text())["processes"].items()
+        }
         killed_at = w3.eth.block_number
         for name in VICTIMS:
             os.kill(pids[name], signal.SIGKILL)
@@ -104,8 +137,11 @@ def test_each_kind_killed_mid_game_is_restarted_and_the_game_settles(
 
     screen = "\n".join(lines)
     for name in VICTIMS:
-        assert re.search(rf"\[DEMO\] \[[^]]+\] {name} exited \(-9\); restarting in 0\.5 s "
-                         rf"\(restart 1 of 5 in 60 s\)", screen), f"no restart line for {name}"
+        assert re.search(
+            rf"\[DEMO\] \[[^]]+\] {name} exited \(-9\); restarting in 0\.5 s "
+            rf"\(restart 1 of 5 in 60 s\)",
+            screen,
+        ), f"no restart line for {name}"
         assert f"{name} restarted (pid " in screen
     rows = json.loads(table.read_text())["processes"]
     assert all(rows[name]["restarts"] == 1 for name in VICTIMS), rows
@@ -123,9 +159,14 @@ def test_each_kind_killed_mid_game_is_restarted_and_the_game_settles(
     assert before[0] == before[1] and after == before  # every token is in a wallet or escrow
     # the restarted agent caught up with the game under way and played its later turns
     agent = next(p["address"] for p in cluster["participants"] if p["name"] == "P002")
-    assert any(e.name in ("BidSubmitted", "BidStood") and e.args["buyer"] == agent
-               and e.block > killed_at for e in events.read(game=1))
+    assert any(
+        e.name in ("BidSubmitted", "BidStood") and e.args["buyer"] == agent and e.block > killed_at
+        for e in events.read(game=1)
+    )
     # what a restart is told: the games left, counted on the chain; none once all are done
     assert with_games_left(["clock"], node.url, deployment, 1, ended=False)() is None
-    assert with_games_left(["clock"], node.url, deployment, 3, ended=False)() == \
-        ["clock", "--games", "2"]
+    assert with_games_left(["clock"], node.url, deployment, 3, ended=False)() == [
+        "clock",
+        "--games",
+        "2",
+    ]

@@ -21,9 +21,15 @@ from demo.processes import HUMAN
 from ledger_contracts import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-REPORT = ("Allocation (kWh)", "Cost per buyer (game vs equilibrium from /equilibrium)",
-          "price of anarchy", "Largest deviation from the potential's minimiser", "Timings: ",
-          "Settlement (currency units)", "Operator income")
+REPORT = (
+    "Allocation (kWh)",
+    "Cost per buyer (game vs equilibrium from /equilibrium)",
+    "price of anarchy",
+    "Largest deviation from the potential's minimiser",
+    "Timings: ",
+    "Settlement (currency units)",
+    "Operator income",
+)
 
 
 def demo(*args: str) -> list[str]:
@@ -36,8 +42,13 @@ def assert_clean(lines: list[str]) -> None:
 
 
 def test_the_screen_is_human_lines_then_the_report(tmp_path: Path) -> None:
-    done = subprocess.run(demo("--workdir", str(tmp_path), "--json", str(tmp_path / "r.json")),
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        demo("--workdir", str(tmp_path), "--json", str(tmp_path / "r.json")),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     lines = (done.stdout + done.stderr).splitlines()
     assert done.returncode == 0, "\n".join(lines[-30:])
     assert_clean(lines)
@@ -51,20 +62,26 @@ def test_the_screen_is_human_lines_then_the_report(tmp_path: Path) -> None:
         assert part in report, f"the report lacks {part!r}"
     assert json.loads((tmp_path / "r.json").read_text())["games"][0]["game"] == 1
     # the services' logs are complete, in their own files: start to shutdown, access log too
-    queue = [json.loads(ln) for ln in (tmp_path / "logs" / "tx_queue.log").read_text()
-             .splitlines()]
+    queue = [json.loads(ln) for ln in (tmp_path / "logs" / "tx_queue.log").read_text().splitlines()]
     assert queue[0]["message"] and any(e["message"] == "tx_queue stopped" for e in queue)
-    optimizer = [json.loads(ln) for ln in (tmp_path / "logs" / "optimizer.log").read_text()
-                 .splitlines()]
+    optimizer = [
+        json.loads(ln) for ln in (tmp_path / "logs" / "optimizer.log").read_text().splitlines()
+    ]
     assert any(e["message"] == "starting" for e in optimizer)
-    assert any(e["logger"] == "uvicorn.access" and "/best-response" in e["message"]
-               for e in optimizer)
+    assert any(
+        e["logger"] == "uvicorn.access" and "/best-response" in e["message"] for e in optimizer
+    )
 
 
 def test_an_error_is_one_line(tmp_path: Path) -> None:
     nobody = f"http://127.0.0.1:{free_port()}"
-    done = subprocess.run(demo("--rpc", nobody, "--workdir", str(tmp_path)), cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        demo("--rpc", nobody, "--workdir", str(tmp_path)),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert_clean((done.stdout + done.stderr).splitlines())
     assert done.stderr.startswith("error: ") and nobody in done.stderr
@@ -85,21 +102,28 @@ def _processes_mentioning(text: str) -> list[str]:
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_ctrl_c_stops_every_process_quietly(tmp_path: Path) -> None:
     # its own process group, as a shell runs a command: Ctrl-C is SIGINT to the whole group
-    proc = subprocess.Popen(demo("--workdir", str(tmp_path)), cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        demo("--workdir", str(tmp_path)),
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     lines: list[str] = []
     assert proc.stdout is not None
-    reader = threading.Thread(target=lambda: lines.extend(ln.rstrip("\n") for ln in proc.stdout),
-                              daemon=True)
+    reader = threading.Thread(
+        target=lambda: lines.extend(ln.rstrip("\n") for ln in proc.stdout), daemon=True
+    )
     reader.start()
     try:
         deadline = time.monotonic() + 300
         while not any(ln.startswith("[CLOCK]") for ln in lines):
             assert proc.poll() is None and time.monotonic() < deadline, "\n".join(lines[-20:])
             time.sleep(0.1)
-        optimizer = next(re.search(r"optimizer at (\S+),", ln) for ln in lines
-                         if "optimizer at" in ln)
+        optimizer = next(
+            re.search(r"optimizer at (\S+),", ln) for ln in lines if "optimizer at" in ln
+        )
         assert optimizer is not None
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 130

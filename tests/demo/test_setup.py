@@ -14,8 +14,9 @@ from ledger_contracts import Deployment, read_key_file
 from ledger_contracts.testing import DEMO
 
 
-def test_setup_writes_what_the_cluster_reads(anvil, w3: Web3, tmp_path: Path,
-                                             operator: LocalAccount) -> None:
+def test_setup_writes_what_the_cluster_reads(
+    anvil, w3: Web3, tmp_path: Path, operator: LocalAccount
+) -> None:
     out = tmp_path / "market"
     assert main(["setup", "--rpc", anvil.url, "--out", str(out)]) == 0
     deployment = Deployment.load(out / "deployment.json")

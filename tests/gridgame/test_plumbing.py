@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _record(**extra: object) -> logging.LogRecord:
-    record = logging.makeLogRecord({"name": "tx_queue.submitter", "levelname": "INFO",
-                                    "msg": "batch %s sent", "args": (7,)})
+    record = logging.makeLogRecord(
+        {"name": "tx_queue.submitter", "levelname": "INFO", "msg": "batch %s sent", "args": (7,)}
+    )
     record.__dict__.update(extra)
     return record
 
@@ -75,12 +76,17 @@ def test_wait_healthy_is_bounded() -> None:
 
 def test_wait_healthy_returns_the_body_once_ready() -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "optimizer", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimizer", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}/health"
-        body = wait_healthy(url, timeout=30, alive=lambda: proc.poll() is None,
-                            ready=lambda b: b["status"] == "ok")
+        body = wait_healthy(
+            url, timeout=30, alive=lambda: proc.poll() is None, ready=lambda b: b["status"] == "ok"
+        )
         assert body == {"status": "ok", "service": "optimizer"}
         with pytest.raises(NotHealthy, match="not ready"):
             wait_healthy(url, timeout=0.3, ready=lambda b: b["status"] == "degraded")
@@ -91,10 +97,13 @@ def test_wait_healthy_returns_the_body_once_ready() -> None:
 
 def test_gridgame_stands_on_its_own() -> None:
     """Every service imports it, the optimizer included: no web3, no solver, no service."""
-    code = ("import sys, gridgame; print(sorted({m.split('.')[0] for m in sys.modules} & "
-            "{'web3', 'eth_account', 'numpy', 'scipy', 'ledger_contracts', 'optimizer', "
-            "'tx_queue', 'market_clock', 'prosumer_client', 'demo'}))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import sys, gridgame; print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'web3', 'eth_account', 'numpy', 'scipy', 'ledger_contracts', 'optimizer', "
+        "'tx_queue', 'market_clock', 'prosumer_client', 'demo'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -19,11 +19,17 @@ from tx_queue.settings import Settings as QueueSettings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(("cls", "prefix"), [(OptimizerSettings, "OPTIMIZER_"),
-                                             (QueueSettings, "TX_QUEUE_"),
-                                             (ClockSettings, "MARKET_CLOCK_")])
-def test_every_service_reads_its_prefix(monkeypatch: pytest.MonkeyPatch, cls: type,
-                                        prefix: str) -> None:
+@pytest.mark.parametrize(
+    ("cls", "prefix"),
+    [
+        (OptimizerSettings, "OPTIMIZER_"),
+        (QueueSettings, "TX_QUEUE_"),
+        (ClockSettings, "MARKET_CLOCK_"),
+    ],
+)
+def test_every_service_reads_its_prefix(
+    monkeypatch: pytest.MonkeyPatch, cls: type, prefix: str
+) -> None:
     monkeypatch.setenv(f"{prefix}PORT", "9001")
     monkeypatch.setenv(f"{prefix}LOG_LEVEL", "warning")
     monkeypatch.setenv(f"{prefix}MAX_BODY_BYTES", "4096")
@@ -33,8 +39,9 @@ def test_every_service_reads_its_prefix(monkeypatch: pytest.MonkeyPatch, cls: ty
 
 
 @pytest.mark.parametrize("cls", [QueueSettings, ClockSettings])
-def test_old_bare_names_still_work_below_the_prefixed_ones(monkeypatch: pytest.MonkeyPatch,
-                                                           cls: type) -> None:
+def test_old_bare_names_still_work_below_the_prefixed_ones(
+    monkeypatch: pytest.MonkeyPatch, cls: type
+) -> None:
     monkeypatch.setenv("RPC", "http://old:8545")
     monkeypatch.setenv("DEPLOYMENT", "old.json")
     assert (cls.parse([]).rpc, cls.parse([]).deployment) == ("http://old:8545", "old.json")
@@ -66,16 +73,28 @@ def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyP
     with pytest.raises(ValidationError) as caught:
         QueueSettings.parse([])
     assert settings_error(QueueSettings, caught.value).startswith(
-        "--max-depth (TX_QUEUE_MAX_DEPTH): Input should be greater than or equal to 1")
+        "--max-depth (TX_QUEUE_MAX_DEPTH): Input should be greater than or equal to 1"
+    )
 
 
-@pytest.mark.parametrize(("module", "variable"), [("optimizer", "OPTIMIZER_PORT"),
-                                                  ("tx_queue", "TX_QUEUE_PORT"),
-                                                  ("market_clock", "MARKET_CLOCK_PORT")])
+@pytest.mark.parametrize(
+    ("module", "variable"),
+    [
+        ("optimizer", "OPTIMIZER_PORT"),
+        ("tx_queue", "TX_QUEUE_PORT"),
+        ("market_clock", "MARKET_CLOCK_PORT"),
+    ],
+)
 def test_a_service_given_a_bad_value_exits_2_with_one_line(module: str, variable: str) -> None:
-    done = subprocess.run([sys.executable, "-m", module, "--port", "many"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--port", "many"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"error: --port ({variable}): Input should be a valid integer, unable to parse string "
-        "as an integer"]
+        "as an integer"
+    ]

@@ -14,9 +14,15 @@ from ledger_contracts import Deployment, EventReader
 from ledger_contracts.testing import DEMO, GameRun, ScriptedMarket
 
 
-def exact_best_response(demand: float, prices: Sequence[float], caps: Sequence[float],
-                        others: Sequence[float], hops: Sequence[float], fee: float,
-                        grid: float | None) -> list[float]:
+def exact_best_response(
+    demand: float,
+    prices: Sequence[float],
+    caps: Sequence[float],
+    others: Sequence[float],
+    hops: Sequence[float],
+    fee: float,
+    grid: float | None,
+) -> list[float]:
     """KKT of min sum a_j x_j + b_j x_j^2, sum x = demand (or <= demand with the grid at
     `grid`), 0 <= x_j <= cap_j - others_j: x_j = clip((lam - a_j) / 2 b_j), lam by bisection."""
     p, c, u, h = (np.asarray(v, dtype=float) for v in (prices, caps, others, hops))
@@ -35,14 +41,21 @@ def exact_best_response(demand: float, prices: Sequence[float], caps: Sequence[f
     return list(alloc(hi))
 
 
-def buyer_cost(x: np.ndarray, prices: np.ndarray, caps: np.ndarray, others: np.ndarray,
-               hops: np.ndarray, fee: float) -> float:
+def buyer_cost(
+    x: np.ndarray,
+    prices: np.ndarray,
+    caps: np.ndarray,
+    others: np.ndarray,
+    hops: np.ndarray,
+    fee: float,
+) -> float:
     return float(np.sum(x * (prices * (1 + (others + x) / caps) + fee * hops)))
 
 
 @pytest.fixture
-def demo_run(w3: Web3, deployment: Deployment, operator: LocalAccount,
-             dev_accounts: list[LocalAccount]) -> tuple[ScriptedMarket, GameRun]:
+def demo_run(
+    w3: Web3, deployment: Deployment, operator: LocalAccount, dev_accounts: list[LocalAccount]
+) -> tuple[ScriptedMarket, GameRun]:
     driver = ScriptedMarket(w3, deployment, operator, dev_accounts[1:12])
     driver.setup(DEMO)
     game_id = driver.register(DEMO)
@@ -75,8 +88,11 @@ def test_demo_game_converges_to_mutual_best_responses(
         others = loads - alloc[i]
         assert alloc[i].sum() <= demands[buyer] + 1e-9
         assert alloc[i].sum() >= demands[buyer] - len(offers) / 1000  # Wh rounding only
-        best = np.array(exact_best_response(demands[buyer], prices, caps, others, hops,
-                                            DEMO.fee_per_hop, DEMO.grid_retail))
+        best = np.array(
+            exact_best_response(
+                demands[buyer], prices, caps, others, hops, DEMO.fee_per_hop, DEMO.grid_retail
+            )
+        )
         # Converged: nobody could move by more than a few epsilons, nor save more than 0.1 %.
         assert np.max(np.abs(best - alloc[i])) * 1000 <= 4 * DEMO.epsilon_wh + len(offers)
         mine = buyer_cost(alloc[i], prices, caps, others, hops, DEMO.fee_per_hop)
@@ -99,8 +115,9 @@ def test_demo_game_events_tell_the_whole_game(
     end = events[-1].args
     assert (end["rounds"], end["reason"]) == (run.rounds, 1)
     # The last bid of each buyer in the events is its final allocation row.
-    last_bid = {e.args["buyer"]: list(e.args["amounts"]) for e in events
-                if e.name == "BidSubmitted"}
+    last_bid = {
+        e.args["buyer"]: list(e.args["amounts"]) for e in events if e.name == "BidSubmitted"
+    }
     assert [last_bid[b] for b in run.buyer_order] == run.allocation_wh
     # Turns announced in order: round 1 starts with the first buyer.
     first_turn = next(e for e in events if e.name == "TurnStarted")
@@ -117,15 +134,30 @@ def test_events_command_prints_the_whole_game(
     _, run = demo_run
     path = tmp_path / "deployment.json"
     deployment.save(path)
-    assert main(["events", "--rpc", anvil.url, "--deployment", str(path),
-                 "--game", str(run.game_id), "--json"]) == 0
+    assert (
+        main(
+            [
+                "events",
+                "--rpc",
+                anvil.url,
+                "--deployment",
+                str(path),
+                "--game",
+                str(run.game_id),
+                "--json",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows[0]["event"] == "GameOpened" and rows[-1]["event"] == "GameEnded"
     assert sum(r["event"] == "BidSubmitted" for r in rows) == run.turns
     assert all(r["args"]["gameId"] == run.game_id for r in rows)
     assert [r["block"] for r in rows] == sorted(r["block"] for r in rows)
-    assert main(["events", "--rpc", anvil.url, "--deployment", str(path),
-                 "--game", str(run.game_id)]) == 0
+    assert (
+        main(["events", "--rpc", anvil.url, "--deployment", str(path), "--game", str(run.game_id)])
+        == 0
+    )
     text = capsys.readouterr().out.splitlines()
     assert len(text) == len(rows) and "Market.GameEnded" in text[-1]
     assert main(["events", "--rpc", anvil.url, "--deployment", str(tmp_path / "none.json")]) == 1

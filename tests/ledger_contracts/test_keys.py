@@ -30,16 +30,19 @@ ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 KEY = dev_keys(3)[2]
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("", "does not hold a 32-byte hex private key: it is empty"),
-    ("0x" + "g" * 64, "does not hold a 32-byte hex private key: not hex digits"),
-    ("0x" + "12 34" * 13, "not hex digits (expected 64, 0x optional)"),
-    ("0x1234", "does not hold a 32-byte hex private key: 4 hex digits, not 64"),
-    ("0x" + "ab" * 33, ": 66 hex digits, not 64"),
-    ("0x" + "0" * 64, "holds the zero key, which is not a valid private key"),
-    (f"{ORDER:#066x}", "holds a number at or above the secp256k1 curve order"),
-    ("0x" + "f" * 64, "holds a number at or above the secp256k1 curve order"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "does not hold a 32-byte hex private key: it is empty"),
+        ("0x" + "g" * 64, "does not hold a 32-byte hex private key: not hex digits"),
+        ("0x" + "12 34" * 13, "not hex digits (expected 64, 0x optional)"),
+        ("0x1234", "does not hold a 32-byte hex private key: 4 hex digits, not 64"),
+        ("0x" + "ab" * 33, ": 66 hex digits, not 64"),
+        ("0x" + "0" * 64, "holds the zero key, which is not a valid private key"),
+        (f"{ORDER:#066x}", "holds a number at or above the secp256k1 curve order"),
+        ("0x" + "f" * 64, "holds a number at or above the secp256k1 curve order"),
+    ],
+)
 def test_a_bad_key_is_named_by_its_source_and_problem(text: str, problem: str) -> None:
     with pytest.raises(LedgerError) as caught:
         parse_key(text, "key file k.txt")
@@ -130,7 +133,8 @@ def test_a_keystore_is_standard_private_and_never_overwritten(keystore: Path) ->
 
 
 def test_a_keystore_loads_with_the_password_from_the_environment(
-        keystore: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    keystore: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEYSTORE_PASSWORD_ENV, "correct horse")
     assert read_key_file(keystore) == KEY
     assert load_key(keystore, env="SOME_KEY") == KEY
@@ -138,26 +142,30 @@ def test_a_keystore_loads_with_the_password_from_the_environment(
     assert key_file_address(keystore) == Account.from_key(KEY).address  # no password needed
 
 
-def test_a_wrong_password_is_one_line_naming_the_file(keystore: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_password_is_one_line_naming_the_file(
+    keystore: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEYSTORE_PASSWORD_ENV, "battery staple")
     with pytest.raises(LedgerError) as caught:
         read_key_file(keystore)
     assert str(caught.value) == f"key file {keystore}: wrong password for the keystore"
 
 
-def test_no_password_and_no_terminal_is_an_error(keystore: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_password_and_no_terminal_is_an_error(
+    keystore: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(KEYSTORE_PASSWORD_ENV, raising=False)
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
     with pytest.raises(LedgerError) as caught:
         read_key_file(keystore)
-    assert str(caught.value) == (f"keystore {keystore} needs a password: set "
-                                 f"{KEYSTORE_PASSWORD_ENV} (no terminal to ask on)")
+    assert str(caught.value) == (
+        f"keystore {keystore} needs a password: set {KEYSTORE_PASSWORD_ENV} (no terminal to ask on)"
+    )
 
 
-def test_a_damaged_keystore_is_named(keystore: Path, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_damaged_keystore_is_named(
+    keystore: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(KEYSTORE_PASSWORD_ENV, "correct horse")
     data = json.loads(keystore.read_text())
     del data["crypto"]["kdfparams"]

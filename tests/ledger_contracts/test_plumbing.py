@@ -33,9 +33,12 @@ from ledger_contracts import (
 
 
 def _modules_after(statement: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"{statement}\nimport sys\n"
-                          "print('\\n'.join(sys.modules))"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", f"{statement}\nimport sys\nprint('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return set(out.split())
 
 
@@ -58,8 +61,18 @@ def test_the_door_loads_web3_only_for_what_needs_it() -> None:
 def test_the_queue_client_imports_neither_the_app_nor_the_database() -> None:
     loaded = _modules_after("import tx_queue.client")
     assert "tx_queue.client" in loaded
-    assert not {"fastapi", "sqlite3", "tx_queue.main", "tx_queue.store", "tx_queue.db",
-                "tx_queue.api", "prosumer_client"} & loaded
+    assert (
+        not {
+            "fastapi",
+            "sqlite3",
+            "tx_queue.main",
+            "tx_queue.store",
+            "tx_queue.db",
+            "tx_queue.api",
+            "prosumer_client",
+        }
+        & loaded
+    )
 
 
 def test_rpc_calls_batches_and_decoded_reverts(anvil: Anvil, deployment: Deployment) -> None:
@@ -75,8 +88,9 @@ def test_rpc_calls_batches_and_decoded_reverts(anvil: Anvil, deployment: Deploym
         market = deployment.address("Market")
         count = "0x" + selector({"name": "gameCount", "inputs": []}).hex()
         assert rpc.eth_call(market, count) == encode(["uint256"], [0])
-        demand = selector({"name": "publishDemand",
-                           "inputs": [{"type": "uint256"}, {"type": "uint256"}]})
+        demand = selector(
+            {"name": "publishDemand", "inputs": [{"type": "uint256"}, {"type": "uint256"}]}
+        )
         refused = "0x" + (demand + encode(["uint256", "uint256"], [1, 1000])).hex()
         with pytest.raises(LedgerRevert) as caught:
             rpc.eth_call(market, refused)
@@ -141,7 +155,8 @@ def test_gas_padding_and_deadline_rules(monkeypatch: pytest.MonkeyPatch) -> None
 def test_the_forward_request_type_is_openzeppelins() -> None:
     assert FORWARD_REQUEST_TYPE == (
         "ForwardRequest(address from,address to,uint256 value,uint256 gas,uint256 nonce,"
-        "uint48 deadline,bytes data)")
+        "uint48 deadline,bytes data)"
+    )
 
 
 def test_bids_round_down_within_demand_and_free_capacity() -> None:

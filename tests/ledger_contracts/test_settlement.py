@@ -53,8 +53,9 @@ class Expected:
     trades: int = 0
 
 
-def expected(game: Game, readings: dict[str, tuple[int, int] | None], operator: str,
-             wallets: dict[str, int]) -> Expected:
+def expected(
+    game: Game, readings: dict[str, tuple[int, int] | None], operator: str, wallets: dict[str, int]
+) -> Expected:
     """Settlement of `game` by the documented rules, from balances `wallets` taken once every
     escrow was locked. Wallets pay what they owe the grid within their balance (allowances are
     unlimited here); what they cannot pay is a debt."""
@@ -62,8 +63,10 @@ def expected(game: Game, readings: dict[str, tuple[int, int] | None], operator: 
     hop = DEMO.hop_matrix
     n_b, n_s = len(game.buyers), len(game.sellers)
     loads = [sum(game.alloc[i][j] for i in range(n_b)) for j in range(n_s)]
-    energy = [min(p * (c + load) // c, G) for p, c, load in zip(game.prices, game.caps, loads,
-                                                                 strict=True)]
+    energy = [
+        min(p * (c + load) // c, G)
+        for p, c, load in zip(game.prices, game.caps, loads, strict=True)
+    ]
     unit: dict[tuple[int, int], tuple[int, int]] = {}  # (energy price, transmission per kWh)
     bought = [sum(row) for row in game.alloc]
     for i, b in enumerate(game.buyers):
@@ -162,11 +165,15 @@ def played_once(w3: Web3, operator: LocalAccount, dev_accounts: list[LocalAccoun
     demands = m.demands(game_id).call()
     accounts = driver.prosumers
     zones = list(DEMO.seller_zones) + list(DEMO.buyer_zones)
-    game = Game(sellers=[o[0] for o in offers], caps=[o[1] for o in offers],
-                prices=[o[2] for o in offers], buyers=[d[0] for d in demands],
-                demands=[d[1] for d in demands],
-                alloc=[list(r) for r in m.allocation(game_id).call()],
-                zone={a.address: z for a, z in zip(accounts, zones, strict=True)})
+    game = Game(
+        sellers=[o[0] for o in offers],
+        caps=[o[1] for o in offers],
+        prices=[o[2] for o in offers],
+        buyers=[d[0] for d in demands],
+        demands=[d[1] for d in demands],
+        alloc=[list(r) for r in m.allocation(game_id).call()],
+        zone={a.address: z for a, z in zip(accounts, zones, strict=True)},
+    )
     return Played(driver, game_id, game, EventReader(w3, deployment))
 
 
@@ -196,8 +203,11 @@ def settle_and_check(p: Played, readings: dict[str, tuple[int, int] | None]) -> 
     driver.fund(driver.operator, OPERATOR_FLOAT)  # so close() mints nothing more
     supply = int(token.functions.totalSupply().call())
     before = balances(p)
-    posted = {**{s: (c, 0) for s, c in zip(game.sellers, game.caps, strict=True)},
-              **{b: (0, d) for b, d in zip(game.buyers, game.demands, strict=True)}, **readings}
+    posted = {
+        **{s: (c, 0) for s, c in zip(game.sellers, game.caps, strict=True)},
+        **{b: (0, d) for b, d in zip(game.buyers, game.demands, strict=True)},
+        **readings,
+    }
     run = driver.settle(p.game_id, readings)
     assert run.readings == posted
     want = expected(game, posted, operator, before)
@@ -217,8 +227,9 @@ def settle_and_check(p: Played, readings: dict[str, tuple[int, int] | None]) -> 
     for ev in events:
         by_name[ev.name].append(ev)
     assert {ev.args["buyer"]: ev.args["amount"] for ev in by_name["EscrowLocked"]} == want.escrow
-    assert {ev.args["buyer"]: ev.args["locked"] for ev in by_name["BuyerTradesFixed"]} \
-        == want.locked
+    assert {
+        ev.args["buyer"]: ev.args["locked"] for ev in by_name["BuyerTradesFixed"]
+    } == want.locked
     assert len(by_name["TradeFixed"]) == want.trades
     income = by_name["GameIncomePaid"][0].args
     assert (income["transmission"], income["imports"], income["dust"]) == want.income
@@ -249,8 +260,11 @@ def test_demo_settled_with_a_seller_delivering_half(played: Played) -> None:
     loads = [sum(row[j] for row in game.alloc) for j in range(len(game.sellers))]
     j = max(range(len(loads)), key=loads.__getitem__)
     events = settle_and_check(played, {game.sellers[j]: (loads[j] // 2, 0)})
-    to_seller = sum(ev.args["wh"] for ev in events
-                    if ev.name == "TradeDelivered" and ev.args["seller"] == game.sellers[j])
+    to_seller = sum(
+        ev.args["wh"]
+        for ev in events
+        if ev.name == "TradeDelivered" and ev.args["seller"] == game.sellers[j]
+    )
     assert loads[j] // 2 - len(game.buyers) < to_seller <= loads[j] // 2
 
 
@@ -260,8 +274,9 @@ def test_demo_settled_with_a_buyer_consuming_more_than_it_bought(played: Played)
     played.driver.fund(account, 50_000_000)  # 50 tokens in its wallet for the extra import
     # 100 kWh beyond its demand (25 tokens): beyond what its escrow covers (its demand at retail)
     events = settle_and_check(played, {buyer: (0, played.game.demands[0] + 100_000)})
-    grid = next(ev.args for ev in events
-                if ev.name == "GridSettled" and ev.args["prosumer"] == buyer)
+    grid = next(
+        ev.args for ev in events if ev.name == "GridSettled" and ev.args["prosumer"] == buyer
+    )
     assert grid["importWh"] >= 100_000
     assert any(ev.name == "GridPaid" and ev.args["payer"] == buyer for ev in events)
 
@@ -301,8 +316,9 @@ def test_settlement_refusals_are_named(w3: Web3, played: Played) -> None:
     assert refused.value.name == "SettlementDeliveryNotEnded"
     advance_time(w3, DEMO.delivery_seconds + DEMO.registration_seconds)
     with pytest.raises(LedgerRevert) as refused:  # a prosumer is no meter
-        driver.send("postReading", driver.prosumers[0],
-                    s.functions.postReading(game_id, seller, 1, 0))
+        driver.send(
+            "postReading", driver.prosumers[0], s.functions.postReading(game_id, seller, 1, 0)
+        )
     assert refused.value.name == "AccessControlUnauthorizedAccount"
 
 

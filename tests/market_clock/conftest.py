@@ -24,8 +24,13 @@ CLOCK_INDEX = 1  # the clock's default dev key
 RELAY_INDEX = 9  # the queue's default dev key
 
 # Two sellers, three buyers (the third never bids), one zone.
-SMALL = Scenario(sellers=((30, 0.08), (40, 0.10)), buyers=(10, 12, 8),
-                 seller_zones=(0, 0), buyer_zones=(0, 0, 0), hop_matrix=((0,),))
+SMALL = Scenario(
+    sellers=((30, 0.08), (40, 0.10)),
+    buyers=(10, 12, 8),
+    seller_zones=(0, 0),
+    buyer_zones=(0, 0, 0),
+    hop_matrix=((0,),),
+)
 
 
 # The clock moves this chain's time far ahead of the wall clock: its own node, so that tests
@@ -63,8 +68,12 @@ class Market:
 
 
 @pytest.fixture(scope="module")
-def market(w3: Web3, operator: LocalAccount, dev_accounts: list[LocalAccount],
-           tmp_path_factory: pytest.TempPathFactory) -> Market:
+def market(
+    w3: Web3,
+    operator: LocalAccount,
+    dev_accounts: list[LocalAccount],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Market:
     """One deployment per module: prosumers admitted, prices set, CLOCK_ROLE granted to the
     clock's dev key. Tests play games one after the other in it."""
     deployment = deploy(w3, operator)
@@ -77,8 +86,9 @@ def market(w3: Web3, operator: LocalAccount, dev_accounts: list[LocalAccount],
         token = deployment.contract(w3, "GridToken")
         for buyer in prosumers[2:]:
             transact(w3, operator, token.functions.mint(buyer.address, 10**12))
-            transact(w3, buyer, token.functions.approve(deployment.address("Settlement"),
-                                                        2**256 - 1))
+            transact(
+                w3, buyer, token.functions.approve(deployment.address("Settlement"), 2**256 - 1)
+            )
     file = tmp_path_factory.mktemp("market") / "deployment.json"
     deployment.save(file)
     return Market(w3, deployment, file, operator, clock, prosumers[:2], prosumers[2:])
@@ -92,9 +102,13 @@ class Proc:
         self.args = args
         out = open(log, "ab")  # noqa: SIM115  (closed with the process)
         self._out = out
-        self.proc = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=out,
-                                     stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -122,8 +136,9 @@ class Proc:
 
 def wait_http(url: str, timeout: float = 30.0, proc: Proc | None = None) -> None:
     try:
-        wait_healthy(url, timeout=timeout, interval=0.05,
-                     alive=None if proc is None else proc.alive)
+        wait_healthy(
+            url, timeout=timeout, interval=0.05, alive=None if proc is None else proc.alive
+        )
     except NotHealthy as exc:
         raise AssertionError(f"{exc}\n{proc.text() if proc is not None else ''}") from exc
 
@@ -134,8 +149,19 @@ class Queue:
     def __init__(self, rpc: str, deployment: Path, folder: Path, *flags: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = ["-m", "tx_queue", "--rpc", rpc, "--deployment", str(deployment),
-                     "--db", str(folder / "queue.db"), "--port", str(self.port), *flags]
+        self.args = [
+            "-m",
+            "tx_queue",
+            "--rpc",
+            rpc,
+            "--deployment",
+            str(deployment),
+            "--db",
+            str(folder / "queue.db"),
+            "--port",
+            str(self.port),
+            *flags,
+        ]
         self.folder = folder
         self.proc: Proc | None = None
 
@@ -156,8 +182,11 @@ class Queue:
 
 
 @pytest.fixture(scope="module")
-def queue(anvil: Anvil, market: Market, tmp_path_factory: pytest.TempPathFactory,
-          ) -> Iterator[Queue]:
+def queue(
+    anvil: Anvil,
+    market: Market,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Queue]:
     q = Queue(anvil.url, market.file, tmp_path_factory.mktemp("queue"))
     q.start()
     try:
@@ -175,12 +204,30 @@ def start_clock(anvil: Anvil, market: Market, tmp_path: Path) -> Iterator[StartC
     and its health URL. Every process started is stopped at the end."""
     procs: list[Proc] = []
 
-    def start(*flags: str, queue: str = "http://127.0.0.1:9", wait: bool = True,
-              env: dict[str, str] | None = None) -> tuple[Proc, str]:
+    def start(
+        *flags: str,
+        queue: str = "http://127.0.0.1:9",
+        wait: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> tuple[Proc, str]:
         port = free_port()
-        proc = Proc(["-m", "market_clock", "--rpc", anvil.url, "--deployment",
-                     str(market.file), "--queue", queue, "--port", str(port), *flags],
-                    tmp_path / f"clock-{len(procs)}.log", env)
+        proc = Proc(
+            [
+                "-m",
+                "market_clock",
+                "--rpc",
+                anvil.url,
+                "--deployment",
+                str(market.file),
+                "--queue",
+                queue,
+                "--port",
+                str(port),
+                *flags,
+            ],
+            tmp_path / f"clock-{len(procs)}.log",
+            env,
+        )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}/health"
         if wait:

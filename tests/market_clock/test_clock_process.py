@@ -19,15 +19,42 @@ from .players import Players, wait_for
 # Chain seconds: 90 s registration and 30 s turns; at x60, 1.5 s and 0.5 s of wall time.
 # With settlement, 30 s for the meters after the delivery end, then the game is closed (no meter
 # posts here: no wall seconds are kept for one).
-FLAGS = ("--speed", "60", "--registration", "90", "--turn-seconds", "30", "--round-limit", "4",
-         "--period", "600", "--delivery", "300", "--epsilon-wh", "5", "--grace", "0.5",
-         "--metering", "30", "--meter-grace", "0", "--games", "1")
+FLAGS = (
+    "--speed",
+    "60",
+    "--registration",
+    "90",
+    "--turn-seconds",
+    "30",
+    "--round-limit",
+    "4",
+    "--period",
+    "600",
+    "--delivery",
+    "300",
+    "--epsilon-wh",
+    "5",
+    "--grace",
+    "0.5",
+    "--metering",
+    "30",
+    "--meter-grace",
+    "0",
+    "--games",
+    "1",
+)
 
 
 def players(market: Market) -> Players:
     bidders, silent = market.buyers[:2], market.buyers[2:]
-    return Players(market.w3, market.deployment, market.sellers, bidders, silent,
-                   bids={bidders[0].address: [4_000, 6_000], bidders[1].address: [7_000, 5_000]})
+    return Players(
+        market.w3,
+        market.deployment,
+        market.sellers,
+        bidders,
+        silent,
+        bids={bidders[0].address: [4_000, 6_000], bidders[1].address: [7_000, 5_000]},
+    )
 
 
 def phase(market: Market, game_id: int) -> int:
@@ -58,14 +85,18 @@ def open_and_register(market: Market, team: Players, game: int) -> int:
     return game
 
 
-def test_plays_a_game_through_the_queue(market: Market, queue: Queue,
-                                        start_clock: StartClock) -> None:
+def test_plays_a_game_through_the_queue(
+    market: Market, queue: Queue, start_clock: StartClock
+) -> None:
     team, game = players(market), game_count(market) + 1
     clock, health = start_clock(*FLAGS, queue=queue.url)
     open_and_register(market, team, game)
     team.play(game)
-    wait_for(lambda: httpx.get(health, timeout=5).json()["game"]["phase"] != "registration",
-             10, "the health endpoint to see the bidding")
+    wait_for(
+        lambda: httpx.get(health, timeout=5).json()["game"]["phase"] != "registration",
+        10,
+        "the health endpoint to see the bidding",
+    )
     body = httpx.get(health, timeout=5).json()
     assert body["status"] == "ok" and body["mode"] == "simulated" and body["speed"] == 60
     assert body["game"]["id"] == game and body["game"]["phase"] in ("bidding", "ended")
@@ -78,11 +109,13 @@ def test_plays_a_game_through_the_queue(market: Market, queue: Queue,
     assert game_count(market) == game  # --games 1: no further game
     log = clock.text()
     silent = market.buyers[2].address
-    for line in (f"info: Game {game} opened at chain time",
-                 f"info: Registration of game {game} closed: 2 sellers, 3 buyers",
-                 f"info: Turn of {short(silent)} skipped (game {game}, round 1)",
-                 f"info: Turn of {short(silent)} skipped (game {game}, round 2)",
-                 f"info: Game {game} ended: converged after 2 rounds"):
+    for line in (
+        f"info: Game {game} opened at chain time",
+        f"info: Registration of game {game} closed: 2 sellers, 3 buyers",
+        f"info: Turn of {short(silent)} skipped (game {game}, round 1)",
+        f"info: Turn of {short(silent)} skipped (game {game}, round 2)",
+        f"info: Game {game} ended: converged after 2 rounds",
+    ):
         assert line in log, log
     if settled(market, game) is not None:
         assert settled(market, game) == 4
@@ -98,8 +131,9 @@ def test_plays_a_game_through_the_queue(market: Market, queue: Queue,
     assert opened.args["deliveryEnd"] - opened.args["registrationEnd"] == 300
 
 
-def test_killed_mid_game_a_restarted_clock_finishes_it(market: Market, queue: Queue,
-                                                        start_clock: StartClock) -> None:
+def test_killed_mid_game_a_restarted_clock_finishes_it(
+    market: Market, queue: Queue, start_clock: StartClock
+) -> None:
     team, game = players(market), game_count(market) + 1
     first, _ = start_clock(*FLAGS, queue=queue.url)
     open_and_register(market, team, game)
@@ -115,16 +149,18 @@ def test_killed_mid_game_a_restarted_clock_finishes_it(market: Market, queue: Qu
     assert team.errors == []
 
 
-def test_rides_out_a_queue_outage(market: Market, queue: Queue,
-                                  start_clock: StartClock) -> None:
+def test_rides_out_a_queue_outage(market: Market, queue: Queue, start_clock: StartClock) -> None:
     team, game = players(market), game_count(market) + 1
     clock, health = start_clock(*FLAGS, queue=queue.url)
     open_and_register(market, team, game)
     team.play(game)
     wait_for(lambda: phase(market, game) == 2, 20, "registration to close")
     queue.kill()  # the silent buyer's turn expires while nobody can relay the skip
-    wait_for(lambda: httpx.get(health, timeout=5).json()["status"] == "degraded", 15,
-             "the clock to notice the outage")
+    wait_for(
+        lambda: httpx.get(health, timeout=5).json()["status"] == "degraded",
+        15,
+        "the clock to notice the outage",
+    )
     assert clock.alive()
     queue.start()
     assert clock.wait(timeout=30) == 0, clock.text()
@@ -136,7 +172,8 @@ def test_rides_out_a_queue_outage(market: Market, queue: Queue,
 
 
 def test_stops_with_a_message_when_the_queue_will_never_relay_its_call(
-        market: Market, anvil: Anvil, start_clock: StartClock, tmp_path: Path) -> None:
+    market: Market, anvil: Anvil, start_clock: StartClock, tmp_path: Path
+) -> None:
     """A refusal no retry can change (openGame needs more gas than this queue relays per
     request) stops the clock with exit 1 and the remedy, instead of a retry loop; no game."""
     small = Queue(anvil.url, market.file, tmp_path, "--max-request-gas", "50000")
@@ -156,17 +193,31 @@ def test_stops_with_a_message_when_the_queue_will_never_relay_its_call(
 
 
 def test_refuses_to_start_without_the_clock_role(
-        market: Market, anvil: Anvil, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    market: Market,
+    anvil: Anvil,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     """Start-up checks run before anything else (no queue is needed to fail them)."""
-    args = ["--rpc", anvil.url, "--deployment", str(market.file), "--queue",
-            "http://127.0.0.1:9", "--startup-wait", "0"]
+    args = [
+        "--rpc",
+        anvil.url,
+        "--deployment",
+        str(market.file),
+        "--queue",
+        "http://127.0.0.1:9",
+        "--startup-wait",
+        "0",
+    ]
     stranger = "0x" + "11" * 32  # 0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A
     monkeypatch.setenv("CLOCK_KEY", stranger)
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert "error: the clock's account 0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A lacks " \
-           "CLOCK_ROLE" in err, err
+    assert (
+        "error: the clock's account 0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A lacks "
+        "CLOCK_ROLE" in err
+    ), err
     assert "grantRole(CLOCK_ROLE, 0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A)" in err
     monkeypatch.delenv("CLOCK_KEY")
     bad = tmp_path / "key"
@@ -176,11 +227,13 @@ def test_refuses_to_start_without_the_clock_role(
     # The right key, but no queue: a clear message after the (here zero) start-up wait.
     assert main(args) == 1
     assert "the transaction queue does not answer at http://127.0.0.1:9" in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
 
 
 def test_stops_with_a_message_when_it_loses_the_clock_role(
-        market: Market, queue: Queue, start_clock: StartClock) -> None:
+    market: Market, queue: Queue, start_clock: StartClock
+) -> None:
     """CLOCK_ROLE revoked while the clock runs: closing registration reverts with
     AccessControlUnauthorizedAccount, which waiting cannot change; exit 1 and the remedy.
     (Last in the module: it leaves a game in registration.)"""
@@ -196,6 +249,8 @@ def test_stops_with_a_message_when_it_loses_the_clock_role(
         transact(market.w3, market.operator, m.functions.grantRole(role, market.clock.address))
     log = clock.text()
     assert "error: CloseRegistration refused: AccessControlUnauthorizedAccount(" in log, log
-    assert (f"grant the clock's account {market.clock.address} CLOCK_ROLE and start it "
-            "again; the clock stops") in log, log
+    assert (
+        f"grant the clock's account {market.clock.address} CLOCK_ROLE and start it "
+        "again; the clock stops"
+    ) in log, log
     assert phase(market, game) == 1  # registration: nothing was closed

@@ -20,31 +20,63 @@ from market_clock.model import (
     Wait,
 )
 
-PLAN = Plan(period=900, registration=120, delivery=900, round_limit=20, turn_seconds=30,
-            epsilon_wh=10, metering=60, chunk=50)
+PLAN = Plan(
+    period=900,
+    registration=120,
+    delivery=900,
+    round_limit=20,
+    turn_seconds=30,
+    epsilon_wh=10,
+    metering=60,
+    chunk=50,
+)
 T0 = 1_800_000_000  # the first game's start
 
 
-def game(gid: int = 1, phase: Phase = Phase.REGISTRATION, start: int = T0,
-         **kw: object) -> GameView:
-    base = GameView(id=gid, phase=phase, registration_end=start + 120,
-                    delivery_end=start + 1020, round_limit=20, turn_seconds=30)
+def game(
+    gid: int = 1, phase: Phase = Phase.REGISTRATION, start: int = T0, **kw: object
+) -> GameView:
+    base = GameView(
+        id=gid,
+        phase=phase,
+        registration_end=start + 120,
+        delivery_end=start + 1020,
+        round_limit=20,
+        turn_seconds=30,
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def view(*games: GameView) -> ChainView:
-    return ChainView(game_count=max((g.id for g in games), default=0), games=games,
-                     latest=games[-1] if games else None)
+    return ChainView(
+        game_count=max((g.id for g in games), default=0),
+        games=games,
+        latest=games[-1] if games else None,
+    )
 
 
-def bidding(gid: int = 1, start: int = T0, deadline: int = T0 + 150, rnd: int = 1,
-            turn: int = 0) -> GameView:
-    return game(gid, Phase.BIDDING, start, sellers=2, buyers=3, round=rnd, turn=turn,
-                turn_deadline=deadline, current_buyer="0x" + "ab" * 20)
+def bidding(
+    gid: int = 1, start: int = T0, deadline: int = T0 + 150, rnd: int = 1, turn: int = 0
+) -> GameView:
+    return game(
+        gid,
+        Phase.BIDDING,
+        start,
+        sellers=2,
+        buyers=3,
+        round=rnd,
+        turn=turn,
+        turn_deadline=deadline,
+        current_buyer="0x" + "ab" * 20,
+    )
 
 
-def ended(gid: int = 1, start: int = T0, reason: EndReason = EndReason.CONVERGED,
-          settlement: SettlementView | None = None) -> GameView:
+def ended(
+    gid: int = 1,
+    start: int = T0,
+    reason: EndReason = EndReason.CONVERGED,
+    settlement: SettlementView | None = None,
+) -> GameView:
     return game(gid, Phase.ENDED, start, end_reason=reason, round=4, settlement=settlement)
 
 
@@ -60,8 +92,7 @@ def test_no_game_yet_opens_one_now() -> None:
 def test_next_game_is_due_one_period_after_the_latest_start() -> None:
     v = view(ended())
     assert next_action(v, T0 + 899, PLAN) == Wait(T0 + 900, idle=True)
-    assert next_action(v, T0 + 900, PLAN) == OpenGame(T0 + 900, T0 + 1020, T0 + 1920,
-                                                      20, 30, 10)
+    assert next_action(v, T0 + 900, PLAN) == OpenGame(T0 + 900, T0 + 1020, T0 + 1920, 20, 30, 10)
 
 
 def test_a_little_late_keeps_the_cadence() -> None:
@@ -142,8 +173,11 @@ def test_ended_games_need_nothing_without_settlement() -> None:
 def test_settlement_fixes_trades_then_closes_after_delivery_and_metering() -> None:
     open_ = SettlementView(fixed=False, closed=False)
     assert next_action(view(ended(settlement=open_)), T0 + 200, PLAN) == FixTrades(1, 50)
-    g = replace(ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 190,
-                                                readings=4)), sellers=2, buyers=3)
+    g = replace(
+        ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 190, readings=4)),
+        sellers=2,
+        buyers=3,
+    )
     assert not g.done
     quiet = replace(PLAN, may_open=False)
     assert next_action(view(g), T0 + 200, PLAN) == Wait(T0 + 900, idle=True)
@@ -159,9 +193,15 @@ def test_settlement_fixes_trades_then_closes_after_delivery_and_metering() -> No
 
 def test_once_every_reading_is_in_the_game_closes_without_waiting_out_the_window() -> None:
     def fixed(readings: int) -> GameView:
-        return replace(ended(settlement=SettlementView(fixed=True, closed=False,
-                                                       fixed_at=T0 + 190, readings=readings)),
-                       sellers=2, buyers=3)
+        return replace(
+            ended(
+                settlement=SettlementView(
+                    fixed=True, closed=False, fixed_at=T0 + 190, readings=readings
+                )
+            ),
+            sellers=2,
+            buyers=3,
+        )
 
     quiet = replace(PLAN, may_open=False)
     assert next_action(view(fixed(4)), T0 + 1030, quiet) == Wait(T0 + 1080, idle=False)
@@ -172,9 +212,11 @@ def test_once_every_reading_is_in_the_game_closes_without_waiting_out_the_window
 
 def test_trades_fixed_after_the_delivery_end_give_the_meters_their_whole_window() -> None:
     # Bidding ran long: the trades were fixed 500 s after the delivery end (T0 + 1020).
-    late = replace(ended(settlement=SettlementView(fixed=True, closed=False,
-                                                   fixed_at=T0 + 1520, readings=1)),
-                   sellers=2, buyers=3)
+    late = replace(
+        ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 1520, readings=1)),
+        sellers=2,
+        buyers=3,
+    )
     quiet = replace(PLAN, may_open=False)
     assert PLAN.metering_start(late) == T0 + 1520
     assert next_action(view(late), T0 + 1521, quiet) == Wait(T0 + 1580, idle=False)
@@ -183,13 +225,18 @@ def test_trades_fixed_after_the_delivery_end_give_the_meters_their_whole_window(
 
 
 def test_a_meters_window_holds_simulated_time_for_its_own_longer_grace() -> None:
-    g = replace(ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 190)),
-                sellers=2, buyers=3)
+    g = replace(
+        ended(settlement=SettlementView(fixed=True, closed=False, fixed_at=T0 + 190)),
+        sellers=2,
+        buyers=3,
+    )
     key: tuple[object, ...] = ("metering", 1)
     now = T0 + 1021
     # held 31 s before the window's last second (T0 + 1079): Anvil's own clock runs on
-    assert hold_until(view(g), now, PLAN, {key: 0.0}, 20.0, grace=1.0,
-                      meter_grace=30.0) == T0 + 1079 - 31
+    assert (
+        hold_until(view(g), now, PLAN, {key: 0.0}, 20.0, grace=1.0, meter_grace=30.0)
+        == T0 + 1079 - 31
+    )
     assert hold_until(view(g), now, PLAN, {key: 0.0}, 20.0, grace=1.0) is None  # no meter grace
     assert hold_until(view(g), now, PLAN, {key: 0.0}, 30.5, grace=1.0, meter_grace=30.0) is None
 
@@ -202,21 +249,26 @@ def test_without_a_metering_window_close_right_at_delivery_end() -> None:
 
 
 def test_a_game_without_participants_is_settled_like_any_other() -> None:
-    g = ended(reason=EndReason.NO_PARTICIPANTS,
-              settlement=SettlementView(fixed=False, closed=False))
+    g = ended(
+        reason=EndReason.NO_PARTICIPANTS, settlement=SettlementView(fixed=False, closed=False)
+    )
     assert next_action(view(g), T0 + 121, PLAN) == FixTrades(1, 50)
 
 
 def test_describe_end() -> None:
     assert describe_end(ended()) == "Game 1 ended: converged after 4 rounds"
     assert describe_end(ended(reason=EndReason.ROUND_LIMIT)) == (
-        "Game 1 ended: round limit after 4 rounds")
+        "Game 1 ended: round limit after 4 rounds"
+    )
     assert describe_end(replace(ended(reason=EndReason.NO_PARTICIPANTS), buyers=2)) == (
-        "Game 1 ended: no participants (0 sellers, 2 buyers)")
+        "Game 1 ended: no participants (0 sellers, 2 buyers)"
+    )
     assert describe_end(ended(reason=EndReason.TIME_LIMIT)) == (
-        "Game 1 ended: time limit, delivery end reached in round 4")
+        "Game 1 ended: time limit, delivery end reached in round 4"
+    )
     assert describe_end(replace(ended(reason=EndReason.TIME_LIMIT), round=0)) == (
-        "Game 1 ended: time limit, delivery end reached before the first turn")
+        "Game 1 ended: time limit, delivery end reached before the first turn"
+    )
 
 
 # ---------------------------------------------------------------------------- holds
@@ -224,11 +276,18 @@ def test_describe_end() -> None:
 
 def test_windows_are_registration_current_turn_and_metering() -> None:
     fixed = SettlementView(fixed=True, closed=False)
-    v = view(game(1), bidding(2, deadline=T0 + 500, rnd=3, turn=2), ended(3),
-             ended(4, start=T0 - 1000, settlement=fixed))
+    v = view(
+        game(1),
+        bidding(2, deadline=T0 + 500, rnd=3, turn=2),
+        ended(3),
+        ended(4, start=T0 - 1000, settlement=fixed),
+    )
     # game 4: delivery ended at T0 + 20, the meters have until T0 + 79
-    assert windows(v, T0 + 30, PLAN) == {("registration", 1): T0 + 119,
-                                         ("turn", 2, 3, 2): T0 + 500, ("metering", 4): T0 + 79}
+    assert windows(v, T0 + 30, PLAN) == {
+        ("registration", 1): T0 + 119,
+        ("turn", 2, 3, 2): T0 + 500,
+        ("metering", 4): T0 + 79,
+    }
     assert ("metering", 4) not in windows(v, T0 + 80, PLAN)
     assert ("metering", 4) not in windows(v, T0 + 19, PLAN)
 

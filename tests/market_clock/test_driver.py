@@ -25,8 +25,16 @@ from market_clock.model import (
     SkipTurn,
 )
 
-PLAN = Plan(period=900, registration=120, delivery=900, round_limit=3, turn_seconds=30,
-            epsilon_wh=10, metering=60, chunk=100)
+PLAN = Plan(
+    period=900,
+    registration=120,
+    delivery=900,
+    round_limit=3,
+    turn_seconds=30,
+    epsilon_wh=10,
+    metering=60,
+    chunk=100,
+)
 
 
 class World(Executor):
@@ -82,15 +90,29 @@ class World(Executor):
         self.actions.append(action)
         self.at.append(self.t)
         if isinstance(action, OpenGame):
-            self.games.append(GameView(
-                id=len(self.games) + 1, phase=Phase.REGISTRATION,
-                registration_end=action.registration_end, delivery_end=action.delivery_end,
-                round_limit=action.round_limit, turn_seconds=action.turn_seconds))
+            self.games.append(
+                GameView(
+                    id=len(self.games) + 1,
+                    phase=Phase.REGISTRATION,
+                    registration_end=action.registration_end,
+                    delivery_end=action.delivery_end,
+                    round_limit=action.round_limit,
+                    turn_seconds=action.turn_seconds,
+                )
+            )
             return True
         g = self.games[action.game_id - 1]  # type: ignore[union-attr]
         if isinstance(action, CloseRegistration):
-            g = replace(g, phase=Phase.BIDDING, sellers=1, buyers=self.buyers, round=1, turn=0,
-                        turn_deadline=self.t + g.turn_seconds, current_buyer="0xb0")
+            g = replace(
+                g,
+                phase=Phase.BIDDING,
+                sellers=1,
+                buyers=self.buyers,
+                round=1,
+                turn=0,
+                turn_deadline=self.t + g.turn_seconds,
+                current_buyer="0xb0",
+            )
             if not self.buyers:
                 g = self._end(g, EndReason.NO_PARTICIPANTS)
         elif isinstance(action, SkipTurn):
@@ -114,8 +136,16 @@ class World(Executor):
 
 
 def clock(world: World, games: int, **kw: object) -> Clock:
-    return Clock(read=world.read, chain=world, executor=world, plan=PLAN, games=games,
-                 tick=0.0, grace=0.0, **kw)  # type: ignore[arg-type]
+    return Clock(
+        read=world.read,
+        chain=world,
+        executor=world,
+        plan=PLAN,
+        games=games,
+        tick=0.0,
+        grace=0.0,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def kinds(world: World) -> list[str]:
@@ -144,8 +174,14 @@ def test_a_game_without_participants_counts_as_done() -> None:
 def test_settlement_fixes_waits_for_delivery_and_meters_then_closes() -> None:
     world = World(settlement=True)
     assert clock(world, games=1).run() == 1
-    assert kinds(world) == ["OpenGame", "CloseRegistration", "SkipTurn", "SkipTurn",
-                            "FixTrades", "CloseGame"]
+    assert kinds(world) == [
+        "OpenGame",
+        "CloseRegistration",
+        "SkipTurn",
+        "SkipTurn",
+        "FixTrades",
+        "CloseGame",
+    ]
     game = world.games[0]
     assert game.delivery_end in world.jumps  # jumped to the delivery end, not past it
     assert game.delivery_end + PLAN.metering not in world.jumps  # the meters' window ran
@@ -182,8 +218,16 @@ def test_a_fresh_clock_carries_on_with_a_game_in_bidding() -> None:
 def test_windows_are_held_for_the_grace_in_simulated_time() -> None:
     world = World()
     wall = [0.0]
-    c = Clock(read=world.read, chain=world, executor=world, plan=PLAN, games=1, tick=0.0,
-              grace=1.0, wall=lambda: wall[0])
+    c = Clock(
+        read=world.read,
+        chain=world,
+        executor=world,
+        plan=PLAN,
+        games=1,
+        tick=0.0,
+        grace=1.0,
+        wall=lambda: wall[0],
+    )
     for _ in range(50):  # wall time stands still: the registration window is held
         c.step()
     game = world.games[0]
@@ -211,13 +255,21 @@ def test_a_turn_outlasting_the_delivery_end_is_skipped_there_and_ends_the_game()
     # A dead buyer's turn (5000 s, a deadline this world does not cap) outlasts the delivery
     # end: the clock skips at the delivery end, not at the deadline, and the game ends for time.
     world = World(buyers=2)
-    c = Clock(read=world.read, chain=world, executor=world,
-              plan=replace(PLAN, turn_seconds=5_000), games=1, tick=0.0, grace=0.0)
+    c = Clock(
+        read=world.read,
+        chain=world,
+        executor=world,
+        plan=replace(PLAN, turn_seconds=5_000),
+        games=1,
+        tick=0.0,
+        grace=0.0,
+    )
     assert c.run() == 1
     (game,) = world.games
     assert game.end_reason == EndReason.TIME_LIMIT
-    skips = [(a, t) for a, t in zip(world.actions, world.at, strict=True)
-             if isinstance(a, SkipTurn)]
+    skips = [
+        (a, t) for a, t in zip(world.actions, world.at, strict=True) if isinstance(a, SkipTurn)
+    ]
     assert len(skips) == 1
     skip, at = skips[0]
     assert skip.deadline == game.delivery_end - 1

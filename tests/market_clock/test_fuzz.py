@@ -45,23 +45,43 @@ def game_count(market: Market) -> int:
 
 
 @pytest.fixture(scope="module")
-def clock_url(anvil: Anvil, market: Market, queue: Queue,
-              tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def clock_url(
+    anvil: Anvil, market: Market, queue: Queue, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The base URL of a clock process driving a game (opened by it, every prosumer
     registered), for the whole module."""
     game, port = game_count(market) + 1, free_port()
-    clock = Proc(["-m", "market_clock", "--rpc", anvil.url, "--deployment", str(market.file),
-                  "--queue", queue.url, "--port", str(port), *FLAGS],
-                 tmp_path_factory.mktemp("clock") / "clock.log")
+    clock = Proc(
+        [
+            "-m",
+            "market_clock",
+            "--rpc",
+            anvil.url,
+            "--deployment",
+            str(market.file),
+            "--queue",
+            queue.url,
+            "--port",
+            str(port),
+            *FLAGS,
+        ],
+        tmp_path_factory.mktemp("clock") / "clock.log",
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health", proc=clock)
         wait_for(lambda: game_count(market) == game, 20, f"the clock to open game {game}")
-        Players(market.w3, market.deployment, market.sellers, market.buyers, [],
-                bids={}).register(game)
-        wait_for(lambda: (httpx.get(f"{url}/health", timeout=5).json()["game"] or {})
-                 .get("buyers") == len(market.buyers), 20,
-                 "the health endpoint to see the registrations")
+        Players(market.w3, market.deployment, market.sellers, market.buyers, [], bids={}).register(
+            game
+        )
+        wait_for(
+            lambda: (
+                (httpx.get(f"{url}/health", timeout=5).json()["game"] or {}).get("buyers")
+                == len(market.buyers)
+            ),
+            20,
+            "the health endpoint to see the registrations",
+        )
         yield url
         assert clock.alive(), clock.text()
     finally:
@@ -81,8 +101,13 @@ def test_no_request_gets_a_server_error(clock_url: str) -> None:
     assert operation is not None
     calls: list[int] = []
 
-    @settings(max_examples=50, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=50,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
     def run(case: schemathesis.Case) -> None:
         calls.append(case.call_and_validate(base_url=clock_url, checks=CHECKS).status_code)
@@ -92,14 +117,32 @@ def test_no_request_gets_a_server_error(clock_url: str) -> None:
 
 
 # Beyond the schema: any method, path, query and body is answered without a 5xx.
-@settings(max_examples=60, derandomize=True, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
-@given(method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
-       path=st.sampled_from(["/health", "/health/", "/", "/docs", "/openapi.json", "/games/1",
-                             "/health%00", "/..%2fhealth"]),
-       query=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3),
-       body=st.binary(max_size=300))
-def test_no_raw_request_gets_a_server_error(clock_url: str, method: str, path: str,
-                                            query: dict[str, str], body: bytes) -> None:
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
+    path=st.sampled_from(
+        [
+            "/health",
+            "/health/",
+            "/",
+            "/docs",
+            "/openapi.json",
+            "/games/1",
+            "/health%00",
+            "/..%2fhealth",
+        ]
+    ),
+    query=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3),
+    body=st.binary(max_size=300),
+)
+def test_no_raw_request_gets_a_server_error(
+    clock_url: str, method: str, path: str, query: dict[str, str], body: bytes
+) -> None:
     response = httpx.request(method, clock_url + path, params=query, content=body, timeout=10)
     assert response.status_code < 500, (method, path, response.text[:300])

@@ -18,8 +18,9 @@ def test_a_body_over_the_limit_is_413(queue: Queue, start_clock: StartClock) -> 
 
 
 def test_settings_come_from_prefixed_variables(queue: Queue, start_clock: StartClock) -> None:
-    _, health = start_clock(queue=queue.url, env={"MARKET_CLOCK_MAX_BODY_BYTES": "1024",
-                                                  "MARKET_CLOCK_SPEED": "7"})
+    _, health = start_clock(
+        queue=queue.url, env={"MARKET_CLOCK_MAX_BODY_BYTES": "1024", "MARKET_CLOCK_SPEED": "7"}
+    )
     assert httpx.get(health).json()["speed"] == 7
     answer = httpx.post(health, content=b"x" * 2000)
     assert answer.status_code == 413 and "1 KiB" in answer.json()["message"]

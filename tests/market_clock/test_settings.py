@@ -11,7 +11,12 @@ from market_clock.settings import parse
 def test_defaults() -> None:
     s = parse([])
     assert (s.period, s.registration, s.delivery, s.round_limit, s.turn_seconds) == (
-        900, 120, 900, 20, 30)
+        900,
+        120,
+        900,
+        20,
+        30,
+    )
     assert s.speed == 1.0 and not s.simulated and s.port == 8083 and s.games == 0
     assert s.jump and s.key_file is None
 

@@ -27,5 +27,6 @@ def test_a_call_that_cannot_be_split_is_not_told_to_lower_the_chunk() -> None:
 
 
 def test_the_chunk_advice_never_goes_below_one() -> None:
-    assert gas_remedy("gas 90000000 is above the relay's limit per request (5000000)",
-                      "CloseGame", 2).startswith("lower --chunk from 2 to 1 or less")
+    assert gas_remedy(
+        "gas 90000000 is above the relay's limit per request (5000000)", "CloseGame", 2
+    ).startswith("lower --chunk from 2 to 1 or less")

@@ -77,8 +77,11 @@ def refusing_node(anvil: Anvil) -> Iterator[str]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if str(body.get("method", "")).startswith("evm_"):
-                answer = {"jsonrpc": "2.0", "id": body.get("id"),
-                          "error": {"code": -32601, "message": "Method not found"}}
+                answer = {
+                    "jsonrpc": "2.0",
+                    "id": body.get("id"),
+                    "error": {"code": -32601, "message": "Method not found"},
+                }
             else:
                 answer = httpx.post(anvil.url, json=body, timeout=5).json()
             data = json.dumps(answer).encode()
@@ -101,12 +104,16 @@ def refusing_node(anvil: Anvil) -> Iterator[str]:
         server.server_close()
 
 
-def test_speed_above_one_is_refused_on_a_chain_without_time_control(refusing_node: str,
-                                                                   ) -> None:
+def test_speed_above_one_is_refused_on_a_chain_without_time_control(
+    refusing_node: str,
+) -> None:
     w3 = connect(refusing_node)
     assert not controls_time(w3)
-    with pytest.raises(StartupError, match=r"--speed 20 needs a chain whose clock can be "
-                                           r"moved .* Run with --speed 1"):
+    with pytest.raises(
+        StartupError,
+        match=r"--speed 20 needs a chain whose clock can be "
+        r"moved .* Run with --speed 1",
+    ):
         SimulatedTime.checked(w3, 20.0)
     real = RealTime(w3, dev_chain=False)
     before = latest(w3)

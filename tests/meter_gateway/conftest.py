@@ -31,15 +31,22 @@ METER = 18  # dev key granted the meter role: the gateway's account
 IDLE = 17  # admitted as meter-idle, in no game
 
 # Two sellers, two buyers, one zone; an hour of delivery: four 15-minute intervals.
-SCENARIO = Scenario(sellers=((30.0, 0.08), (40.0, 0.10)), buyers=(10.0, 12.0),
-                    seller_zones=(0, 0), buyer_zones=(0, 0), hop_matrix=((0,),),
-                    delivery_seconds=3600)
+SCENARIO = Scenario(
+    sellers=((30.0, 0.08), (40.0, 0.10)),
+    buyers=(10.0, 12.0),
+    seller_zones=(0, 0),
+    buyer_zones=(0, 0),
+    hop_matrix=((0,),),
+    delivery_seconds=3600,
+)
 
 
-def play(demand: float, prices: Any, caps: Any, others: Any, hops: Any, fee: float,
-         grid: float | None) -> Any:
-    return best_response(demand, prices, caps, others, hops, transmission_cost_per_hop=fee,
-                         grid_price=grid).x
+def play(
+    demand: float, prices: Any, caps: Any, others: Any, hops: Any, fee: float, grid: float | None
+) -> Any:
+    return best_response(
+        demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
+    ).x
 
 
 @dataclass
@@ -76,15 +83,17 @@ class Market:
             self.tokens[meter] = Store(self.db).add_token(meter)
         return self.tokens[meter]
 
-    def post(self, body: Any, meter: str | None = None, *, token: str | None = None,
-             **kwargs: Any) -> httpx.Response:
+    def post(
+        self, body: Any, meter: str | None = None, *, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
         if token is None and meter is not None:
             token = self.token(meter)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        return httpx.post(self.gateway_url + "/readings", json=body, headers=headers,
-                          timeout=60.0, **kwargs)
+        return httpx.post(
+            self.gateway_url + "/readings", json=body, headers=headers, timeout=60.0, **kwargs
+        )
 
     def meter_nonce(self) -> int:
         """The meter account's next forwarder nonce, as the queue sees it: it rises with every
@@ -93,8 +102,11 @@ class Market:
         return int(answer.json()["next_nonce"])
 
     def readings_posted(self, game: int) -> list[Any]:
-        return list(self.settlement.events.ReadingPosted.get_logs(
-            from_block=self.deployment.block, argument_filters={"gameId": game}))
+        return list(
+            self.settlement.events.ReadingPosted.get_logs(
+                from_block=self.deployment.block, argument_filters={"gameId": game}
+            )
+        )
 
     def snapshot(self) -> tuple[int, int]:
         return self.meter_nonce(), len(self.readings_posted(self.game))
@@ -103,12 +115,23 @@ class Market:
         return "\n".join(f"--- {s.name} ---\n{s.output()}" for s in self.services)
 
 
-def start(name: str, args: list[str], log: Path, health: str, timeout: float = 60.0,
-          env: dict[str, str] | None = None) -> Service:
+def start(
+    name: str,
+    args: list[str],
+    log: Path,
+    health: str,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> Service:
     environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=environ,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            cwd=REPO,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     service = Service(name, proc, log)
     try:
         wait_healthy(health, timeout=timeout, interval=0.05, alive=lambda: proc.poll() is None)
@@ -135,41 +158,87 @@ def key_file(path: Path, key: bytes) -> Path:
 
 
 @pytest.fixture(scope="session")
-def market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
+def market(
+    anvil: Anvil,
+    w3: Web3,
+    dev_accounts: list[LocalAccount],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Market]:
     tmp = tmp_path_factory.mktemp("meter_gateway")
     operator = dev_accounts[0]
     deployment = deploy(w3, operator)
     deployment_file = tmp / "deployment.json"
     deployment.save(deployment_file)
-    prosumers = dev_accounts[PROSUMERS:PROSUMERS + SCENARIO.prosumers]
+    prosumers = dev_accounts[PROSUMERS : PROSUMERS + SCENARIO.prosumers]
     driver = ScriptedMarket(w3, deployment, operator, prosumers)
     driver.setup(SCENARIO)
     m = driver.market.functions
     meter = dev_accounts[METER]
     driver.send("grantRole", operator, m.grantRole(m.METER_ROLE().call(), meter.address))
-    driver.send("admit", operator, m.admit(dev_accounts[IDLE].address,
-                                           meter_key("meter-idle"), 0))
+    driver.send("admit", operator, m.admit(dev_accounts[IDLE].address, meter_key("meter-idle"), 0))
     # a relay account of its own: this queue never shares nonces with another test's
     relay = Account.create()
-    w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
-                             [relay.address, hex(10**20)])
+    w3.provider.make_request(
+        "anvil_setBalance",  # type: ignore[arg-type]
+        [relay.address, hex(10**20)],
+    )
     queue_port, gateway_port = free_port(), free_port()
-    mk = Market(w3, deployment, driver, prosumers, meter, f"http://127.0.0.1:{queue_port}",
-                f"http://127.0.0.1:{gateway_port}", tmp / "gateway.db", tmp)
+    mk = Market(
+        w3,
+        deployment,
+        driver,
+        prosumers,
+        meter,
+        f"http://127.0.0.1:{queue_port}",
+        f"http://127.0.0.1:{gateway_port}",
+        tmp / "gateway.db",
+        tmp,
+    )
     Store(mk.db)
     try:
-        mk.services.append(start(
-            "tx_queue", ["tx_queue", "--rpc", anvil.url, "--deployment", str(deployment_file),
-                         "--db", str(tmp / "queue.db"), "--port", str(queue_port),
-                         "--key-file", str(key_file(tmp / "relay.key", bytes(relay.key)))],
-            tmp / "tx_queue.log", mk.queue_url + "/health"))
-        mk.services.append(start(
-            "meter_gateway", ["meter_gateway", "--rpc", anvil.url, "--deployment",
-                              str(deployment_file), "--queue", mk.queue_url, "--db",
-                              str(mk.db), "--port", str(gateway_port), "--wait", "30"],
-            tmp / "meter_gateway.log", mk.gateway_url + "/health",
-            env={"METER_KEY": "0x" + bytes(meter.key).hex()}))
+        mk.services.append(
+            start(
+                "tx_queue",
+                [
+                    "tx_queue",
+                    "--rpc",
+                    anvil.url,
+                    "--deployment",
+                    str(deployment_file),
+                    "--db",
+                    str(tmp / "queue.db"),
+                    "--port",
+                    str(queue_port),
+                    "--key-file",
+                    str(key_file(tmp / "relay.key", bytes(relay.key))),
+                ],
+                tmp / "tx_queue.log",
+                mk.queue_url + "/health",
+            )
+        )
+        mk.services.append(
+            start(
+                "meter_gateway",
+                [
+                    "meter_gateway",
+                    "--rpc",
+                    anvil.url,
+                    "--deployment",
+                    str(deployment_file),
+                    "--queue",
+                    mk.queue_url,
+                    "--db",
+                    str(mk.db),
+                    "--port",
+                    str(gateway_port),
+                    "--wait",
+                    "30",
+                ],
+                tmp / "meter_gateway.log",
+                mk.gateway_url + "/health",
+                env={"METER_KEY": "0x" + bytes(meter.key).hex()},
+            )
+        )
         mk.game = driver.register(SCENARIO)
         driver.play(mk.game, play)
         driver.fix_trades(mk.game)

@@ -30,12 +30,20 @@ def test_no_reading_gets_a_server_error(market: Market, mode: GenerationMode) ->
     statuses: list[int] = []
     before = m.meter_nonce()
 
-    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
-        statuses.append(case.call_and_validate(base_url=m.gateway_url, headers=headers,
-                                               checks=CHECKS).status_code)
+        statuses.append(
+            case.call_and_validate(
+                base_url=m.gateway_url, headers=headers, checks=CHECKS
+            ).status_code
+        )
 
     run()
     # negative cases break the Authorization header too (401)

@@ -15,14 +15,23 @@ from .conftest import REPO, Market
 
 
 def token_command(m: Market, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meter_gateway", "token", *args, "--db",
-                           str(m.db)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "meter_gateway", "token", *args, "--db", str(m.db)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_health_says_node_and_queue_answer(market: Market) -> None:
     body = httpx.get(market.gateway_url + "/health", timeout=10).json()
-    assert body == {"status": "ok", "node": True, "queue": True,
-                    "meter_account": market.meter.address}
+    assert body == {
+        "status": "ok",
+        "node": True,
+        "queue": True,
+        "meter_account": market.meter.address,
+    }
 
 
 def test_openapi_documents_the_readings(market: Market) -> None:
@@ -64,10 +73,28 @@ def test_the_gateway_will_not_start_without_the_meter_role(market: Market) -> No
     m = market
     other = m.prosumers[0]  # admitted, but holds no METER_ROLE
     proc = subprocess.run(
-        [sys.executable, "-m", "meter_gateway", "--rpc", m.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
-         "--deployment", str(m.tmp / "deployment.json"), "--queue", m.queue_url,
-         "--db", str(m.tmp / "other.db"), "--port", str(free_port()), "--startup-wait", "30"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "METER_KEY": "0x" + bytes(other.key).hex()})
+        [
+            sys.executable,
+            "-m",
+            "meter_gateway",
+            "--rpc",
+            m.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+            "--deployment",
+            str(m.tmp / "deployment.json"),
+            "--queue",
+            m.queue_url,
+            "--db",
+            str(m.tmp / "other.db"),
+            "--port",
+            str(free_port()),
+            "--startup-wait",
+            "30",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "METER_KEY": "0x" + bytes(other.key).hex()},
+    )
     assert proc.returncode == 1, proc.stderr
     assert "lacks METER_ROLE" in proc.stderr and other.address in proc.stderr, proc.stderr

@@ -65,8 +65,13 @@ class Buyer:
 
     def solve(self, method: Literal["exact", "slsqp"] = "exact") -> Any:
         """The exact best response, or with "slsqp" the SLSQP reference's."""
-        return best_response(self.demand, *self.sellers, transmission_cost_per_hop=self.t,
-                             grid_price=self.grid, method=method)
+        return best_response(
+            self.demand,
+            *self.sellers,
+            transmission_cost_per_hop=self.t,
+            grid_price=self.grid,
+            method=method,
+        )
 
     def coefficients(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return buyer_coefficients(*self.sellers, self.t)

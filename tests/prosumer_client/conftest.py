@@ -78,8 +78,13 @@ class Market:
         self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         now = self.w3.eth.get_block("latest")["timestamp"]
         end = now + registration_seconds
-        self.driver.send("openGame", self.operator, self.market.functions.openGame(
-            (end, end + 900, SCENARIO.round_limit, SCENARIO.turn_seconds, epsilon_wh)))
+        self.driver.send(
+            "openGame",
+            self.operator,
+            self.market.functions.openGame(
+                (end, end + 900, SCENARIO.round_limit, SCENARIO.turn_seconds, epsilon_wh)
+            ),
+        )
         return int(self.market.functions.gameCount().call())
 
     def advance(self, seconds: int) -> None:
@@ -89,8 +94,9 @@ class Market:
 
     def close_registration(self, game_id: int, seconds: int = 31) -> None:
         self.advance(seconds)
-        self.driver.send("closeRegistration", self.operator,
-                         self.market.functions.closeRegistration(game_id))
+        self.driver.send(
+            "closeRegistration", self.operator, self.market.functions.closeRegistration(game_id)
+        )
 
     def key_file(self, index: int) -> Path:
         path = self.tmp / f"key{index}.txt"
@@ -99,19 +105,27 @@ class Market:
         return path
 
     def common_flags(self) -> list[str]:
-        return ["--rpc", self.rpc, "--deployment", str(self.deployment_file),
-                "--queue", self.queue_url, "--optimizer", self.optimizer_url]
+        return [
+            "--rpc",
+            self.rpc,
+            "--deployment",
+            str(self.deployment_file),
+            "--queue",
+            self.queue_url,
+            "--optimizer",
+            self.optimizer_url,
+        ]
 
     def diagnostics(self) -> str:
         return "\n".join(f"--- {s.name} ---\n{s.output()}" for s in self.services)
 
 
-def _start(name: str, args: list[str], log: Path, health: str, timeout: float = 30.0
-           ) -> Service:
+def _start(name: str, args: list[str], log: Path, health: str, timeout: float = 30.0) -> Service:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     service = Service(name, proc, log)
     try:
         wait_healthy(health, timeout=timeout, interval=0.05, alive=lambda: proc.poll() is None)
@@ -135,43 +149,80 @@ def _relay_key(w3: Web3, tmp: Path) -> Path:
     """A relay account of its own (funded through Anvil), so that this session-long queue
     never shares its transaction nonces with another test's queue on the same node."""
     relay = Account.create()
-    w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
-                             [relay.address, hex(10**20)])
+    w3.provider.make_request(
+        "anvil_setBalance",  # type: ignore[arg-type]
+        [relay.address, hex(10**20)],
+    )
     path = tmp / "relay.key"
     path.write_text(relay.key.to_0x_hex())
     return path
 
 
 @pytest.fixture(scope="session")
-def prosumer_market(anvil: Anvil, w3: Web3, dev_accounts: list[LocalAccount],
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
+def prosumer_market(
+    anvil: Anvil,
+    w3: Web3,
+    dev_accounts: list[LocalAccount],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Market]:
     tmp = tmp_path_factory.mktemp("prosumer_market")
     operator = dev_accounts[0]
     deployment = deploy(w3, operator)  # with the token and settlement
     deployment_file = tmp / "deployment.json"
     deployment.save(deployment_file)
-    prosumers = dev_accounts[FIRST_PROSUMER:FIRST_PROSUMER + SCENARIO.prosumers]
+    prosumers = dev_accounts[FIRST_PROSUMER : FIRST_PROSUMER + SCENARIO.prosumers]
     driver = ScriptedMarket(w3, deployment, operator, prosumers)
     driver.setup(SCENARIO)
     m_fn = driver.market.functions
-    driver.send("grantRole", operator, m_fn.grantRole(m_fn.METER_ROLE().call(),
-                                                      dev_accounts[METER].address))
+    driver.send(
+        "grantRole", operator, m_fn.grantRole(m_fn.METER_ROLE().call(), dev_accounts[METER].address)
+    )
     token = deployment.contract(w3, "GridToken").functions
-    for buyer in prosumers[len(SCENARIO.sellers):-1]:
+    for buyer in prosumers[len(SCENARIO.sellers) : -1]:
         driver.send("mint", operator, token.mint(buyer.address, TOKENS))
     queue_port, optimizer_port = free_port(), free_port()
-    m = Market(w3, anvil.url, deployment, deployment_file, operator, driver, prosumers,
-               anvil.keys, f"http://127.0.0.1:{queue_port}",
-               f"http://127.0.0.1:{optimizer_port}", tmp)
+    m = Market(
+        w3,
+        anvil.url,
+        deployment,
+        deployment_file,
+        operator,
+        driver,
+        prosumers,
+        anvil.keys,
+        f"http://127.0.0.1:{queue_port}",
+        f"http://127.0.0.1:{optimizer_port}",
+        tmp,
+    )
     try:
-        m.services.append(_start(
-            "tx_queue", ["tx_queue", "--rpc", anvil.url, "--deployment", str(deployment_file),
-                         "--db", str(tmp / "queue.db"), "--port", str(queue_port),
-                         "--key-file", str(_relay_key(w3, tmp))],
-            tmp / "tx_queue.log", m.queue_url + "/health"))
-        m.services.append(_start(
-            "optimizer", ["optimizer", "--port", str(optimizer_port), "--log-level",
-                          "warning"], tmp / "optimizer.log", m.optimizer_url + "/health"))
+        m.services.append(
+            _start(
+                "tx_queue",
+                [
+                    "tx_queue",
+                    "--rpc",
+                    anvil.url,
+                    "--deployment",
+                    str(deployment_file),
+                    "--db",
+                    str(tmp / "queue.db"),
+                    "--port",
+                    str(queue_port),
+                    "--key-file",
+                    str(_relay_key(w3, tmp)),
+                ],
+                tmp / "tx_queue.log",
+                m.queue_url + "/health",
+            )
+        )
+        m.services.append(
+            _start(
+                "optimizer",
+                ["optimizer", "--port", str(optimizer_port), "--log-level", "warning"],
+                tmp / "optimizer.log",
+                m.optimizer_url + "/health",
+            )
+        )
         yield m
     finally:
         for service in m.services:

@@ -38,17 +38,28 @@ from prosumer_client.tracking import GameTrack
 ME = "0x00000000000000000000000000000000000000A1"
 OTHER = "0x00000000000000000000000000000000000000B2"
 BUYER = Fixed("buyer", 20.0)
-CTX = TurnContext(game_id=3, demand_wh=20_000, prices=(0.08, 0.07), caps_wh=(40_000, 30_000),
-                  hops=(0, 1), fee=0.02, grid=0.25, epsilon_wh=5)
+CTX = TurnContext(
+    game_id=3,
+    demand_wh=20_000,
+    prices=(0.08, 0.07),
+    caps_wh=(40_000, 30_000),
+    hops=(0, 1),
+    fee=0.02,
+    grid=0.25,
+    epsilon_wh=5,
+)
 
 
 def status(phase: str = "bidding", round_: int = 1) -> GameStatus:
-    return GameStatus(phase, "converged" if phase == "ended" else "none", 2, 2, round_, 0,
-                      0, 0)
+    return GameStatus(phase, "converged" if phase == "ended" else "none", 2, 2, round_, 0, 0, 0)
 
 
-def state(buyer: str | None = ME, loads: tuple[int, ...] = (5_000, 3_000),
-          bid: tuple[int, ...] = (0, 0), phase: str = "bidding") -> GameState:
+def state(
+    buyer: str | None = ME,
+    loads: tuple[int, ...] = (5_000, 3_000),
+    bid: tuple[int, ...] = (0, 0),
+    phase: str = "bidding",
+) -> GameState:
     return GameState(3, status(phase), buyer, loads, bid)
 
 
@@ -117,8 +128,12 @@ class FakeReader:
         return 1_000
 
     def game(self, game_id: int) -> GameInfo:
-        return GameInfo(game_id, GameParams(2_000, 3_000, 10, 60, 5),
-                        GamePrices(250_000, 50_000, 20_000), self.current.status)
+        return GameInfo(
+            game_id,
+            GameParams(2_000, 3_000, 10, 60, 5),
+            GamePrices(250_000, 50_000, 20_000),
+            self.current.status,
+        )
 
     def state(self, game_id: int) -> GameState:
         self.reads += 1
@@ -200,20 +215,31 @@ def ev(name: str, block: int, **args: Any) -> Event:
     return Event(block, "0x", 0, "Market", name, {"gameId": 3, **args})
 
 
-def agent_of(optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None,
-             source: Source = BUYER, log: str = "P001", **options: Any
-             ) -> tuple[Agent, FakeProsumer, FakeFollower]:
+def agent_of(
+    optimizer: FakeOptimizer | None = None,
+    reader: FakeReader | None = None,
+    source: Source = BUYER,
+    log: str = "P001",
+    **options: Any,
+) -> tuple[Agent, FakeProsumer, FakeFollower]:
     """An agent on fakes (P001, a buyer of 20 kWh, best response 12.5 + 7.5 by default)."""
     prosumer, follower = FakeProsumer(), FakeFollower()
     if reader is not None:
         prosumer.reader = reader
-    agent = Agent(prosumer, follower, optimizer or FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
-                  source, log=tagged(log), **options)
+    agent = Agent(
+        prosumer,
+        follower,
+        optimizer or FakeOptimizer(12.5, 7.5),  # type: ignore[arg-type]
+        source,
+        log=tagged(log),
+        **options,
+    )
     return agent, prosumer, follower
 
 
-def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None,
-               **options: Any) -> tuple[Agent, FakeProsumer, FakeFollower]:
+def registered(
+    optimizer: FakeOptimizer | None = None, reader: FakeReader | None = None, **options: Any
+) -> tuple[Agent, FakeProsumer, FakeFollower]:
     """A running agent (by default the buyer of `agent_of`) that saw game 3 open and
     published its offer or demand."""
     agent, prosumer, follower = agent_of(optimizer, reader, **options)
@@ -225,17 +251,27 @@ def registered(optimizer: FakeOptimizer | None = None, reader: FakeReader | None
 
 def test_a_bid_and_a_stand_name_the_turn_of_the_state_they_were_decided_on() -> None:
     agent, prosumer, follower = registered()
-    prosumer.reader.current = GameState(3, GameStatus("bidding", "none", 2, 2, 4, 1, 0, 0), ME,
-                                        (0, 0), (0, 0))
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
-                             ev("TurnStarted", 2, round=4, buyer=ME, deadline=9)])
+    prosumer.reader.current = GameState(
+        3, GameStatus("bidding", "none", 2, 2, 4, 1, 0, 0), ME, (0, 0), (0, 0)
+    )
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=1),
+            ev("TurnStarted", 2, round=4, buyer=ME, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [12_500, 7_500])) and prosumer.bound == [(4, 1)]
 
-    prosumer.reader.current = GameState(3, GameStatus("bidding", "none", 2, 2, 5, 1, 0, 0), ME,
-                                        (12_500, 7_500), (12_500, 7_500))
-    follower.batches.append([ev("BidSubmitted", 3, buyer=ME, round=4, amounts=[12_500, 7_500]),
-                             ev("TurnStarted", 4, round=5, buyer=ME, deadline=9)])
+    prosumer.reader.current = GameState(
+        3, GameStatus("bidding", "none", 2, 2, 5, 1, 0, 0), ME, (12_500, 7_500), (12_500, 7_500)
+    )
+    follower.batches.append(
+        [
+            ev("BidSubmitted", 3, buyer=ME, round=4, amounts=[12_500, 7_500]),
+            ev("TurnStarted", 4, round=5, buyer=ME, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.sent[-1] == ("stand", 3) and prosumer.bound == [(4, 1), (5, 1)]
 
@@ -246,15 +282,23 @@ def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
     assert prosumer.sent == [("demand", (3, 20.0))]
 
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
-                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=1),
+            ev("TurnStarted", 2, round=1, buyer=ME, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [12_500, 7_500]))
 
     # Someone else's turn: no state read, nothing sent.
     reads = prosumer.reader.reads
-    follower.batches.append([ev("BidSubmitted", 3, buyer=ME, round=1, amounts=[12_500, 7_500]),
-                             ev("TurnStarted", 3, round=2, buyer=OTHER, deadline=9)])
+    follower.batches.append(
+        [
+            ev("BidSubmitted", 3, buyer=ME, round=1, amounts=[12_500, 7_500]),
+            ev("TurnStarted", 3, round=2, buyer=OTHER, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.reader.reads == reads and len(prosumer.sent) == 2
 
@@ -263,8 +307,9 @@ def test_the_agent_registers_bids_stands_and_stops_after_its_game() -> None:
     agent.step()
     assert prosumer.sent[-1] == ("stand", 3)
 
-    follower.batches.append([ev("BidStood", 5, buyer=ME, round=2),
-                             ev("GameEnded", 5, rounds=2, reason=1)])
+    follower.batches.append(
+        [ev("BidStood", 5, buyer=ME, round=2), ev("GameEnded", 5, rounds=2, reason=1)]
+    )
     agent.step()
     assert not agent.running and agent.ended == 1
     (summary,) = summaries
@@ -276,23 +321,38 @@ def test_a_game_sat_out_counts_and_is_summarised_without_a_role() -> None:
     summaries: list[GameSummary] = []
     agent, prosumer, follower = agent_of(games=2, on_game_end=summaries.append)
     agent.running = True
-    follower.batches.append([Event(4, "0x", 0, "Market", "GameEnded",
-                                   {"gameId": 7, "rounds": 0, "reason": 9})])
+    follower.batches.append(
+        [Event(4, "0x", 0, "Market", "GameEnded", {"gameId": 7, "rounds": 0, "reason": 9})]
+    )
     agent.step()
     assert agent.ended == 1 and agent.running and prosumer.sent == []
     (summary,) = summaries
     assert summary.to_dict() == {
-        "event": "game_ended", "game": 7, "reason": "unknown(9)", "rounds": 0, "role": None,
-        "kwh": None, "price": None, "bid_kwh": [], "turns": 0, "agent_ms_mean": None,
-        "turn_ms_mean": None, "turn_ms_max": None}
+        "event": "game_ended",
+        "game": 7,
+        "reason": "unknown(9)",
+        "rounds": 0,
+        "role": None,
+        "kwh": None,
+        "price": None,
+        "bid_kwh": [],
+        "turns": 0,
+        "agent_ms_mean": None,
+        "turn_ms_mean": None,
+        "turn_ms_max": None,
+    }
 
 
 def test_a_refused_bid_is_retried_then_the_agent_stands() -> None:
     agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
     prosumer.fail_bids = 3
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
-                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=1),
+            ev("TurnStarted", 2, round=1, buyer=ME, deadline=9),
+        ]
+    )
     deadline = time.monotonic() + 5  # retries back off 50, 100, 150 ms
     while prosumer.sent[-1][0] != "stand" and time.monotonic() < deadline:
         agent.step()
@@ -314,21 +374,35 @@ def test_the_equilibrium_strategy_opens_with_the_buyers_share_then_best_responds
     optimizer = FakeOptimizer(12.5, 7.5)
     agent, prosumer, follower = registered(optimizer, strategy="equilibrium")
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
-                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=1),
+            ev("TurnStarted", 2, round=1, buyer=ME, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000]))  # the equilibrium share
     (asked,) = optimizer.asked
     assert asked == ([20.0], (0.08, 0.07), [40.0, 30.0], [[0.0, 1.0]], 0.02, 0.25)
-    prosumer.reader.current = replace(state(buyer=ME, loads=(11_000, 9_000),
-                                            bid=(11_000, 9_000)), status=status(round_=2))
-    follower.batches.append([ev("BidSubmitted", 3, buyer=ME, round=1, amounts=[11_000, 9_000]),
-                             ev("TurnStarted", 3, round=2, buyer=ME, deadline=9)])
+    prosumer.reader.current = replace(
+        state(buyer=ME, loads=(11_000, 9_000), bid=(11_000, 9_000)), status=status(round_=2)
+    )
+    follower.batches.append(
+        [
+            ev("BidSubmitted", 3, buyer=ME, round=1, amounts=[11_000, 9_000]),
+            ev("TurnStarted", 3, round=2, buyer=ME, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [12_500, 7_500]))  # then best responses
     with pytest.raises(ValueError, match="unknown strategy 'greedy'"):
-        Agent(prosumer, follower, optimizer, Fixed("buyer", 1.0),  # type: ignore[arg-type]
-              strategy="greedy")
+        Agent(
+            prosumer,
+            follower,
+            optimizer,
+            Fixed("buyer", 1.0),  # type: ignore[arg-type]
+            strategy="greedy",
+        )
 
 
 class CrowdReader(FakeReader):
@@ -346,13 +420,16 @@ class CrowdOptimizer(FakeOptimizer):
         return [[5.0, 5.0]] * 12 + [[11.0, 9.0]]
 
 
-def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_begins(
-) -> None:
+def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_begins() -> None:
     first = CrowdReader.FIRST
     optimizer = CrowdOptimizer(12.5, 7.5)
     agent, prosumer, follower = registered(optimizer, CrowdReader(), strategy="equilibrium")
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13),
-                             ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9)])
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=13),
+            ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9),
+        ]
+    )
     agent.step()  # 12 turns before ours: not yet
     assert optimizer.asked == [] and agent.tracks[3].ctx is not None
     assert agent.interval() > agent.poll_interval  # and no need to poll at the full rate
@@ -370,27 +447,37 @@ def test_the_equilibrium_opening_is_computed_a_few_turns_ahead_not_when_bidding_
     # A buyer that slept past its lead (the poll brings its own turn) computes it on its turn.
     optimizer = CrowdOptimizer(12.5, 7.5)
     agent, prosumer, follower = registered(optimizer, CrowdReader(), strategy="equilibrium")
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=13),
-                             ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9)])
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=13),
+            ev("TurnStarted", 2, round=1, buyer=first[0], deadline=9),
+        ]
+    )
     agent.step()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
-    follower.batches.append([ev("TurnStarted", 3, round=1, buyer=first[11], deadline=9),
-                             ev("TurnStarted", 3, round=1, buyer=ME, deadline=9)])
+    follower.batches.append(
+        [
+            ev("TurnStarted", 3, round=1, buyer=first[11], deadline=9),
+            ev("TurnStarted", 3, round=1, buyer=ME, deadline=9),
+        ]
+    )
     assert optimizer.asked == []
     agent.step()
     assert prosumer.sent[-1] == ("bid", (3, [11_000, 9_000])) and len(optimizer.asked) == 1
 
 
 def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)
     summaries: list[GameSummary] = []
     agent, prosumer, follower = registered(games=2, on_game_end=summaries.append)
     follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1)])
     agent.step()
     # The GameEnded event is lost; the heartbeat's state read finds the game over.
-    prosumer.reader.current = replace(state(buyer=None, phase="ended"),
-                                      status=replace(status("ended"), round=4))
+    prosumer.reader.current = replace(
+        state(buyer=None, phase="ended"), status=replace(status("ended"), round=4)
+    )
     agent.step()
     assert agent.ended == 1 and 3 not in agent.tracks
     assert summaries[0].reason == "converged" and summaries[0].rounds == 4
@@ -400,25 +487,32 @@ def test_a_missed_game_end_is_found_by_reading_the_state_and_counted_once(
 
 
 def test_a_mined_request_whose_event_was_missed_does_not_block_the_next_turn(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)
     monkeypatch.setattr(pacing, "PENDING_CHECK", 0.0)
     agent, prosumer, follower = registered()
     prosumer.reader.current = state(buyer=ME, loads=(0, 0))
-    follower.batches.append([ev("RegistrationClosed", 2, sellers=2, buyers=1),
-                             ev("TurnStarted", 2, round=1, buyer=ME, deadline=9)])
+    follower.batches.append(
+        [
+            ev("RegistrationClosed", 2, sellers=2, buyers=1),
+            ev("TurnStarted", 2, round=1, buyer=ME, deadline=9),
+        ]
+    )
     agent.step()
     assert prosumer.sent[-1][0] == "bid" and agent.tracks[3].pending is not None
     # Its BidSubmitted and the next TurnStarted are lost; the queue says it was mined.
-    prosumer.reader.current = replace(state(buyer=ME, loads=(12_500, 7_500),
-                                            bid=(12_500, 7_500)), status=status(round_=2))
+    prosumer.reader.current = replace(
+        state(buyer=ME, loads=(12_500, 7_500), bid=(12_500, 7_500)), status=status(round_=2)
+    )
     for _ in range(3):
         agent.step()
     assert prosumer.sent[-1] == ("stand", 3)
 
 
 def test_polls_slow_down_with_the_turns_before_ours_and_far_buyers_leave_the_state_alone(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)  # near our turn: a look at every poll
     others = [f"0x{i:040x}" for i in range(1, 100)]
     ctx = replace(CTX, order=(*others, ME.lower()), position=99)
@@ -468,8 +562,7 @@ def test_a_missed_registration_closed_is_made_up_for(monkeypatch: pytest.MonkeyP
     # once the chain's clock is past the registration end, the game's phase is read.
     monkeypatch.setattr(pacing, "HEARTBEAT", 0.0)
     agent, prosumer, follower = registered()
-    prosumer.reader.current = replace(state(buyer=ME, loads=(0, 0)),
-                                      status=status("registration"))
+    prosumer.reader.current = replace(state(buyer=ME, loads=(0, 0)), status=status("registration"))
     agent.step()  # the chain's time (1_000) is before the registration end: nothing read
     assert not agent.tracks[3].bidding and prosumer.sent == [("demand", (3, 20.0))]
     prosumer.reader.chain_time = lambda: 2_000  # type: ignore[method-assign]

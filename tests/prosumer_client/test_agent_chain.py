@@ -43,8 +43,7 @@ def test_a_profile_agent_publishes_its_periods_net_energy(prosumer_market: Any) 
         assert intent.period == source.profile.at_timestamp(registration_end)
         if intent.role == "seller":
             offers = m.market.functions.offers(game).call()
-            assert [tuple(o) for o in offers] == [(prosumer.address, kwh_to_wh(intent.kwh),
-                                                   70_000)]
+            assert [tuple(o) for o in offers] == [(prosumer.address, kwh_to_wh(intent.kwh), 70_000)]
         else:
             demands = m.market.functions.demands(game).call()
             assert [tuple(d) for d in demands] == [(prosumer.address, kwh_to_wh(intent.kwh))]
@@ -57,7 +56,8 @@ def test_a_profile_agent_publishes_its_periods_net_energy(prosumer_market: Any) 
 
 
 def test_following_by_block_range_and_by_filter_deliver_the_same_events(
-        prosumer_market: Any) -> None:
+    prosumer_market: Any,
+) -> None:
     m = prosumer_market
     by_filter = Follower(Rpc(m.rpc), m.deployment)
     by_range = Follower(Rpc(m.rpc), m.deployment, use_filter=False)

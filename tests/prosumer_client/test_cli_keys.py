@@ -39,13 +39,22 @@ COMMANDS: dict[str, list[str]] = {  # each command that signs, with good argumen
 }
 
 
-def cli(argv: list[Any], *, env: dict[str, str] | None = None, timeout: float = 60.0
-        ) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith("PROSUMER_") and k != KEYSTORE_PASSWORD_ENV}
-    return subprocess.run([sys.executable, "-m", "prosumer_client", *map(str, argv)],
-                          env={**base, **(env or {})}, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+def cli(
+    argv: list[Any], *, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PROSUMER_") and k != KEYSTORE_PASSWORD_ENV
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "prosumer_client", *map(str, argv)],
+        env={**base, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
@@ -64,8 +73,7 @@ def open_game(m: Any) -> int:
 
 def registered(m: Any, game: int) -> tuple[list[Any], list[Any]]:
     fn = m.market.functions
-    return ([tuple(o) for o in fn.offers(game).call()],
-            [tuple(d) for d in fn.demands(game).call()])
+    return ([tuple(o) for o in fn.offers(game).call()], [tuple(d) for d in fn.demands(game).call()])
 
 
 # ---------------------------------------------------------------------- bad keys
@@ -74,17 +82,23 @@ def registered(m: Any, game: int) -> tuple[list[Any], list[Any]]:
 @pytest.mark.parametrize("kind", list(BAD_KEYS))
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_bad_key_file_is_one_line_and_changes_nothing(
-        command: str, kind: str, prosumer_market: Any, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    command: str,
+    kind: str,
+    prosumer_market: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     m = prosumer_market
     game = open_game(m)
     content, problem = BAD_KEYS[kind]
     path = tmp_path / "bad.key"
     path.write_bytes(content)
     before = registered(m, game)
-    code = main([*COMMANDS[command], "--game", str(game), *m.common_flags(),
-                 "--key-file", str(path)] if command != "play" else
-                [*COMMANDS[command], *m.common_flags(), "--key-file", str(path)])
+    code = main(
+        [*COMMANDS[command], "--game", str(game), *m.common_flags(), "--key-file", str(path)]
+        if command != "play"
+        else [*COMMANDS[command], *m.common_flags(), "--key-file", str(path)]
+    )
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err.startswith(f"error: key file {path} ") and problem in err, err
@@ -93,23 +107,27 @@ def test_a_bad_key_file_is_one_line_and_changes_nothing(
 
 
 @pytest.mark.parametrize(("command", "kind"), list(zip(COMMANDS, BAD_KEYS, strict=True)))
-def test_a_bad_key_file_in_a_real_process(command: str, kind: str, prosumer_market: Any,
-                                          tmp_path: Path) -> None:
+def test_a_bad_key_file_in_a_real_process(
+    command: str, kind: str, prosumer_market: Any, tmp_path: Path
+) -> None:
     m = prosumer_market
     content, problem = BAD_KEYS[kind]
     path = tmp_path / "bad.key"
     path.write_bytes(content)
     game = [] if command == "play" else ["--game", "1"]
-    error = one_line_error(cli([*COMMANDS[command], *game, *m.common_flags(),
-                                "--key-file", path]))
+    error = one_line_error(cli([*COMMANDS[command], *game, *m.common_flags(), "--key-file", path]))
     assert error.startswith(f"error: key file {path} ") and problem in error
 
 
 def test_a_zero_key_in_the_environment(prosumer_market: Any) -> None:
-    proc = cli([*COMMANDS["offer"], "--game", "1", *prosumer_market.common_flags()],
-               env={"PROSUMER_KEY": "0x" + "0" * 64})
-    assert one_line_error(proc) == ("error: environment variable PROSUMER_KEY holds the zero "
-                                    "key, which is not a valid private key")
+    proc = cli(
+        [*COMMANDS["offer"], "--game", "1", *prosumer_market.common_flags()],
+        env={"PROSUMER_KEY": "0x" + "0" * 64},
+    )
+    assert one_line_error(proc) == (
+        "error: environment variable PROSUMER_KEY holds the zero "
+        "key, which is not a valid private key"
+    )
 
 
 # ---------------------------------------------------------------------- a silent node
@@ -121,8 +139,10 @@ def test_a_silent_node_fails_within_the_timeout_naming_it(tmp_path: Path) -> Non
     key = Account.create().key.to_0x_hex()
     with silent_endpoint() as url:
         started = time.monotonic()
-        proc = cli([*COMMANDS["offer"], "--game", "1", "--rpc", url, "--deployment",
-                    deployment], env={"PROSUMER_KEY": key, "PROSUMER_RPC_TIMEOUT": "6"})
+        proc = cli(
+            [*COMMANDS["offer"], "--game", "1", "--rpc", url, "--deployment", deployment],
+            env={"PROSUMER_KEY": key, "PROSUMER_RPC_TIMEOUT": "6"},
+        )
         elapsed = time.monotonic() - started
     error = one_line_error(proc)
     assert error.startswith(f"error: no Ethereum node answers at {url}: "), error
@@ -135,8 +155,7 @@ def test_a_silent_node_fails_within_the_timeout_naming_it(tmp_path: Path) -> Non
 # ---------------------------------------------------------------------- keystores
 
 
-def test_keys_new_writes_a_private_keystore_and_show_reads_its_address(tmp_path: Path
-                                                                       ) -> None:
+def test_keys_new_writes_a_private_keystore_and_show_reads_its_address(tmp_path: Path) -> None:
     path = tmp_path / "alice.json"
     password = {KEYSTORE_PASSWORD_ENV: "correct horse"}
     made = cli(["keys", "new", "--out", path, "--json"], env=password)
@@ -161,8 +180,10 @@ def test_keys_new_writes_a_private_keystore_and_show_reads_its_address(tmp_path:
 def test_keys_new_without_a_password_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "bob.json"
     proc = cli(["keys", "new", "--out", path])  # stdin is not a terminal
-    assert one_line_error(proc) == (f"error: the new keystore {path} needs a password: set "
-                                    f"{KEYSTORE_PASSWORD_ENV} (no terminal to ask on)")
+    assert one_line_error(proc) == (
+        f"error: the new keystore {path} needs a password: set "
+        f"{KEYSTORE_PASSWORD_ENV} (no terminal to ask on)"
+    )
     assert not path.exists()
 
 
@@ -173,17 +194,34 @@ def test_a_keystore_signs_a_real_offer(prosumer_market: Any, tmp_path: Path) -> 
     create_keystore(path, "correct horse", key=m.keys[SELLER])
     game = open_game(m)
 
-    wrong = cli([*COMMANDS["offer"], "--game", game, *m.common_flags(), "--key-file", path],
-                env={KEYSTORE_PASSWORD_ENV: "battery staple"})
+    wrong = cli(
+        [*COMMANDS["offer"], "--game", game, *m.common_flags(), "--key-file", path],
+        env={KEYSTORE_PASSWORD_ENV: "battery staple"},
+    )
     assert one_line_error(wrong) == f"error: key file {path}: wrong password for the keystore"
     missing = cli([*COMMANDS["offer"], "--game", game, *m.common_flags(), "--key-file", path])
-    assert one_line_error(missing) == (f"error: keystore {path} needs a password: set "
-                                       f"{KEYSTORE_PASSWORD_ENV} (no terminal to ask on)")
+    assert one_line_error(missing) == (
+        f"error: keystore {path} needs a password: set "
+        f"{KEYSTORE_PASSWORD_ENV} (no terminal to ask on)"
+    )
     assert registered(m, game) == ([], [])
 
-    proc = cli(["offer", "--game", game, "--kwh", "3.5", "--price", "0.06", "--json",
-                *m.common_flags(), "--key-file", path],
-               env={KEYSTORE_PASSWORD_ENV: "correct horse"})
+    proc = cli(
+        [
+            "offer",
+            "--game",
+            game,
+            "--kwh",
+            "3.5",
+            "--price",
+            "0.06",
+            "--json",
+            *m.common_flags(),
+            "--key-file",
+            path,
+        ],
+        env={KEYSTORE_PASSWORD_ENV: "correct horse"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["address"] == seller
     assert registered(m, game) == ([(seller, 3_500, 60_000)], [])
@@ -192,16 +230,25 @@ def test_a_keystore_signs_a_real_offer(prosumer_market: Any, tmp_path: Path) -> 
 # ---------------------------------------------------------------------- on a terminal
 
 
-def on_terminal(argv: list[Any], answers: list[tuple[str, str]], timeout: float = 60.0
-                ) -> tuple[int, str]:
+def on_terminal(
+    argv: list[Any], answers: list[tuple[str, str]], timeout: float = 60.0
+) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal of its own, answering each prompt in turn; its exit code
     and everything it wrote (prompts included)."""
     master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PROSUMER_") and k != KEYSTORE_PASSWORD_ENV}
-    proc = subprocess.Popen([sys.executable, "-m", "prosumer_client", *map(str, argv)],
-                            stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)  # no /dev/tty: getpass uses the pty
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PROSUMER_") and k != KEYSTORE_PASSWORD_ENV
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prosumer_client", *map(str, argv)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )  # no /dev/tty: getpass uses the pty
     os.close(slave)
     seen = b""
     end = time.monotonic() + timeout
@@ -234,33 +281,49 @@ def on_terminal(argv: list[Any], answers: list[tuple[str, str]], timeout: float 
 
 def test_keys_new_asks_twice_on_a_terminal(tmp_path: Path) -> None:
     path = tmp_path / "carol.json"
-    code, out = on_terminal(["keys", "new", "--out", path], [
-        (f"password for the new keystore {path}: ", "correct horse"),
-        ("the same password again: ", "correct horse")])
+    code, out = on_terminal(
+        ["keys", "new", "--out", path],
+        [
+            (f"password for the new keystore {path}: ", "correct horse"),
+            ("the same password again: ", "correct horse"),
+        ],
+    )
     assert code == 0, out
     assert "correct horse" not in out  # not echoed
     address = out.split(f"keystore written to {path}: ")[1].strip()
-    assert Account.from_key(Account.decrypt(path.read_text(), "correct horse")).address \
-        == address
+    assert Account.from_key(Account.decrypt(path.read_text(), "correct horse")).address == address
 
     other = tmp_path / "dave.json"
-    code, out = on_terminal(["keys", "new", "--out", other], [
-        (f"password for the new keystore {other}: ", "correct horse"),
-        ("the same password again: ", "battery staple")])
+    code, out = on_terminal(
+        ["keys", "new", "--out", other],
+        [
+            (f"password for the new keystore {other}: ", "correct horse"),
+            ("the same password again: ", "battery staple"),
+        ],
+    )
     assert code == 1 and out.endswith("error: the two passwords differ; nothing written\n")
     assert not other.exists()
 
 
-def test_a_keystore_asks_its_password_on_a_terminal(prosumer_market: Any,
-                                                    tmp_path: Path) -> None:
+def test_a_keystore_asks_its_password_on_a_terminal(prosumer_market: Any, tmp_path: Path) -> None:
     m = prosumer_market
     seller = m.prosumers[SELLER - 10].address
     path = tmp_path / "seller.json"
     create_keystore(path, "correct horse", key=m.keys[SELLER])
     prompt = f"password for keystore {path}: "
     game = open_game(m)
-    offer = ["offer", "--game", game, "--kwh", "4", "--price", "0.07", *m.common_flags(),
-             "--key-file", path]
+    offer = [
+        "offer",
+        "--game",
+        game,
+        "--kwh",
+        "4",
+        "--price",
+        "0.07",
+        *m.common_flags(),
+        "--key-file",
+        path,
+    ]
     code, out = on_terminal(offer, [(prompt, "battery staple")])
     assert code == 1
     assert out.endswith(f"error: key file {path}: wrong password for the keystore\n"), out
@@ -271,8 +334,9 @@ def test_a_keystore_asks_its_password_on_a_terminal(prosumer_market: Any,
     assert registered(m, game) == ([(seller, 4_000, 70_000)], [])
 
     # Reading needs the address only: no password asked.
-    code, out = on_terminal(["status", "--json", "--game", game, *m.common_flags(),
-                             "--key-file", path], [])
+    code, out = on_terminal(
+        ["status", "--json", "--game", game, *m.common_flags(), "--key-file", path], []
+    )
     assert code == 0, out
     status = json.loads(out)
     assert status["address"] == seller and status["game"]["role"] == "seller"

@@ -26,38 +26,63 @@ SELLERS = (0, 1)  # indices into SCENARIO / market.prosumers
 BUYERS = (3, 4, 5)
 
 
-def _agent(market: Market, index: int, args: list[str], name: str, log: Path,
-           out: Path) -> subprocess.Popen[bytes]:
+def _agent(
+    market: Market, index: int, args: list[str], name: str, log: Path, out: Path
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     key_index = 10 + index
     if index in SELLERS:  # sellers by key file, buyers by environment variable
         args = [*args, "--key-file", str(market.key_file(key_index))]
     else:
         env["PROSUMER_KEY"] = market.keys[key_index]
-    cmd = [sys.executable, "-m", "prosumer_client", "play", *market.common_flags(), "--name",
-           name, "--games", "1", "--json", "--log-level", "silly", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prosumer_client",
+        "play",
+        *market.common_flags(),
+        "--name",
+        name,
+        "--games",
+        "1",
+        "--json",
+        "--log-level",
+        "silly",
+        *args,
+    ]
     with open(log, "wb") as err, open(out, "wb") as stdout:
         return subprocess.Popen(cmd, cwd=market.repo, env=env, stdout=stdout, stderr=err)
 
 
-def _wait_registered(market: Market, game_id: int, sellers: int, buyers: int,
-                     procs: dict[str, subprocess.Popen[bytes]], logs: dict[str, Path]) -> None:
+def _wait_registered(
+    market: Market,
+    game_id: int,
+    sellers: int,
+    buyers: int,
+    procs: dict[str, subprocess.Popen[bytes]],
+    logs: dict[str, Path],
+) -> None:
     m = market.market.functions
     deadline = time.monotonic() + 45
     while time.monotonic() < deadline:
-        if (len(m.offers(game_id).call()) == sellers
-                and len(m.demands(game_id).call()) == buyers):
+        if len(m.offers(game_id).call()) == sellers and len(m.demands(game_id).call()) == buyers:
             return
         for name, proc in procs.items():
             assert proc.poll() is None, f"{name} exited early:\n{logs[name].read_text()}"
         time.sleep(0.1)
-    raise AssertionError("agents did not register:\n" + "\n".join(
-        f"--- {n}\n{p.read_text()}" for n, p in logs.items()) + market.diagnostics())
+    raise AssertionError(
+        "agents did not register:\n"
+        + "\n".join(f"--- {n}\n{p.read_text()}" for n, p in logs.items())
+        + market.diagnostics()
+    )
 
 
-def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_agents_play_to_convergence(
+    prosumer_market: Market,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     market = prosumer_market
     sc = market.scenario
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -67,14 +92,16 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
         kwh, price = sc.sellers[k]
         name = f"S{k + 1:03d}"
         logs[name], outs[name] = tmp_path / f"{name}.log", tmp_path / f"{name}.out"
-        procs[name] = _agent(market, k, ["--sell", str(kwh), "--price", str(price)], name,
-                             logs[name], outs[name])
+        procs[name] = _agent(
+            market, k, ["--sell", str(kwh), "--price", str(price)], name, logs[name], outs[name]
+        )
     for k in BUYERS:
         name = f"P{k - 2:03d}"
         logs[name], outs[name] = tmp_path / f"{name}.log", tmp_path / f"{name}.out"
         strategy = ["--strategy", "equilibrium"] if name == "P003" else []
-        procs[name] = _agent(market, k, ["--buy", str(sc.buyers[k - 3]), *strategy], name,
-                             logs[name], outs[name])
+        procs[name] = _agent(
+            market, k, ["--buy", str(sc.buyers[k - 3]), *strategy], name, logs[name], outs[name]
+        )
     try:
         game_id = market.open_game()
         _wait_registered(market, game_id, len(SELLERS), len(BUYERS), procs, logs)
@@ -90,8 +117,9 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"{name} still running:\n{logs[name].read_text()}\n"
-                                     + market.diagnostics()) from None
+                raise AssertionError(
+                    f"{name} still running:\n{logs[name].read_text()}\n" + market.diagnostics()
+                ) from None
         for name, proc in procs.items():
             assert proc.returncode == 0, f"{name}:\n{logs[name].read_text()}"
     finally:
@@ -120,7 +148,8 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     # The lean reader's batch of hop reads (the equilibrium strategy's) answers like web3's.
     reader = MarketReader(market.w3, market.deployment)
     assert reader.hops_of(game_id, [d[0] for d in demands]) == [
-        tuple(m.hopsToSellers(game_id, d[0]).call()) for d in demands]
+        tuple(m.hopsToSellers(game_id, d[0]).call()) for d in demands
+    ]
     assert reader.hops_of(game_id, []) == []
     with pytest.raises(LedgerRevert, match="MarketUnknownProsumer"):  # a revert inside the batch
         reader.hops_of(game_id, [demands[0][0], "0x" + "77" * 20])
@@ -128,17 +157,30 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     for i, (buyer, demand_wh) in enumerate(demands):
         hops = np.array(m.hopsToSellers(game_id, buyer).call(), dtype=float)
         others = (loads - alloc[i]) / 1000
-        best = best_response(demand_wh / 1000, prices, caps, others, hops,
-                             transmission_cost_per_hop=fee, grid_price=grid).x * 1000
+        best = (
+            best_response(
+                demand_wh / 1000,
+                prices,
+                caps,
+                others,
+                hops,
+                transmission_cost_per_hop=fee,
+                grid_price=grid,
+            ).x
+            * 1000
+        )
         assert np.max(np.abs(best - alloc[i])) <= sc.epsilon_wh + len(offers), (
-            f"buyer {i}: bid {alloc[i]} vs best response {best}")
+            f"buyer {i}: bid {alloc[i]} vs best response {best}"
+        )
 
     # The logs read like the original demo's; the JSON summary is on stdout.
     seller_log = logs["S001"].read_text()
     assert "] info: Created seller with offer amount: 40, price: 0.08" in seller_log
     assert f"info: Published offer in game {game_id}: 40 kWh at 0.08" in seller_log
-    assert f"info: Received GameEnded for game {game_id}: converged after {rounds} rounds" \
+    assert (
+        f"info: Received GameEnded for game {game_id}: converged after {rounds} rounds"
         in seller_log
+    )
     buyer_log = logs["P001"].read_text()
     assert buyer_log.startswith("[P001] [")
     assert "info: Created buyer with demand amount: 20" in buyer_log
@@ -146,8 +188,10 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     assert "silly: Sellers used capacities: 0,0" in buyer_log
     assert "verbose: Optimized solution for demand of 20: " in buyer_log
     assert "debug: Turn timings" in buyer_log
-    assert f"verbose: Opening with my share of the equilibrium in game {game_id}: " \
+    assert (
+        f"verbose: Opening with my share of the equilibrium in game {game_id}: "
         in logs["P003"].read_text()
+    )
     summaries = {n: json.loads(outs[n].read_text().splitlines()[-1]) for n in procs}
     for summary in summaries.values():
         assert summary["game"] == game_id and summary["reason"] == "converged", summary
@@ -158,15 +202,28 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     # Settlement: every buyer's escrow was approved through the queue and locked; once the
     # trades are fixed, a meter posts readings with the CLI, and the close pays delivered trades.
     locked = [e for e in events if e.name == "EscrowLocked"]
-    assert sorted(e.args["buyer"] for e in locked) == sorted(d[0] for d in
-                                                             m.demands(game_id).call())
+    assert sorted(e.args["buyer"] for e in locked) == sorted(
+        d[0] for d in m.demands(game_id).call()
+    )
     settlement = market.deployment.contract(market.w3, "Settlement").functions
     market.driver.send("fixTrades", market.operator, settlement.fixTrades(game_id, 10))
     seller, buyer_address = market.prosumers[0].address, market.prosumers[3].address
     monkeypatch.setenv("PROSUMER_KEY", market.keys[market.meter])
     for who, produced, consumed in ((seller, "40", "0"), (buyer_address, "0", "20")):
-        code = cli_main(["meter", "--game", str(game_id), "--prosumer", who, "--produced",
-                         produced, "--consumed", consumed, *market.common_flags()])
+        code = cli_main(
+            [
+                "meter",
+                "--game",
+                str(game_id),
+                "--prosumer",
+                who,
+                "--produced",
+                produced,
+                "--consumed",
+                consumed,
+                *market.common_flags(),
+            ]
+        )
         assert code == 0
     later = list(EventReader(market.w3, market.deployment).read(game=game_id))
     assert sum(e.name == "ReadingPosted" for e in later) == 2
@@ -195,9 +252,13 @@ def test_agents_play_to_convergence(prosumer_market: Market, tmp_path: Path,
     assert balances["escrow"] == 0
     assert balances["wallet"] + balances["escrow"] < market.tokens / 1e6  # it paid
 
-    print(f"\n{turns} turns in {elapsed:.2f} s: {elapsed / turns * 1000:.1f} ms per turn "
-          f"(end to end through the queue, 3 buyers x 2 sellers)")
-    print("agent ms per turn (noticed -> queued):",
-          [summaries[n]["agent_ms_mean"] for n in ("P001", "P002", "P003")],
-          "turn ms (noticed -> mined event seen):",
-          [summaries[n]["turn_ms_mean"] for n in ("P001", "P002", "P003")])
+    print(
+        f"\n{turns} turns in {elapsed:.2f} s: {elapsed / turns * 1000:.1f} ms per turn "
+        f"(end to end through the queue, 3 buyers x 2 sellers)"
+    )
+    print(
+        "agent ms per turn (noticed -> queued):",
+        [summaries[n]["agent_ms_mean"] for n in ("P001", "P002", "P003")],
+        "turn ms (noticed -> mined event seen):",
+        [summaries[n]["turn_ms_mean"] for n in ("P001", "P002", "P003")],
+    )

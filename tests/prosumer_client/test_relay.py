@@ -22,12 +22,20 @@ def fake_queue(handler) -> httpx.Client:  # noqa: ANN001
 
 
 def request_body(status: str, **extra: object) -> dict[str, object]:
-    return {"id": 7, "status": status, "tx_hash": "0xab", "block_number": 12, "error": None,
-            "reason": None, **extra}
+    return {
+        "id": 7,
+        "status": status,
+        "tx_hash": "0xab",
+        "block_number": 12,
+        "error": None,
+        "reason": None,
+        **extra,
+    }
 
 
-def test_signed_requests_verify_on_the_forwarder(w3: Web3, deployment: Deployment,
-                                                 operator: LocalAccount) -> None:
+def test_signed_requests_verify_on_the_forwarder(
+    w3: Web3, deployment: Deployment, operator: LocalAccount
+) -> None:
     seen: list[dict] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -45,13 +53,21 @@ def test_signed_requests_verify_on_the_forwarder(w3: Web3, deployment: Deploymen
     assert [b["nonce"] for b in seen] == [0, 1]  # tracked locally: pipelined
     assert seen[1]["gas"] == 123_456 and seen[0]["gas"] > 21_000  # estimated
     assert seen[0]["idempotency_key"] != seen[1]["idempotency_key"]
-    request = (seen[0]["from"], seen[0]["to"], 0, seen[0]["gas"], seen[0]["deadline"],
-               bytes.fromhex(seen[0]["data"][2:]), bytes.fromhex(seen[0]["signature"][2:]))
+    request = (
+        seen[0]["from"],
+        seen[0]["to"],
+        0,
+        seen[0]["gas"],
+        seen[0]["deadline"],
+        bytes.fromhex(seen[0]["data"][2:]),
+        bytes.fromhex(seen[0]["signature"][2:]),
+    )
     assert forwarder.functions.verify(request).call() is True
 
 
-def test_retries_are_bounded_and_keep_the_idempotency_key(w3: Web3, deployment: Deployment,
-                                                          operator: LocalAccount) -> None:
+def test_retries_are_bounded_and_keep_the_idempotency_key(
+    w3: Web3, deployment: Deployment, operator: LocalAccount
+) -> None:
     keys: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -62,18 +78,22 @@ def test_retries_are_bounded_and_keep_the_idempotency_key(w3: Web3, deployment: 
             return httpx.Response(503, json={"detail": "node unavailable"})
         return httpx.Response(202, json=request_body("queued"))
 
-    with RelayClient("http://queue", w3, deployment, operator, retries=3, backoff=0.01,
-                     http=fake_queue(handler)) as c:
+    with RelayClient(
+        "http://queue", w3, deployment, operator, retries=3, backoff=0.01, http=fake_queue(handler)
+    ) as c:
         assert c.send((deployment.address("Market"), b"\x01\x02\x03\x04"), gas=50_000) == 7
     assert len(keys) == 3 and len(set(keys)) == 1
 
 
-def test_an_unreachable_queue_fails_fast(w3: Web3, deployment: Deployment,
-                                         operator: LocalAccount) -> None:
+def test_an_unreachable_queue_fails_fast(
+    w3: Web3, deployment: Deployment, operator: LocalAccount
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
-    with RelayClient(url, w3, deployment, operator, retries=2, backoff=0.01,
-                     timeout=1.0) as c, pytest.raises(RelayUnavailable, match="3 attempts"):
+    with (
+        RelayClient(url, w3, deployment, operator, retries=2, backoff=0.01, timeout=1.0) as c,
+        pytest.raises(RelayUnavailable, match="3 attempts"),
+    ):
         c.send((deployment.address("Market"), b"\x00" * 4), gas=50_000)
     assert time.monotonic() - started < 10
 
@@ -81,9 +101,14 @@ def test_an_unreachable_queue_fails_fast(w3: Web3, deployment: Deployment,
 def test_outcomes_become_results_or_readable_errors(w3: Web3, deployment: Deployment) -> None:
     answers = {
         1: request_body("mined"),
-        2: request_body("reverted", error={
-            "name": "MarketBidExceedsDemand", "args": {"total": 50000, "demand": 34000},
-            "text": "MarketBidExceedsDemand(total=50000, demand=34000)"}),
+        2: request_body(
+            "reverted",
+            error={
+                "name": "MarketBidExceedsDemand",
+                "args": {"total": 50000, "demand": 34000},
+                "text": "MarketBidExceedsDemand(total=50000, demand=34000)",
+            },
+        ),
         3: request_body("failed", reason="deadline passed while the request was queued"),
     }
 

@@ -13,13 +13,21 @@ from tx_queue.client import RelayClient
 from tx_queue.errors import RequestRefused
 
 # One seller, two buyers; two rounds at most.
-SMALL = Scenario(sellers=((10.0, 0.08),), buyers=(4.0, 3.0), seller_zones=(0,),
-                 buyer_zones=(0, 1), epsilon_wh=5, round_limit=2, turn_seconds=60,
-                 registration_seconds=30)
+SMALL = Scenario(
+    sellers=((10.0, 0.08),),
+    buyers=(4.0, 3.0),
+    seller_zones=(0,),
+    buyer_zones=(0, 1),
+    epsilon_wh=5,
+    round_limit=2,
+    turn_seconds=60,
+    registration_seconds=30,
+)
 
 
 def test_a_bid_delayed_into_the_next_round_is_refused_and_the_game_still_ends(
-        prosumer_market: Any) -> None:
+    prosumer_market: Any,
+) -> None:
     m = prosumer_market
     game_id = m.driver.register(SMALL)  # opens, registers, closes: round 1, turn 0
     reader = MarketReader(m.w3, m.deployment)
@@ -35,8 +43,7 @@ def test_a_bid_delayed_into_the_next_round_is_refused_and_the_game_still_ends(
         reader.rpc.close()
 
 
-def _play(m: Any, game_id: int, reader: MarketReader, a: Prosumer, b: Prosumer,
-          first: str) -> None:
+def _play(m: Any, game_id: int, reader: MarketReader, a: Prosumer, b: Prosumer, first: str) -> None:
     # The first buyer signs its bid for round 1, turn 0 ... which is held up on its way.
     status = reader.state(game_id).status
     assert (status.round, status.turn) == (1, 0)
@@ -53,8 +60,9 @@ def _play(m: Any, game_id: int, reader: MarketReader, a: Prosumer, b: Prosumer,
     # The delayed bid arrives: refused for its turn, by name, with both turns.
     with pytest.raises(RequestRefused) as refused:
         a.relay.submit(delayed)
-    assert (f"MarketStaleTurn(gameId={game_id}, round=1, turn=0, currentRound=2, "
-            f"currentTurn=0)") in str(refused.value.detail)
+    assert (
+        f"MarketStaleTurn(gameId={game_id}, round=1, turn=0, currentRound=2, currentTurn=0)"
+    ) in str(refused.value.detail)
     assert reader.state(game_id) == before  # nothing changed
     assert reader.bid_of(game_id, first) == (0,)
 

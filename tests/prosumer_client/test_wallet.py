@@ -26,9 +26,15 @@ SMALL = Scenario(
 )
 
 
-def greedy(demand: float, prices: Sequence[float], caps: Sequence[float],
-           others: Sequence[float], hops: Sequence[float], fee: float,
-           grid: float | None) -> list[float]:
+def greedy(
+    demand: float,
+    prices: Sequence[float],
+    caps: Sequence[float],
+    others: Sequence[float],
+    hops: Sequence[float],
+    fee: float,
+    grid: float | None,
+) -> list[float]:
     """Cheapest seller first, as much as it has left."""
     x = [0.0] * len(prices)
     for j in sorted(range(len(prices)), key=lambda k: prices[k] + fee * hops[k]):
@@ -55,11 +61,13 @@ def settled(w3: Web3, operator: LocalAccount, dev_accounts: list[LocalAccount]) 
     game_id = driver.register(SMALL)
     escrow: dict[str, int] = {
         str(a.address): Wallet(w3, deployment, a.address).balances().escrow
-        for a in dev_accounts[3:6]}
+        for a in dev_accounts[3:6]
+    }
     run = driver.play(game_id, greedy)
     driver.settle(game_id)
-    return Settled(driver, deployment, game_id, escrow, run.allocation_wh, run.buyer_order,
-                   run.sellers)
+    return Settled(
+        driver, deployment, game_id, escrow, run.allocation_wh, run.buyer_order, run.sellers
+    )
 
 
 def test_balances_show_wallet_and_locked_escrow(w3: Web3, settled: Settled) -> None:
@@ -84,7 +92,8 @@ def test_history_of_a_buyer_lists_its_trades(w3: Web3, settled: Settled) -> None
     trades = Wallet(w3, settled.deployment, buyer).history()
     row = settled.allocation[i]
     assert [(t.seller, t.wh) for t in trades] == [
-        (s, wh) for s, wh in zip(settled.sellers, row, strict=True) if wh]
+        (s, wh) for s, wh in zip(settled.sellers, row, strict=True) if wh
+    ]
     for t in trades:
         assert (t.game, t.buyer, t.side(buyer)) == (settled.game_id, buyer, "bought")
         assert t.unit_price == t.energy_price + 20_000 * t.hops
@@ -113,15 +122,16 @@ def test_history_as_table_and_json(w3: Web3, settled: Settled) -> None:
     lines = table.splitlines()
     assert lines[0].split()[:4] == ["date", "(UTC)", "game", "side"]
     assert len(lines) == 2 + len(trades) + 1  # header, rule, rows, totals
-    assert all("bought" in line for line in lines[2:2 + len(trades)])
+    assert all("bought" in line for line in lines[2 : 2 + len(trades)])
     data = json.loads(json.dumps([t.to_dict() for t in trades]))
     assert [d["energy_kwh"] for d in data] == [t.wh / 1000 for t in trades]
     assert data[0]["date"].endswith("+00:00")
     assert data[0]["price_per_kwh"] == trades[0].unit_price / 1e6
 
 
-def test_prosumer_without_trades(w3: Web3, settled: Settled,
-                                 dev_accounts: list[LocalAccount]) -> None:
+def test_prosumer_without_trades(
+    w3: Web3, settled: Settled, dev_accounts: list[LocalAccount]
+) -> None:
     stranger = dev_accounts[17].address
     wallet = Wallet(w3, settled.deployment, stranger)
     assert wallet.history() == []
@@ -130,8 +140,11 @@ def test_prosumer_without_trades(w3: Web3, settled: Settled,
 
 
 def test_wallet_needs_settlement(w3: Web3, settled: Settled) -> None:
-    bare = Deployment(chain_id=settled.deployment.chain_id, block=settled.deployment.block,
-                      operator=settled.deployment.operator,
-                      contracts={"Market": settled.deployment.address("Market")})
+    bare = Deployment(
+        chain_id=settled.deployment.chain_id,
+        block=settled.deployment.block,
+        operator=settled.deployment.operator,
+        contracts={"Market": settled.deployment.address("Market")},
+    )
     with pytest.raises(SettlementNotDeployed):
         Wallet(w3, bare, settled.buyers[0])

@@ -23,8 +23,9 @@ class Burst:
     A request counts as acknowledged once the queue answered 200/202 with its id. While the
     queue or the node is away, a call is retried (signed again) until `deadline`."""
 
-    def __init__(self, env: Env, admins: list[LocalAccount], per: int,
-                 url: Callable[[], str]) -> None:
+    def __init__(
+        self, env: Env, admins: list[LocalAccount], per: int, url: Callable[[], str]
+    ) -> None:
         self.env, self.admins, self.per, self.url = env, admins, per, url
         self.acked: dict[int, str] = {}  # request id -> signer
         self.lock = threading.Lock()
@@ -50,8 +51,15 @@ class Burst:
         market = self.env.market()
         deadline = time.monotonic() + 90
         sent = 0
-        with RelayClient(self.url(), self.env.w3, self.env.deployment, admin, timeout=5.0,
-                         retries=1, backoff=0.05) as client:
+        with RelayClient(
+            self.url(),
+            self.env.w3,
+            self.env.deployment,
+            admin,
+            timeout=5.0,
+            retries=1,
+            backoff=0.05,
+        ) as client:
             while sent < self.per and time.monotonic() < deadline and not self.stop.is_set():
                 call = market.functions.admit(Account.create().address, os.urandom(32), 0)
                 while time.monotonic() < deadline and not self.stop.is_set():
@@ -88,8 +96,9 @@ def wait_final(url: str, ids: list[int], timeout: float = 60.0) -> dict[int, dic
     out: dict[int, dict] = {}
     for request_id in ids:
         remaining = max(0.0, min(30.0, end - time.monotonic()))
-        body = httpx.get(f"{url}/requests/{request_id}", params={"wait": remaining},
-                         timeout=remaining + 10).json()
+        body = httpx.get(
+            f"{url}/requests/{request_id}", params={"wait": remaining}, timeout=remaining + 10
+        ).json()
         out[request_id] = body
     return out
 
@@ -98,15 +107,24 @@ def assert_exactly_once(env: Env, url: str, acked: dict[int, str]) -> list[dict]
     """Every acknowledged request is final; every request the queue holds is final; the chain
     executed each relayed request exactly once and nothing else."""
     final = wait_final(url, list(acked))
-    not_final = {i: b["status"] for i, b in final.items()
-                 if b["status"] not in ("mined", "reverted", "failed")}
+    not_final = {
+        i: b["status"]
+        for i, b in final.items()
+        if b["status"] not in ("mined", "reverted", "failed")
+    }
     assert not not_final, not_final
     held = all_requests(url)
     assert {r["status"] for r in held} <= {"mined", "reverted", "failed"}
     assert set(acked) <= {r["id"] for r in held}
     forwarder = env.deployment.address("GridForwarder")
-    logs = env.w3.eth.get_logs({"address": forwarder, "fromBlock": env.deployment.block,
-                                "toBlock": "latest", "topics": ["0x" + TOPIC_EXECUTED.hex()]})
+    logs = env.w3.eth.get_logs(
+        {
+            "address": forwarder,
+            "fromBlock": env.deployment.block,
+            "toBlock": "latest",
+            "topics": ["0x" + TOPIC_EXECUTED.hex()],
+        }
+    )
     executed: dict[tuple[str, int], int] = {}
     for log in logs:
         signer, nonce, _ok = decode_executed([bytes(t) for t in log["topics"]], bytes(log["data"]))
@@ -115,8 +133,7 @@ def assert_exactly_once(env: Env, url: str, acked: dict[int, str]) -> list[dict]
     ran = {(r["from"], r["nonce"]) for r in held if r["status"] in ("mined", "reverted")}
     relayed = {k for k in executed if k[0] in set(acked.values())}
     assert ran == relayed  # what the queue says ran is exactly what ran
-    admitted = env.market().events.ProsumerAdmitted().get_logs(
-        from_block=env.deployment.block)
+    admitted = env.market().events.ProsumerAdmitted().get_logs(from_block=env.deployment.block)
     assert len(admitted) == sum(r["status"] == "mined" for r in held)
     return held
 
@@ -126,5 +143,6 @@ def assert_mined_or_duplicate(held: list[dict], acked: dict[int, str]) -> None:
     got in unacknowledged (the queue was killed or the node left before the answer): that
     second copy reverts on chain as a duplicate admission."""
     others = [r for r in held if r["id"] in acked and r["status"] != "mined"]
-    assert all(r["status"] == "reverted" and r["error"]["name"] == "MarketAlreadyAdmitted"
-               for r in others), others
+    assert all(
+        r["status"] == "reverted" and r["error"]["name"] == "MarketAlreadyAdmitted" for r in others
+    ), others

@@ -25,8 +25,18 @@ class QueueProcess:
     """`python -m tx_queue` as a child process; its stderr (JSON logs) goes to `log`."""
 
     def __init__(self, rpc: str, deployment: Path, db: Path, log: Path, *extra: str) -> None:
-        self.args = [sys.executable, "-m", "tx_queue", "--rpc", rpc, "--deployment",
-                     str(deployment), "--db", str(db), *extra]
+        self.args = [
+            sys.executable,
+            "-m",
+            "tx_queue",
+            "--rpc",
+            rpc,
+            "--deployment",
+            str(deployment),
+            "--db",
+            str(db),
+            *extra,
+        ]
         self.log = log
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -39,16 +49,26 @@ class QueueProcess:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k != "RELAY_KEY"}
         with open(self.log, "ab") as err:
-            self.proc = subprocess.Popen([*self.args, "--port", str(self.port)], cwd=REPO,
-                                         env=env, stdout=subprocess.DEVNULL, stderr=err)
+            self.proc = subprocess.Popen(
+                [*self.args, "--port", str(self.port)],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         proc = self.proc
         try:
-            wait_healthy(f"{self.url}/health", timeout=30, interval=0.05,
-                         alive=lambda: proc.poll() is None,
-                         ready=lambda health: not wait_node or health["status"] == "ok")
+            wait_healthy(
+                f"{self.url}/health",
+                timeout=30,
+                interval=0.05,
+                alive=lambda: proc.poll() is None,
+                ready=lambda health: not wait_node or health["status"] == "ok",
+            )
         except NotHealthy as exc:
-            raise AssertionError(f"tx_queue did not come up: {exc}\n"
-                                 f"{self.log.read_text()[-2000:]}") from exc
+            raise AssertionError(
+                f"tx_queue did not come up: {exc}\n{self.log.read_text()[-2000:]}"
+            ) from exc
         return self
 
     def kill(self) -> None:
@@ -86,13 +106,17 @@ class Env:
         return self.w3.eth.get_transaction_count(self.relay)
 
 
-def make_env(w3: Web3, operator: LocalAccount, relay: LocalAccount, tmp: Path,
-             *extra: str) -> Env:
+def make_env(w3: Web3, operator: LocalAccount, relay: LocalAccount, tmp: Path, *extra: str) -> Env:
     deployment = deploy(w3, operator)
     path = tmp / "deployment.json"
     deployment.save(path)
-    queue = QueueProcess(w3.provider.endpoint_uri, path, tmp / "queue.db",  # type: ignore[attr-defined]
-                         tmp / "queue.log", *extra).start()
+    queue = QueueProcess(
+        w3.provider.endpoint_uri,
+        path,
+        tmp / "queue.db",  # type: ignore[attr-defined]
+        tmp / "queue.log",
+        *extra,
+    ).start()
     return Env(w3, deployment, path, operator, relay.address, queue)
 
 
@@ -104,11 +128,13 @@ def grant_admins(env: Env, admins: list[LocalAccount]) -> None:
 
 
 @pytest.fixture(scope="module")
-def env(w3: Web3, dev_accounts: list[LocalAccount],
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def env(
+    w3: Web3, dev_accounts: list[LocalAccount], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Env]:
     """A fresh deployment and a queue for the module, on the session's Anvil."""
-    e = make_env(w3, dev_accounts[0], dev_accounts[RELAY_DEV_KEY_INDEX],
-                 tmp_path_factory.mktemp("tx_queue"))
+    e = make_env(
+        w3, dev_accounts[0], dev_accounts[RELAY_DEV_KEY_INDEX], tmp_path_factory.mktemp("tx_queue")
+    )
     yield e
     e.queue.stop()
 

@@ -15,8 +15,9 @@ from .checks import Burst, assert_exactly_once, assert_mined_or_duplicate
 from .conftest import grant_admins, make_env
 
 
-def test_kill_9_mid_burst_and_restart(w3: Web3, dev_accounts: list[LocalAccount],
-                                      tmp_path: Path) -> None:
+def test_kill_9_mid_burst_and_restart(
+    w3: Web3, dev_accounts: list[LocalAccount], tmp_path: Path
+) -> None:
     env = make_env(w3, dev_accounts[0], dev_accounts[RELAY_DEV_KEY_INDEX], tmp_path)
     try:
         admins = [Account.create() for _ in range(4)]

@@ -64,8 +64,12 @@ def test_fees_stay_bounded_under_a_steady_stream_in_real_time(tmp_path: Path) ->
                 market = env.market()
                 ids = []
                 for _ in range(40):
-                    ids.append(client.send(market.functions.admit(
-                        Account.create().address, os.urandom(32), 0), gas=300_000))
+                    ids.append(
+                        client.send(
+                            market.functions.admit(Account.create().address, os.urandom(32), 0),
+                            gas=300_000,
+                        )
+                    )
                     time.sleep(0.2)
                 assert all(client.wait(i).status == "mined" for i in ids)
             receipts = relay_txs(env, start_block)
@@ -99,8 +103,9 @@ def wait_for(what: str, check, timeout: float = 20.0):  # noqa: ANN001, ANN201
 
 
 def log_lines(env: Env) -> list[dict]:
-    return [json.loads(line) for line in env.queue.log.read_text().splitlines()
-            if line.startswith("{")]
+    return [
+        json.loads(line) for line in env.queue.log.read_text().splitlines() if line.startswith("{")
+    ]
 
 
 def test_a_relay_short_of_funds_is_degraded_and_relays_once_funded(tmp_path: Path) -> None:
@@ -111,15 +116,22 @@ def test_a_relay_short_of_funds_is_degraded_and_relays_once_funded(tmp_path: Pat
     with Anvil(accounts=12) as node:
         env = own_env(node, tmp_path)
         try:
-            env.w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
-                                         [env.relay, hex(10**12)])
+            env.w3.provider.make_request(
+                "anvil_setBalance",  # type: ignore[arg-type]
+                [env.relay, hex(10**12)],
+            )
             with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
                 market = env.market()
-                ids = [client.send(market.functions.admit(Account.create().address,
-                                                          os.urandom(32), 0), gas=300_000)
-                       for _ in range(3)]
-                degraded = wait_for("degraded health", lambda: (h := health(env))["status"]
-                                    == "degraded" and h)
+                ids = [
+                    client.send(
+                        market.functions.admit(Account.create().address, os.urandom(32), 0),
+                        gas=300_000,
+                    )
+                    for _ in range(3)
+                ]
+                degraded = wait_for(
+                    "degraded health", lambda: (h := health(env))["status"] == "degraded" and h
+                )
                 assert "short of funds" in degraded["reason"], degraded
                 assert "short of funds" in degraded["relay"]["problem"]
                 time.sleep(4.0)  # several retries, with pauses
@@ -128,8 +140,10 @@ def test_a_relay_short_of_funds_is_degraded_and_relays_once_funded(tmp_path: Pat
                 assert {v["attempts"] for v in views} == {0}
                 assert "insufficient funds" in views[0]["reason"].lower()
                 assert health(env)["status"] == "degraded"
-                env.w3.provider.make_request("anvil_setBalance",  # type: ignore[arg-type]
-                                             [env.relay, hex(10**22)])
+                env.w3.provider.make_request(
+                    "anvil_setBalance",  # type: ignore[arg-type]
+                    [env.relay, hex(10**22)],
+                )
                 assert all(client.wait(i, timeout=60).status == "mined" for i in ids)
             wait_for("ok health", lambda: health(env)["status"] == "ok")
             lines = log_lines(env)
@@ -147,8 +161,10 @@ def test_a_fixed_price_of_zero_on_a_network_without_fees(tmp_path: Path) -> None
         try:
             balance = env.w3.eth.get_balance(env.relay)
             with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
-                outcome = client.send_and_wait(env.market().functions.admit(
-                    Account.create().address, os.urandom(32), 0), gas=300_000)
+                outcome = client.send_and_wait(
+                    env.market().functions.admit(Account.create().address, os.urandom(32), 0),
+                    gas=300_000,
+                )
             assert outcome.status == "mined"
             receipt = env.w3.eth.get_transaction_receipt(outcome.tx_hash)
             assert receipt["effectiveGasPrice"] == 0 and receipt["gasUsed"] > 0
@@ -159,8 +175,10 @@ def test_a_fixed_price_of_zero_on_a_network_without_fees(tmp_path: Path) -> None
 
 def set_base_fee(env: Env, wei: int) -> None:
     """Mine a block with this base fee (the next one's is 7/8 of it after an empty block)."""
-    env.w3.provider.make_request("anvil_setNextBlockBaseFeePerGas",  # type: ignore[arg-type]
-                                 [hex(wei)])
+    env.w3.provider.make_request(
+        "anvil_setNextBlockBaseFeePerGas",  # type: ignore[arg-type]
+        [hex(wei)],
+    )
     env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
@@ -170,10 +188,18 @@ def test_fees_above_the_ceiling_wait_and_say_so(tmp_path: Path) -> None:
         try:
             set_base_fee(env, 40 * GWEI)
             with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
-                request_id = client.send(env.market().functions.admit(
-                    Account.create().address, os.urandom(32), 0), gas=300_000)
-                degraded = wait_for("degraded health", lambda: (h := health(env))["status"]
-                                    == "degraded" and "ceiling" in h["reason"] and h)
+                request_id = client.send(
+                    env.market().functions.admit(Account.create().address, os.urandom(32), 0),
+                    gas=300_000,
+                )
+                degraded = wait_for(
+                    "degraded health",
+                    lambda: (
+                        (h := health(env))["status"] == "degraded"
+                        and "ceiling" in h["reason"]
+                        and h
+                    ),
+                )
                 assert "at or above the relay's ceiling 5 gwei" in degraded["reason"], degraded
                 time.sleep(1.0)
                 assert client.get(request_id).status == "queued"
@@ -198,20 +224,24 @@ def test_a_transaction_priced_out_of_the_pool_is_replaced(tmp_path: Path) -> Non
             env.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
             env.queue.start()
             with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
-                request_id = client.send(env.market().functions.admit(
-                    Account.create().address, os.urandom(32), 0), gas=300_000)
+                request_id = client.send(
+                    env.market().functions.admit(Account.create().address, os.urandom(32), 0),
+                    gas=300_000,
+                )
                 first = wait_for("submitted", lambda: client.get(request_id).tx_hash)
                 set_base_fee(env, 20 * GWEI)
-                second = wait_for("a replacement", lambda: (h := client.get(
-                    request_id).tx_hash) != first and h)
+                second = wait_for(
+                    "a replacement", lambda: (h := client.get(request_id).tx_hash) != first and h
+                )
                 env.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
                 outcome = client.wait(request_id, timeout=30)
             assert outcome.status == "mined" and outcome.tx_hash == second
             receipt = env.w3.eth.get_transaction_receipt(second)
             assert receipt["effectiveGasPrice"] >= 17 * GWEI
             with sqlite3.connect(tmp_path / "queue.db") as db:
-                status, note = db.execute("SELECT status, note FROM txs WHERE tx_hash = ?",
-                                          (first,)).fetchone()
+                status, note = db.execute(
+                    "SELECT status, note FROM txs WHERE tx_hash = ?", (first,)
+                ).fetchone()
             assert status == "dropped" and f"replaced by {second}" in note
             assert "priced out" in note
         finally:
@@ -219,7 +249,8 @@ def test_a_transaction_priced_out_of_the_pool_is_replaced(tmp_path: Path) -> Non
 
 
 def test_a_transaction_without_a_receipt_makes_the_relay_degraded(
-        own_anvil: Anvil, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    own_anvil: Anvil, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The submitter in-process (its `stuck_after` is not a flag), on a real node whose
     blocks are held back: a relay transaction waiting over `stuck_after` is a problem,
     logged once; mined, it is gone."""
@@ -231,19 +262,39 @@ def test_a_transaction_without_a_receipt_makes_the_relay_degraded(
     rpc = Rpc(own_anvil.url)
     store = Store(tmp_path / "queue.db")
     ledger = Ledger(rpc, deployment)
-    submitter = Submitter(store, ledger, account(keys[RELAY_DEV_KEY_INDEX]),
-                          SubmitterConfig(stuck_after=1.0))
-    intake = Intake(store, ledger, max_depth=10, max_request_gas=5_000_000,
-                    min_deadline_margin=2.0, on_accept=submitter.wake)
+    submitter = Submitter(
+        store, ledger, account(keys[RELAY_DEV_KEY_INDEX]), SubmitterConfig(stuck_after=1.0)
+    )
+    intake = Intake(
+        store,
+        ledger,
+        max_depth=10,
+        max_request_gas=5_000_000,
+        min_deadline_margin=2.0,
+        on_accept=submitter.wake,
+    )
     caplog.set_level(logging.INFO, logger="tx_queue")
     submitter.start()
     try:
         with RelayClient("http://127.0.0.1:9", w3, deployment, operator) as client:
-            signed = client.sign(deployment.contract(w3, "Market").functions.admit(
-                Account.create().address, os.urandom(32), 0), gas=300_000, nonce=0)
-        stored, _ = intake.submit(ForwardRequest(signed.sender, signed.to, 0, signed.gas,
-                                                 signed.deadline, signed.data,
-                                                 signed.signature))
+            signed = client.sign(
+                deployment.contract(w3, "Market").functions.admit(
+                    Account.create().address, os.urandom(32), 0
+                ),
+                gas=300_000,
+                nonce=0,
+            )
+        stored, _ = intake.submit(
+            ForwardRequest(
+                signed.sender,
+                signed.to,
+                0,
+                signed.gas,
+                signed.deadline,
+                signed.data,
+                signed.signature,
+            )
+        )
         problem = wait_for("a stuck transaction", lambda: submitter.status.problem)
         assert "has waited" in problem and "relay nonce 0" in problem
         time.sleep(1.0)
@@ -254,8 +305,11 @@ def test_a_transaction_without_a_receipt_makes_the_relay_degraded(
         submitter.stop()
         store.close()
         rpc.close()
-    said = [(r.getMessage(), getattr(r, "_fields", {}).get("problem")) for r in caplog.records
-            if r.getMessage() in ("relay degraded", "relay recovered")]
+    said = [
+        (r.getMessage(), getattr(r, "_fields", {}).get("problem"))
+        for r in caplog.records
+        if r.getMessage() in ("relay degraded", "relay recovered")
+    ]
     assert said == [("relay degraded", "stuck"), ("relay recovered", "stuck")], said
 
 
@@ -275,14 +329,22 @@ def test_a_node_without_eip1559_gets_legacy_transactions_at_its_gas_price() -> N
                 assert fees.legacy is not eip1559
                 if not eip1559:
                     assert fees.max_fee == int(rpc.call("eth_gasPrice", []), 16)
-                signed = relay.sign_transaction({
-                    "nonce": 0, "to": relay.address, "value": 0, "gas": 21_000,
-                    "chainId": 31337, **fees.tx_fields()})
+                signed = relay.sign_transaction(
+                    {
+                        "nonce": 0,
+                        "to": relay.address,
+                        "value": 0,
+                        "gas": 21_000,
+                        "chainId": 31337,
+                        **fees.tx_fields(),
+                    }
+                )
                 assert fees_of(bytes(signed.raw_transaction)) == fees
                 rpc.call("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])
                 tx_hash = signed.hash.to_0x_hex()
-                receipt = wait_for("the receipt", lambda r=rpc, h=tx_hash: r.call(
-                    "eth_getTransactionReceipt", [h]))
+                receipt = wait_for(
+                    "the receipt", lambda r=rpc, h=tx_hash: r.call("eth_getTransactionReceipt", [h])
+                )
                 assert int(receipt["status"], 16) == 1
             finally:
                 rpc.close()
@@ -294,19 +356,24 @@ def test_fees_the_node_refuses_fail_the_request_with_the_reason(tmp_path: Path) 
     refuses the relay's price (before: the retry signed the same bytes again and
     the store refused them every second)."""
     with Anvil(accounts=12) as node:
-        env = own_env(node, tmp_path, "--fee-mode", "fixed", "--gas-price-gwei", "0",
-                      "--max-attempts", "3")
+        env = own_env(
+            node, tmp_path, "--fee-mode", "fixed", "--gas-price-gwei", "0", "--max-attempts", "3"
+        )
         try:
             with RelayClient(env.url, env.w3, env.deployment, env.operator) as client:
-                request_id = client.send(env.market().functions.admit(
-                    Account.create().address, os.urandom(32), 0), gas=300_000)
+                request_id = client.send(
+                    env.market().functions.admit(Account.create().address, os.urandom(32), 0),
+                    gas=300_000,
+                )
                 outcome = client.wait(request_id, timeout=30, check=False)
             assert outcome.status == "failed", outcome
             assert "refused by the node" in outcome.reason and "base fee" in outcome.reason
             assert "gave up after 3 attempts" in outcome.reason
             body = health(env)
-            assert body["status"] == "degraded" and "refuses the relay's gas price 0 gwei" in (
-                body["reason"]), body
+            assert (
+                body["status"] == "degraded"
+                and "refuses the relay's gas price 0 gwei" in (body["reason"])
+            ), body
             with sqlite3.connect(tmp_path / "queue.db") as db:
                 notes = [n for (n,) in db.execute("SELECT note FROM txs WHERE status = 'dropped'")]
             assert notes and all("refused by the node" in n for n in notes), notes

@@ -19,22 +19,45 @@ TARGET = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
 
 
 def typed(domain: fw.Domain, message: dict[str, object]) -> dict[str, object]:
-    return typed_data({"name": domain.name, "version": domain.version,
-                       "chainId": domain.chain_id,
-                       "verifyingContract": domain.verifying_contract}, message)
+    return typed_data(
+        {
+            "name": domain.name,
+            "version": domain.version,
+            "chainId": domain.chain_id,
+            "verifyingContract": domain.verifying_contract,
+        },
+        message,
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(value=st.integers(0, 2**256 - 1), gas=st.integers(0, 2**64), nonce=st.integers(0, 2**64),
-       deadline=st.integers(0, fw.MAX_UINT48), data=st.binary(max_size=200),
-       chain_id=st.integers(1, 2**32))
-def test_digest_is_eip712_hash_of_eth_account(value: int, gas: int, nonce: int, deadline: int,
-                                               data: bytes, chain_id: int) -> None:
+@given(
+    value=st.integers(0, 2**256 - 1),
+    gas=st.integers(0, 2**64),
+    nonce=st.integers(0, 2**64),
+    deadline=st.integers(0, fw.MAX_UINT48),
+    data=st.binary(max_size=200),
+    chain_id=st.integers(1, 2**32),
+)
+def test_digest_is_eip712_hash_of_eth_account(
+    value: int, gas: int, nonce: int, deadline: int, data: bytes, chain_id: int
+) -> None:
     domain = fw.Domain("gridgame", "1", chain_id, DOMAIN.verifying_contract)
     request = fw.ForwardRequest(SIGNER.address, TARGET, value, gas, deadline, data, b"")
-    signable = encode_typed_data(full_message=typed(domain, {
-        "from": SIGNER.address, "to": TARGET, "value": value, "gas": gas, "nonce": nonce,
-        "deadline": deadline, "data": data}))
+    signable = encode_typed_data(
+        full_message=typed(
+            domain,
+            {
+                "from": SIGNER.address,
+                "to": TARGET,
+                "value": value,
+                "gas": gas,
+                "nonce": nonce,
+                "deadline": deadline,
+                "data": data,
+            },
+        )
+    )
     expected = keccak(b"\x19" + signable.version + signable.header + signable.body)
     assert request.digest(domain, nonce) == expected
 
@@ -54,18 +77,29 @@ def test_signature_recovers_for_its_nonce_only() -> None:
 def test_signature_problems_are_named() -> None:
     good = bytes(SIGNER.unsafe_sign_hash(b"\x01" * 32).signature)
     assert "65 bytes" in (fw.signature_problem(good[:64]) or "")
-    high_s = good[:32] + (fw.SECP256K1_N - int.from_bytes(good[32:64], "big")).to_bytes(
-        32, "big") + good[64:]
+    high_s = (
+        good[:32]
+        + (fw.SECP256K1_N - int.from_bytes(good[32:64], "big")).to_bytes(32, "big")
+        + good[64:]
+    )
     assert "malleable" in (fw.signature_problem(high_s) or "")
     assert "v must be 27 or 28" in (fw.signature_problem(good[:64] + b"\x01") or "")
 
 
 def test_execute_batch_calldata_round_trips() -> None:
-    requests = [fw.ForwardRequest(SIGNER.address, TARGET, 0, 10_000 * i, 2**40 + i,
-                                  bytes([i]) * i, bytes([i]) * 65) for i in range(1, 4)]
+    requests = [
+        fw.ForwardRequest(
+            SIGNER.address, TARGET, 0, 10_000 * i, 2**40 + i, bytes([i]) * i, bytes([i]) * 65
+        )
+        for i in range(1, 4)
+    ]
     calldata = fw.encode_execute_batch(requests, SIGNER.address)
-    assert calldata[:4] == keccak(
-        text="executeBatch((address,address,uint256,uint256,uint48,bytes,bytes)[],address)")[:4]
+    assert (
+        calldata[:4]
+        == keccak(
+            text="executeBatch((address,address,uint256,uint256,uint48,bytes,bytes)[],address)"
+        )[:4]
+    )
     assert fw.decode_execute_batch(calldata) == (requests, SIGNER.address)
     assert fw.batch_gas_limit(requests, len(calldata)) > sum(r.gas for r in requests) * 64 // 63
 
@@ -104,16 +138,28 @@ def test_local_recovery_agrees_with_eth_account() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2**256 - 1), st.integers(0, 2**64),
-                          st.integers(0, fw.MAX_UINT48), st.binary(max_size=100),
-                          st.binary(min_size=65, max_size=65)), max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2**256 - 1),
+            st.integers(0, 2**64),
+            st.integers(0, fw.MAX_UINT48),
+            st.binary(max_size=100),
+            st.binary(min_size=65, max_size=65),
+        ),
+        max_size=5,
+    )
+)
 def test_hand_encodings_equal_eth_abi(items: list[tuple[int, int, int, bytes, bytes]]) -> None:
     from eth_abi import encode
 
     tuple_type = "(address,address,uint256,uint256,uint48,bytes,bytes)"
-    requests = [fw.ForwardRequest(SIGNER.address, TARGET, v, g, d, data, sig)
-                for v, g, d, data, sig in items]
+    requests = [
+        fw.ForwardRequest(SIGNER.address, TARGET, v, g, d, data, sig)
+        for v, g, d, data, sig in items
+    ]
     assert fw.encode_execute_batch(requests, TARGET) == fw.SEL_EXECUTE_BATCH + encode(
-        [f"{tuple_type}[]", "address"], [[r.as_tuple() for r in requests], TARGET])
+        [f"{tuple_type}[]", "address"], [[r.as_tuple() for r in requests], TARGET]
+    )
     for r in requests:
         assert fw.encode_verify(r) == fw.SEL_VERIFY + encode([tuple_type], [r.as_tuple()])

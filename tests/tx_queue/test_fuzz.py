@@ -35,8 +35,12 @@ CHECKS = [
     negative_data_rejection,
 ]
 # (GET /health has no input to make invalid)
-CASES = [(op, mode) for op in OPERATIONS for mode in GenerationMode
-         if not (op == "GET /health" and mode == GenerationMode.NEGATIVE)]
+CASES = [
+    (op, mode)
+    for op in OPERATIONS
+    for mode in GenerationMode
+    if not (op == "GET /health" and mode == GenerationMode.NEGATIVE)
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +54,20 @@ def test_the_schema_lists_every_operation(api_schema: schemathesis.BaseSchema) -
 
 
 @pytest.mark.parametrize(("label", "mode"), CASES, ids=[f"{o}-{m.value}" for o, m in CASES])
-def test_no_request_gets_a_server_error(api_schema: schemathesis.BaseSchema, env: Env,
-                                        label: str, mode: GenerationMode) -> None:
+def test_no_request_gets_a_server_error(
+    api_schema: schemathesis.BaseSchema, env: Env, label: str, mode: GenerationMode
+) -> None:
     operation = api_schema.find_operation_by_label(label)
     assert operation is not None
     relay_nonce = env.relay_nonce()
 
-    @settings(max_examples=60, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=60,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(base_url=env.url, checks=CHECKS)

@@ -17,11 +17,18 @@ from .conftest import Env, make_env
 
 
 @pytest.fixture(scope="module")
-def small(w3: Web3, dev_accounts: list[LocalAccount],
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def small(
+    w3: Web3, dev_accounts: list[LocalAccount], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Env]:
     """A queue that accepts bodies of at most 8 KiB."""
-    e = make_env(w3, dev_accounts[0], dev_accounts[RELAY_DEV_KEY_INDEX],
-                 tmp_path_factory.mktemp("tx_queue_small"), "--max-body-bytes", "8192")
+    e = make_env(
+        w3,
+        dev_accounts[0],
+        dev_accounts[RELAY_DEV_KEY_INDEX],
+        tmp_path_factory.mktemp("tx_queue_small"),
+        "--max-body-bytes",
+        "8192",
+    )
     yield e
     e.queue.stop()
 
@@ -38,8 +45,11 @@ def test_a_body_over_the_limit_is_413_and_changes_nothing(small: Env) -> None:
     answer = httpx.post(f"{small.url}/requests", json={"data": "0x" + "ab" * 5000})
     assert answer.status_code == 413, answer.text
     assert answer.json()["message"] == "request body too large: the limit is 8 KiB"
-    chunked = httpx.post(f"{small.url}/requests", content=_chunks(64 * 1024),
-                         headers={"content-type": "application/json"})
+    chunked = httpx.post(
+        f"{small.url}/requests",
+        content=_chunks(64 * 1024),
+        headers={"content-type": "application/json"},
+    )
     assert chunked.status_code == 413 and "8 KiB" in chunked.json()["message"]
     assert httpx.get(f"{small.url}/health").json()["queue"]["counts"] == before
 
@@ -56,6 +66,9 @@ def test_a_malformed_field_is_named_not_echoed(small: Env) -> None:
 
 
 def test_the_default_limit_is_one_mib(env: Env) -> None:
-    answer = httpx.post(f"{env.url}/requests", content=b"x" * (1024 * 1024 + 1),
-                        headers={"content-type": "application/json"})
+    answer = httpx.post(
+        f"{env.url}/requests",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"content-type": "application/json"},
+    )
     assert answer.status_code == 413 and "1 MiB" in answer.json()["message"]

@@ -18,10 +18,12 @@ def test_an_older_database_is_upgraded(tmp_path: Path) -> None:
     assert "priority" not in old.split("CREATE INDEX")[0]
     db = sqlite3.connect(path)
     db.executescript(old)
-    db.execute("""INSERT INTO requests (request_hash, signer, target, value, gas, nonce,
+    db.execute(
+        """INSERT INTO requests (request_hash, signer, target, value, gas, nonce,
                   deadline, data, signature, simulated, status, accepted_at)
                   VALUES (x'01', ?, ?, '0', 50000, 0, 9999999999, x'', x'', 1, 'queued', 1.0)""",
-               (SIGNER, SIGNER))
+        (SIGNER, SIGNER),
+    )
     db.commit()
     db.close()
     store = Store(path)

@@ -55,8 +55,7 @@ def test_a_request_is_relayed_and_mined(env: Env) -> None:
     assert outcome.status == "mined" and outcome.tx_hash and outcome.block_number
     assert env.market().functions.prosumer(prosumer).call()[2] is True  # admitted
     receipt = env.w3.eth.get_transaction_receipt(outcome.tx_hash)
-    assert receipt["from"] == env.relay and receipt["to"] == env.deployment.address(
-        "GridForwarder")
+    assert receipt["from"] == env.relay and receipt["to"] == env.deployment.address("GridForwarder")
     body = httpx.get(f"{env.url}/requests/{outcome.id}").json()
     assert body["from"] == env.operator.address and body["simulated"] is True
     listed = httpx.get(f"{env.url}/requests", params={"status": "mined", "limit": 1000}).json()
@@ -130,10 +129,14 @@ def test_pipelined_requests_of_one_signer_run_in_nonce_order(env: Env) -> None:
     assert c.wait(first).status == "mined"
     assert c.wait(second).status == "mined"
     assert env.market().functions.prosumer(prosumer).call()[2] is False  # revoked
-    nonce = env.deployment.contract(env.w3, "GridForwarder").functions.nonces(
-        env.operator.address).call()
-    assert nonce == httpx.get(
-        f"{env.url}/signers/{env.operator.address}/nonce").json()["next_nonce"]
+    nonce = (
+        env.deployment.contract(env.w3, "GridForwarder")
+        .functions.nonces(env.operator.address)
+        .call()
+    )
+    assert (
+        nonce == httpx.get(f"{env.url}/signers/{env.operator.address}/nonce").json()["next_nonce"]
+    )
 
 
 def test_a_nonce_gap_is_refused(env: Env) -> None:
@@ -153,8 +156,9 @@ def test_malformed_bodies_name_the_field(env: Env) -> None:
 
 def test_request_hash_matches_what_the_forwarder_would_execute(env: Env) -> None:
     signed = client(env).sign(admit_call(env), gas=300_000)
-    request = ForwardRequest(signed.sender, signed.to, 0, signed.gas, signed.deadline,
-                             signed.data, signed.signature)
+    request = ForwardRequest(
+        signed.sender, signed.to, 0, signed.gas, signed.deadline, signed.data, signed.signature
+    )
     forwarder = env.deployment.contract(env.w3, "GridForwarder")
     assert forwarder.functions.verify(request.as_tuple()).call() is True
 
@@ -163,8 +167,9 @@ def test_concurrent_repeats_with_one_key_queue_once(env: Env) -> None:
     c = client(env)
     body = c.sign(admit_call(env), gas=300_000).body("key-concurrent")
     with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(
-            lambda _: httpx.post(f"{env.url}/requests", json=body, timeout=30), range(6)))
+        answers = list(
+            pool.map(lambda _: httpx.post(f"{env.url}/requests", json=body, timeout=30), range(6))
+        )
     assert sorted(a.status_code for a in answers) == [200] * 5 + [202]
     assert len({a.json()["id"] for a in answers}) == 1
     assert c.wait(answers[0].json()["id"]).status == "mined"
@@ -172,8 +177,10 @@ def test_concurrent_repeats_with_one_key_queue_once(env: Env) -> None:
 
 def test_ids_beyond_the_database_integers_are_refused_naming_the_field(env: Env) -> None:
     """Before: 500 (SQLite cannot bind an integer above 2**63 - 1)."""
-    for path, params, field in ((f"/requests/{2**63}", {}, "request_id"),
-                                ("/requests", {"after": 2**63}, "after")):
+    for path, params, field in (
+        (f"/requests/{2**63}", {}, "request_id"),
+        ("/requests", {"after": 2**63}, "after"),
+    ):
         answer = httpx.get(f"{env.url}{path}", params=params)
         assert answer.status_code == 422, answer.text
         assert field in {e["loc"][-1] for e in answer.json()["detail"]}
@@ -188,8 +195,9 @@ def test_too_little_gas_is_refused_naming_the_gas(env: Env) -> None:
     with too little gas for the call (before: 503 too, or accepted and then out of gas on
     chain), while the same data with enough gas for the call is relayed."""
     c = client(env)
-    assert_refused_and_nothing_sent(env, c.sign(admit_call(env), gas=1).body(), 422,
-                                    "would revert: OutOfGas(gas=1)")
+    assert_refused_and_nothing_sent(
+        env, c.sign(admit_call(env), gas=1).body(), 422, "would revert: OutOfGas(gas=1)"
+    )
     c.resync()
     market = env.market().address
 
@@ -197,7 +205,8 @@ def test_too_little_gas_is_refused_naming_the_gas(env: Env) -> None:
         call = admit_call(env)._encode_transaction_data()
         return c.sign((market, bytes.fromhex(call[2:]) + os.urandom(8192)), gas=gas)
 
-    assert_refused_and_nothing_sent(env, padded(30_000).body(), 422,
-                                    "would revert: OutOfGas(gas=30000)")
+    assert_refused_and_nothing_sent(
+        env, padded(30_000).body(), 422, "would revert: OutOfGas(gas=30000)"
+    )
     c.resync()
     assert c.wait(c.submit(padded(100_000))).status == "mined"
