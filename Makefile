@@ -10,7 +10,7 @@ FORGE_BIN = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
 FORGE_FLAGS := --offline --use ./tools/solc
 SOL    := $(wildcard ledger_contracts/src/*.sol ledger_contracts/src/*/*.sol)
 
-.PHONY: all install contracts test test-contracts test-python lint lint-contracts gas-snapshot slither demo bench clean
+.PHONY: all install contracts test test-contracts test-python lint lint-contracts gas-snapshot slither slither-triage demo bench clean
 
 all: install contracts
 
@@ -70,7 +70,8 @@ lint: $(VENV)/.installed lint-contracts
 	$(PY) -m ruff check .
 	$(PY) -m mypy gridgame ledger_contracts tx_queue market_clock optimizer prosumer_client demo meter_gateway
 
-# Static analysis of the contracts (not part of CI; docs/security.md triages every finding).
+# Static analysis of the contracts (not part of CI; docs/security.md triages every finding and
+# slither.db.json lists the triaged ones, which Slither then hides: a new finding fails).
 # Slither needs web3 7, the project web3 8, so it gets a venv of its own. It runs `forge clean`
 # and rebuilds the sources with build info, so the next `make` rebuilds the rest.
 SLITHER_VENV := .venv-slither
@@ -79,7 +80,17 @@ slither: build/forge/.built
 	  $(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check 'slither-analyzer==0.11.6'; }
 	PATH="$(abspath $(dir $(FORGE_BIN))):$$PATH" FOUNDRY_SOLC=$(CURDIR)/tools/solc \
 	  $(SLITHER_VENV)/bin/slither . --compile-force-framework foundry \
-	  --foundry-out-directory build/forge --filter-paths "node_modules|ledger_contracts/test"
+	  --foundry-out-directory build/forge --filter-paths "node_modules|ledger_contracts/test" \
+	  $(SLITHER_FLAGS)
+
+# After reading every new finding and triaging it in docs/security.md: record the findings as
+# triaged (slither.db.json), so `make slither` shows only what is new.
+slither-triage:
+	rm -f build/slither.json slither.db.json
+	$(MAKE) slither SLITHER_FLAGS="--json build/slither.json" || true
+	$(PY) -c 'import json; r = json.load(open("build/slither.json"))["results"].get("detectors", []); \
+	  json.dump([{k: f[k] for k in ("id", "check", "description")} for f in r], \
+	  open("slither.db.json", "w"), indent=1)'
 
 demo: install contracts
 	$(PY) -m demo
