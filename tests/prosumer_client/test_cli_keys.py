@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,24 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stderr.strip()
 
 
+WINDOW = 600  # s of registration: slow processes on a busy machine
+OPENED: list[Any] = []  # the markets of the games a test opened
+
+
 def open_game(m: Any) -> int:
-    """A game open for registration: a block is mined first, or `Market.open_game`'s "now" (the
-    latest block's time) may be older than its window when no block came for a while."""
-    m.w3.provider.make_request("evm_mine", [])
-    return int(m.open_game(registration_seconds=600))  # slow processes on a busy machine
+    """A game open for registration for WINDOW s (closed again after the test)."""
+    OPENED.append(m)
+    return int(m.open_game(registration_seconds=WINDOW))
+
+
+@pytest.fixture(autouse=True)
+def _close_windows() -> Iterator[None]:
+    """After a test that opened games, the chain moves past their registration windows: the
+    session's market is shared, and a later `play` agent joins every game still open."""
+    yield
+    if OPENED:
+        OPENED[0].advance(WINDOW + 1)
+        OPENED.clear()
 
 
 def registered(m: Any, game: int) -> tuple[list[Any], list[Any]]:

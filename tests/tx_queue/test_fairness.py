@@ -212,7 +212,7 @@ def test_a_prosumer_may_ask_for_so_much_gas_per_window(held: Env) -> None:
 
 def test_a_prosumer_whose_requests_keep_reverting_is_throttled(held: Env) -> None:
     (p,) = prosumers(held, 1)
-    stand = bytes.fromhex(held.market().functions.stand(999)._encode_transaction_data()[2:])
+    stand = bytes.fromhex(held.market().functions.stand(999, 1, 0)._encode_transaction_data()[2:])
     with chain_still(held):  # behind a live request they are not simulated: they get in
         answers = [post(held, signed(held, p, nonce=0).body())]
         answers += [post(held, signed(held, p, nonce=n, call=stand).body()) for n in (1, 2)]
