@@ -5,9 +5,6 @@ gateway as real subprocesses, and a game driven to "trades fixed"."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +16,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import Anvil, Deployment, deploy, free_port
 from ledger_contracts.testing import Scenario, ScriptedMarket
 from meter_gateway import Store, meter_key
 from optimizer import best_response
+from tests.services import Service, start, stop
 
 REPO = Path(__file__).resolve().parents[2]
 PROSUMERS = 10  # dev keys 10.. (0 is the operator)
@@ -47,16 +44,6 @@ def play(
     return best_response(
         demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
     ).x
-
-
-@dataclass
-class Service:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @dataclass
@@ -113,42 +100,6 @@ class Market:
 
     def diagnostics(self) -> str:
         return "\n".join(f"--- {s.name} ---\n{s.output()}" for s in self.services)
-
-
-def start(
-    name: str,
-    args: list[str],
-    log: Path,
-    health: str,
-    timeout: float = 60.0,
-    env: dict[str, str] | None = None,
-) -> Service:
-    environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            cwd=REPO,
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    service = Service(name, proc, log)
-    try:
-        wait_healthy(health, timeout=timeout, interval=0.05, alive=lambda: proc.poll() is None)
-    except NotHealthy as exc:
-        stop(service)
-        raise RuntimeError(f"{name}: {exc}\n{service.output()}") from exc
-    return service
-
-
-def stop(service: Service) -> None:
-    if service.proc.poll() is None:
-        service.proc.terminate()
-        try:
-            service.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            service.proc.kill()
-            service.proc.wait(timeout=5)
 
 
 def key_file(path: Path, key: bytes) -> Path:

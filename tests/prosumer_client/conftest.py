@@ -3,9 +3,6 @@ Anvil, admitted prosumers, and the transaction queue and optimizer as real subpr
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +12,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import Anvil, Deployment, deploy, free_port
 from ledger_contracts.testing import Scenario, ScriptedMarket
+from tests.services import Service, start, stop
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator; 9 is tx_queue's default relay)
@@ -37,16 +34,6 @@ SCENARIO = Scenario(
     round_limit=50,
     turn_seconds=60,
 )
-
-
-@dataclass
-class Service:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
 
 
 @dataclass
@@ -120,31 +107,6 @@ class Market:
         return "\n".join(f"--- {s.name} ---\n{s.output()}" for s in self.services)
 
 
-def _start(name: str, args: list[str], log: Path, health: str, timeout: float = 30.0) -> Service:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", *args], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    service = Service(name, proc, log)
-    try:
-        wait_healthy(health, timeout=timeout, interval=0.05, alive=lambda: proc.poll() is None)
-    except NotHealthy as exc:
-        stop(service)
-        raise RuntimeError(f"{name}: {exc}\n{service.output()}") from exc
-    return service
-
-
-def stop(service: Service) -> None:
-    if service.proc.poll() is None:
-        service.proc.terminate()
-        try:
-            service.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            service.proc.kill()
-            service.proc.wait(timeout=5)
-
-
 def _relay_key(w3: Web3, tmp: Path) -> Path:
     """A relay account of its own (funded through Anvil), so that this session-long queue
     never shares its transaction nonces with another test's queue on the same node."""
@@ -196,7 +158,7 @@ def prosumer_market(
     )
     try:
         m.services.append(
-            _start(
+            start(
                 "tx_queue",
                 [
                     "tx_queue",
@@ -216,7 +178,7 @@ def prosumer_market(
             )
         )
         m.services.append(
-            _start(
+            start(
                 "optimizer",
                 ["optimizer", "--port", str(optimizer_port), "--log-level", "warning"],
                 tmp / "optimizer.log",
