@@ -10,31 +10,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from bench.common import print_table, write_results
+from bench.common import optimizer_response, print_table, write_results
 from ledger_contracts import Anvil, account, connect, deploy
 from ledger_contracts.testing import DEMO, Scenario, ScriptedMarket, advance_time, random_scenario
-from optimizer import best_response, equilibrium
+from optimizer import equilibrium
 
 SETUP_CALLS = {"grantRole", "setHopDistances", "setGridPrices", "setTransmissionFee", "admit"}
-
-
-def optimizer_response(
-    demand: float,
-    prices: Sequence[float],
-    caps: Sequence[float],
-    others: Sequence[float],
-    hops: Sequence[float],
-    fee: float,
-    grid: float | None,
-) -> Sequence[float]:
-    return list(
-        best_response(
-            demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
-        ).x
-    )
 
 
 def equilibrium_opening(driver: ScriptedMarket, game_id: int) -> dict[str, list[float]]:

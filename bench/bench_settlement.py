@@ -8,32 +8,14 @@ The games at the Market's limits are measured by Forge (`test/Settlement/Gas.t.s
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from typing import Any
 
-from bench.common import print_table, write_results
+from bench.common import optimizer_response, print_table, write_results
 from ledger_contracts import Anvil, account, connect, deploy
 from ledger_contracts.testing import DEMO, OPERATOR_FLOAT, Scenario, ScriptedMarket, random_scenario
-from optimizer.best_response import best_response
 
 FIX_CHUNK = 100  # items per fixTrades call (a seller, or a buyer's trades with 128 sellers)
 CLOSE_CHUNK = 200  # items per closeGame call
-
-
-def optimizer_response(
-    demand: float,
-    prices: Sequence[float],
-    caps: Sequence[float],
-    others: Sequence[float],
-    hops: Sequence[float],
-    fee: float,
-    grid: float | None,
-) -> Sequence[float]:
-    return list(
-        best_response(
-            demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
-        ).x
-    )
 
 
 def _stats(values: list[int]) -> dict[str, Any]:

@@ -10,12 +10,13 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from gridgame import NotHealthy, wait_healthy
 from ledger_contracts import free_port
+from optimizer import best_response
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -85,3 +86,20 @@ def optimizer_service(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def optimizer_response(
+    demand: float,
+    prices: Sequence[float],
+    caps: Sequence[float],
+    others: Sequence[float],
+    hops: Sequence[float],
+    fee: float,
+    grid: float | None,
+) -> Sequence[float]:
+    """The scripted driver's best response: the optimizer library, in process."""
+    return list(
+        best_response(
+            demand, prices, caps, others, hops, transmission_cost_per_hop=fee, grid_price=grid
+        ).x
+    )
