@@ -58,3 +58,19 @@ def stop(service: Service) -> None:
         except subprocess.TimeoutExpired:
             service.proc.kill()
             service.proc.wait(timeout=5)
+
+
+def start_queue(rpc: str, deployment: Path, tmp: Path, port: int, key_file: Path) -> Service:
+    """``python -m tx_queue`` on `port`, its database and log in `tmp`, relaying with the key in
+    `key_file`."""
+    args = [
+        "tx_queue",
+        "--rpc",
+        rpc,
+        "--deployment",
+        str(deployment),
+        "--db",
+        str(tmp / "queue.db"),
+    ]
+    args += ["--port", str(port), "--key-file", str(key_file)]
+    return start("tx_queue", args, tmp / "tx_queue.log", f"http://127.0.0.1:{port}/health")

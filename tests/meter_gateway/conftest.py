@@ -20,7 +20,7 @@ from ledger_contracts import Anvil, Deployment, deploy, free_port
 from ledger_contracts.testing import Scenario, ScriptedMarket
 from meter_gateway import Store, meter_key
 from optimizer import best_response
-from tests.services import Service, start, stop
+from tests.services import Service, start, start_queue, stop
 
 REPO = Path(__file__).resolve().parents[2]
 PROSUMERS = 10  # dev keys 10.. (0 is the operator)
@@ -148,23 +148,12 @@ def market(
     Store(mk.db)
     try:
         mk.services.append(
-            start(
-                "tx_queue",
-                [
-                    "tx_queue",
-                    "--rpc",
-                    anvil.url,
-                    "--deployment",
-                    str(deployment_file),
-                    "--db",
-                    str(tmp / "queue.db"),
-                    "--port",
-                    str(queue_port),
-                    "--key-file",
-                    str(key_file(tmp / "relay.key", bytes(relay.key))),
-                ],
-                tmp / "tx_queue.log",
-                mk.queue_url + "/health",
+            start_queue(
+                anvil.url,
+                deployment_file,
+                tmp,
+                queue_port,
+                key_file(tmp / "relay.key", bytes(relay.key)),
             )
         )
         mk.services.append(

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from ledger_contracts import Anvil, Deployment, deploy, free_port
 from ledger_contracts.testing import Scenario, ScriptedMarket
-from tests.services import Service, start, stop
+from tests.services import Service, start, start_queue, stop
 
 REPO = Path(__file__).resolve().parents[2]
 FIRST_PROSUMER = 10  # dev keys 10.. (0 is the operator; 9 is tx_queue's default relay)
@@ -158,24 +158,7 @@ def prosumer_market(
     )
     try:
         m.services.append(
-            start(
-                "tx_queue",
-                [
-                    "tx_queue",
-                    "--rpc",
-                    anvil.url,
-                    "--deployment",
-                    str(deployment_file),
-                    "--db",
-                    str(tmp / "queue.db"),
-                    "--port",
-                    str(queue_port),
-                    "--key-file",
-                    str(_relay_key(w3, tmp)),
-                ],
-                tmp / "tx_queue.log",
-                m.queue_url + "/health",
-            )
+            start_queue(anvil.url, deployment_file, tmp, queue_port, _relay_key(w3, tmp))
         )
         m.services.append(
             start(
